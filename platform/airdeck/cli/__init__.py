@@ -1,0 +1,1 @@
+"""The `airdeck` command: it parses arguments and calls the package; no logic lives here."""

@@ -1,0 +1,210 @@
+"""The typed model of airdeck.yaml.
+
+Every field has a default, so the local platform needs no file at all. Unknown keys are rejected
+(``extra="forbid"``) and reported with the closest valid key by :mod:`airdeck.config.loader`.
+The same words are used in the Helm values and the Terraform variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Section(BaseModel):
+    """Base for every section: unknown keys are errors, values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EmbeddedDatabase(Section):
+    port: Port = Field(15432, description="TCP port of the embedded PostgreSQL (loopback only).")
+    max_connections: int = Field(300, ge=50, le=5000, description="PostgreSQL max_connections.")
+
+
+class DatabaseSettings(Section):
+    url: SecretStr | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of an external PostgreSQL (postgresql+psycopg://user:pass@host:5432/db). "
+            "When unset, airdeck starts an embedded PostgreSQL."
+        ),
+    )
+    embedded: EmbeddedDatabase = Field(default_factory=EmbeddedDatabase)
+    pool_size: int = Field(5, ge=1, le=100, description="[database] sql_alchemy_pool_size per process.")
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        raw = value.get_secret_value()
+        if not raw.startswith(("postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://")):
+            raise ValueError(
+                "must be a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/dbname); "
+                "SQLite is not supported because it loses tasks under load"
+            )
+        return value
+
+
+class EmbeddedBroker(Section):
+    port: Port = Field(16379, description="TCP port of the embedded Valkey (loopback only).")
+
+
+class BrokerSettings(Section):
+    url: SecretStr | None = Field(
+        None,
+        description=(
+            "Celery broker URL of an external Redis or Valkey (redis://:password@host:6379/0). "
+            "When unset, airdeck starts an embedded Valkey."
+        ),
+    )
+    embedded: EmbeddedBroker = Field(default_factory=EmbeddedBroker)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// or rediss:// URL (redis://:password@host:6379/0)")
+        return value
+
+
+class ApiServerSettings(Section):
+    host: str = Field("127.0.0.1", description="Address the api-server listens on.")
+    port: Port = Field(8080, description="Port the api-server listens on.")
+    workers: int = Field(2, ge=1, le=64, description="gunicorn workers of the api-server.")
+    worker_timeout: int = Field(120, ge=10, le=3600, description="gunicorn worker timeout, seconds.")
+    base_url: str | None = Field(
+        None,
+        description="Public base URL users open (links in alerts). Default: http://<host>:<port>.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+
+class SchedulerSettings(Section):
+    health_check_port: Port = Field(8974, description="Port of the scheduler's /health server.")
+
+
+class DagProcessorSettings(Section):
+    parsing_processes: int = Field(2, ge=1, le=64, description="[dag_processor] parsing_processes.")
+    refresh_interval: int = Field(
+        30, ge=1, description="Seconds between scans of the DAG folder for new files."
+    )
+    min_file_process_interval: int = Field(30, ge=1, description="Seconds before a file is re-parsed.")
+
+
+class TriggererSettings(Section):
+    capacity: int = Field(1000, ge=1, description="Triggers one triggerer runs at most.")
+
+
+class WorkersSettings(Section):
+    replicas: int = Field(1, ge=1, le=32, description="Number of Celery worker processes.")
+    concurrency: int = Field(8, ge=1, le=256, description="Task slots per worker.")
+    log_server_port: Port = Field(
+        8793, description="Log server port of the first worker; worker N uses this port + N - 1."
+    )
+
+
+class AdminSettings(Section):
+    username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    email: str = Field("admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    first_name: str = "Platform"
+    last_name: str = "Admin"
+
+
+class AirflowSettings(Section):
+    dags_folder: Path | None = Field(
+        None, description="Folder of DAG files. Default: the example DAGs bundled with airdeck."
+    )
+    parallelism: int = Field(32, ge=1, description="[core] parallelism: running tasks per scheduler.")
+    max_active_tasks_per_dag: int = Field(16, ge=1, description="[core] max_active_tasks_per_dag.")
+    dags_are_paused_at_creation: bool = Field(
+        True, description="New DAGs start paused, as in Airflow, so nothing runs by surprise."
+    )
+    default_timezone: str = Field("utc", description="[core] default_timezone.")
+    extra_config: dict[str, dict[str, str | int | float | bool]] = Field(
+        default_factory=dict,
+        description=(
+            "Further Airflow settings for every service, as {section: {key: value}}. "
+            "They win over airdeck's own values; secrets do not belong here."
+        ),
+    )
+
+    @field_validator("extra_config")
+    @classmethod
+    def _no_secrets_inline(
+        cls, value: dict[str, dict[str, str | int | float | bool]]
+    ) -> dict[str, dict[str, str | int | float | bool]]:
+        managed = {("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key"),
+                   ("database", "sql_alchemy_conn"), ("celery", "broker_url"), ("celery", "result_backend")}
+        for section, options in value.items():
+            for key in options:
+                if (section.lower(), key.lower()) in managed:
+                    raise ValueError(
+                        f"[{section}] {key} is managed by airdeck (generated secret or URL); "
+                        "set database.url / broker.url instead, or leave it to airdeck"
+                    )
+        return value
+
+
+class SupervisionSettings(Section):
+    start_timeout: int = Field(240, ge=10, le=3600, description="Seconds a service may take to be healthy.")
+    stop_timeout: int = Field(
+        45, ge=1, le=600, description="Seconds a service gets to stop gracefully before SIGKILL."
+    )
+    start_retries: int = Field(
+        5, ge=0, le=100, description="Quick restarts (exit within startsecs) before a service is FATAL."
+    )
+
+
+class AirdeckConfig(Section):
+    """The whole of airdeck.yaml."""
+
+    version: Literal[1] = Field(1, description="Version of this file's format.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    api_server: ApiServerSettings = Field(default_factory=ApiServerSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    dag_processor: DagProcessorSettings = Field(default_factory=DagProcessorSettings)
+    triggerer: TriggererSettings = Field(default_factory=TriggererSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+
+    @model_validator(mode="after")
+    def _ports_do_not_collide(self) -> AirdeckConfig:
+        used: dict[int, str] = {}
+        for key, port in self.local_ports():
+            if port in used:
+                raise ValueError(f"port {port} is used by both {used[port]} and {key}; give each its own")
+            used[port] = key
+        return self
+
+    def local_ports(self) -> list[tuple[str, int]]:
+        """Every TCP port airdeck itself listens on, with the key that sets it."""
+        ports = [("api_server.port", self.api_server.port),
+                 ("scheduler.health_check_port", self.scheduler.health_check_port)]
+        if self.database.url is None:
+            ports.append(("database.embedded.port", self.database.embedded.port))
+        if self.broker.url is None:
+            ports.append(("broker.embedded.port", self.broker.embedded.port))
+        for n in range(self.workers.replicas):
+            ports.append((f"workers.log_server_port (worker {n + 1})", self.workers.log_server_port + n))
+        return ports

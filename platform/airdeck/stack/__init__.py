@@ -1,0 +1,1 @@
+"""The local stack: embedded PostgreSQL and Valkey, every Airflow service, under supervisord."""

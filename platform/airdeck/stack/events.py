@@ -1,0 +1,53 @@
+"""A supervisord event listener that records every service state change.
+
+Run by supervisord as ``python -m airdeck.stack.events EVENTS_FILE RUN_DIR``. It appends one JSON
+line per PROCESS_STATE event to EVENTS_FILE (restarts are counted from it) and keeps
+``RUN_DIR/<service>.pid`` true: written when a service is RUNNING, removed when it stops or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _parse(line: str) -> dict[str, str]:
+    return dict(token.split(":", 1) for token in line.split() if ":" in token)
+
+
+def record(events_file: Path, run_dir: Path, eventname: str, payload: dict[str, str]) -> None:
+    name = payload.get("processname", "?")
+    state = eventname.removeprefix("PROCESS_STATE_")
+    entry = {"time": time.time(), "service": name, "state": state,
+             "from": payload.get("from_state"), "pid": payload.get("pid")}
+    if "expected" in payload:
+        entry["expected"] = payload["expected"] == "1"
+    with events_file.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
+    pidfile = run_dir / f"{name}.pid"
+    if state == "RUNNING" and payload.get("pid"):
+        pidfile.write_text(payload["pid"] + "\n", encoding="ascii")
+    elif state in ("STOPPED", "EXITED", "FATAL", "BACKOFF"):
+        pidfile.unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> int:
+    events_file, run_dir = Path(argv[0]), Path(argv[1])
+    stdin, stdout = sys.stdin, sys.stdout
+    while True:
+        stdout.write("READY\n")
+        stdout.flush()
+        header = _parse(stdin.readline())
+        payload_text = stdin.read(int(header.get("len", "0")))
+        try:
+            record(events_file, run_dir, header.get("eventname", ""), _parse(payload_text))
+        except OSError as exc:
+            print(f"airdeck-events: cannot record event: {exc}", file=sys.stderr, flush=True)
+        stdout.write("RESULT 2\nOK")
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

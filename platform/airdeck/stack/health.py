@@ -1,0 +1,120 @@
+"""Health checks, one per kind of service. Each returns (healthy, detail) and never raises."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+HealthCheck = Callable[[], "Health"]
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    detail: str
+
+
+def _get(url: str, timeout: float) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - local URL
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read(1 << 20)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(1 << 20)
+
+
+def api_health_document(base_url: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """The JSON of ``/api/v2/monitor/health``, or None when the api-server does not answer."""
+    try:
+        status, body = _get(f"{base_url}/api/v2/monitor/health", timeout)
+    except (OSError, ValueError):
+        return None
+    if status != 200:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def api_server(base_url: str) -> Health:
+    """Healthy when the health JSON says the metadata database is healthy (HTTP 200 alone is not enough)."""
+    document = api_health_document(base_url)
+    if document is None:
+        return Health(False, f"no health JSON at {base_url}/api/v2/monitor/health")
+    status = (document.get("metadatabase") or {}).get("status")
+    return Health(status == "healthy", f"metadatabase {status}")
+
+
+def heartbeat(base_url: str, component: str) -> Health:
+    """scheduler / triggerer / dag_processor heartbeat as reported by the api-server."""
+    document = api_health_document(base_url)
+    if document is None:
+        return Health(False, "api-server not answering, heartbeat unknown")
+    entry = document.get(component) or {}
+    status = entry.get("status")
+    beat = next((value for key, value in entry.items() if key.startswith("latest_")), None)
+    return Health(status == "healthy", f"heartbeat {status or 'never'}" + (f" at {beat}" if beat else ""))
+
+
+def scheduler(base_url: str, health_port: int) -> Health:
+    try:
+        status, _ = _get(f"http://127.0.0.1:{health_port}/health", 3.0)
+    except (OSError, ValueError):
+        return Health(False, f"no answer on the scheduler health port {health_port}")
+    if status != 200:
+        return Health(False, f"scheduler /health answered {status}")
+    return heartbeat(base_url, "scheduler")
+
+
+def tcp(port: int, host: str = "127.0.0.1") -> Health:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return Health(True, f"listening on {host}:{port}")
+    except OSError as exc:
+        return Health(False, f"{host}:{port}: {exc.strerror or exc}")
+
+
+def postgres(port: int, password: str) -> Health:
+    import psycopg
+
+    try:
+        with psycopg.connect(host="127.0.0.1", port=port, user="airflow", password=password,
+                             dbname="postgres", connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return Health(True, f"accepting connections on 127.0.0.1:{port}")
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Health(False, first)
+
+
+def valkey(url: str) -> Health:
+    from airdeck.stack import valkey as valkey_server
+
+    try:
+        valkey_server.ping(url)
+        return Health(True, "PONG")
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        return Health(False, str(exc).replace(url, "<broker>"))
+
+
+def celery_worker(broker: str, node: str) -> Health:
+    """Ping one Celery worker node through the broker."""
+    from celery import Celery
+
+    app = Celery(broker=broker, set_as_current=False)
+    try:
+        replies = app.control.ping(destination=[node], timeout=3.0)
+    except Exception as exc:  # noqa: BLE001
+        return Health(False, f"ping failed: {type(exc).__name__}")
+    finally:
+        app.close()
+    if any(node in reply for reply in replies):
+        return Health(True, f"{node} answered ping")
+    return Health(False, f"{node} did not answer ping")

@@ -1,0 +1,123 @@
+"""The embedded PostgreSQL: binaries from the pgserver wheel, run by supervisord.
+
+When airdeck runs as root, PostgreSQL (which refuses root) runs as the system user ``pgserver``,
+the same user the pgserver wheel itself uses.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from airdeck.stack.errors import ExternalServiceError, StackError
+
+SYSTEM_USER = "pgserver"
+SUPERUSER = "airflow"
+DATABASE = "airflow"
+
+
+def bin_dir() -> Path:
+    """PostgreSQL binaries shipped in the pgserver wheel (found without importing it: its import is noisy)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the pgserver package is not installed; reinstall airdeck from the lock file")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def run_as_user() -> str | None:
+    """The system user PostgreSQL runs as: None (this user) unless airdeck runs as root."""
+    return SYSTEM_USER if os.geteuid() == 0 else None
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        SYSTEM_USER], check=True, capture_output=True, text=True)
+        return pwd.getpwnam(SYSTEM_USER)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let another user reach ``path``: add o+x (search only, never read) to each parent lacking it."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def prepare(data_dir: Path, socket_dir: Path, password: str) -> bool:
+    """Initialise the data directory once. Returns True when it was created now."""
+    user = run_as_user()
+    socket_dir.mkdir(parents=True, exist_ok=True)
+    socket_dir.chmod(0o700)
+    if user:
+        entry = _ensure_system_user()
+        os.chown(socket_dir, entry.pw_uid, entry.pw_gid)
+        _make_traversable(socket_dir.parent)
+    if (data_dir / "PG_VERSION").exists():
+        return False
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise StackError(
+            f"{data_dir} is not empty but holds no PostgreSQL cluster; move it away or delete it, "
+            "then run airdeck up again"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    with tempfile.TemporaryDirectory(prefix="airdeck-initdb-") as tmp:
+        pwfile = Path(tmp) / "pw"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, password.encode())
+        os.close(fd)
+        argv = [str(bin_dir() / "initdb"), "-D", str(data_dir), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-instructions"]
+        kwargs: dict = {}
+        if user:
+            entry = pwd.getpwnam(user)
+            for path in (data_dir, Path(tmp), pwfile):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            _make_traversable(data_dir.parent)
+            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise StackError(f"initdb failed for {data_dir}: {result.stderr.strip()[-800:]}")
+    return True
+
+
+def command(data_dir: Path, socket_dir: Path, port: int, max_connections: int) -> list[str]:
+    return [
+        str(bin_dir() / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(socket_dir),
+        "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
+        "-c", "log_destination=stderr", "-c", "logging_collector=off",
+    ]
+
+
+def ensure_database(port: int, password: str) -> None:
+    """Create the ``airflow`` database if it does not exist yet."""
+    with psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, password=password,
+                         dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def check_url(url: str, shown: str, timeout: int = 5) -> None:
+    """Connect to an external database once; raise naming the (masked) URL and the error."""
+    sa_url = url.replace("postgresql+psycopg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+    try:
+        with psycopg.connect(sa_url, connect_timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExternalServiceError(
+            f"cannot reach the database at {shown} (database.url): {reason}. "
+            "Check the host, port, credentials and that the server is running."
+        ) from None

@@ -1,0 +1,207 @@
+"""Drive supervisord: render its configuration, start it, and talk to it over XML-RPC.
+
+supervisord does the supervision (restart with backoff, log rotation, process groups); airdeck
+adds ordering and health gates on top (see :mod:`airdeck.stack.orchestrator`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from airdeck.stack.errors import StackError
+from airdeck.state.home import AirdeckHome
+
+#: Environment variables passed from the caller to supervisord (and so to every service).
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR")
+
+
+@dataclass
+class Program:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    directory: Path | None = None
+    user: str | None = None
+    stop_signal: str = "TERM"
+    start_secs: int = 5
+    priority: int = 500
+
+
+def _quote_arg(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "/._-=:,@+%" for c in arg):
+        return arg.replace("%", "%%")
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
+
+
+def _env_line(env: dict[str, str]) -> str:
+    return ",".join(f'{key}="{value.replace(chr(34), "").replace("%", "%%")}"' for key, value in env.items())
+
+
+def render_config(home: AirdeckHome, programs: list[Program], *, stop_timeout: int, start_retries: int) -> str:
+    run = home.run
+    lines = [
+        "; Rendered by airdeck. Do not edit: it is rewritten at every start.",
+        "[unix_http_server]",
+        f"file={home.supervisor_socket}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={home.logs / 'supervisord.log'}",
+        "logfile_maxbytes=10MB",
+        "logfile_backups=3",
+        f"pidfile={home.supervisor_pidfile}",
+        f"directory={home.root}",
+        "loglevel=info",
+        "minfds=4096",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{home.supervisor_socket}",
+        "",
+        "[eventlistener:airdeck-events]",
+        f"command={_quote_arg(sys.executable)} -m airdeck.stack.events {_quote_arg(str(home.events_log))} "
+        f"{_quote_arg(str(run))}",
+        "events=PROCESS_STATE",
+        "autostart=true",
+        "autorestart=true",
+        "buffer_size=1000",
+        f"stderr_logfile={home.logs / 'airdeck-events.log'}",
+        "stderr_logfile_maxbytes=5MB",
+        f"environment=AIRDECK_HOME=\"{home.root}\"",
+        "",
+    ]
+    for prog in programs:
+        lines += [
+            f"[program:{prog.name}]",
+            "command=" + " ".join(_quote_arg(a) for a in prog.argv),
+            "autostart=false",
+            "autorestart=true",
+            f"startsecs={prog.start_secs}",
+            f"startretries={start_retries}",
+            f"stopsignal={prog.stop_signal}",
+            f"stopwaitsecs={stop_timeout}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            f"priority={prog.priority}",
+            "redirect_stderr=true",
+            f"stdout_logfile={home.service_log(prog.name)}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=5",
+        ]
+        if prog.directory:
+            lines.append(f"directory={prog.directory}")
+        if prog.user:
+            lines.append(f"user={prog.user}")
+        env = {"AIRDECK_HOME": str(home.root), "AIRDECK_SERVICE": prog.name, **prog.env}
+        lines.append(f"environment={_env_line(env)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Supervisor:
+    """A client for the supervisord of one $AIRDECK_HOME."""
+
+    def __init__(self, home: AirdeckHome):
+        self.home = home
+        transport = SupervisorTransport(None, None, f"unix://{home.supervisor_socket}")
+        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    @property
+    def rpc(self) -> Any:
+        return self._proxy.supervisor
+
+    def is_running(self) -> bool:
+        if not self.home.supervisor_socket.exists():
+            return False
+        try:
+            return self.rpc.getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.rpc.getPID())
+        except (OSError, xmlrpc.client.Error):
+            return None
+
+    def start_daemon(self, env: dict[str, str], timeout: float = 20.0) -> None:
+        """Start supervisord in the background and wait until it answers."""
+        conf = self.home.supervisor_conf
+        result = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"supervisord did not start: {(result.stderr or result.stdout).strip()[-600:]}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.is_running():
+                return
+            time.sleep(0.2)
+        raise StackError(f"supervisord did not answer on {self.home.supervisor_socket} within {timeout:.0f}s; "
+                         f"see {self.home.logs / 'supervisord.log'}")
+
+    def reload(self) -> None:
+        """Re-read the configuration: add new programs, drop removed ones (stopped first)."""
+        added, changed, removed = self.rpc.reloadConfig()[0]
+        for name in removed + changed:
+            try:
+                self.rpc.stopProcessGroup(name, True)
+            except xmlrpc.client.Fault:
+                pass
+            self.rpc.removeProcessGroup(name)
+        for name in changed + added:
+            self.rpc.addProcessGroup(name)
+
+    def info(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.rpc.getProcessInfo(name))
+        except xmlrpc.client.Fault:
+            return None
+
+    def all_info(self) -> dict[str, dict[str, Any]]:
+        return {item["name"]: dict(item) for item in self.rpc.getAllProcessInfo()}
+
+    def start(self, name: str) -> None:
+        """Ask supervisord to start ``name`` without waiting for startsecs (health gates wait)."""
+        try:
+            self.rpc.startProcess(name, False)
+        except xmlrpc.client.Fault as fault:
+            if "ALREADY_STARTED" not in fault.faultString:
+                raise StackError(f"supervisord could not start {name}: {fault.faultString}") from None
+
+    def stop(self, name: str) -> None:
+        try:
+            self.rpc.stopProcess(name, True)
+        except xmlrpc.client.Fault as fault:
+            if "NOT_RUNNING" not in fault.faultString and "BAD_NAME" not in fault.faultString:
+                raise StackError(f"supervisord could not stop {name}: {fault.faultString}") from None
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        pid = self.pid()
+        try:
+            self.rpc.shutdown()
+        except (OSError, xmlrpc.client.Error):
+            pass
+        if pid is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)

@@ -1,0 +1,106 @@
+"""Secrets airdeck generates once and every service shares.
+
+Each secret is one file in $AIRDECK_HOME/secrets with mode 0600, created atomically and never
+overwritten. A secret file that others can read is refused: the error says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+class SecretFileError(Exception):
+    """A secret file exists but cannot be used."""
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _fernet() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+#: name -> (generator, what it is for)
+GENERATED: dict[str, tuple[Callable[[], str], str]] = {
+    "fernet_key": (_fernet, "[core] fernet_key: encrypts connection passwords and variables"),
+    "jwt_secret": (_token, "[api_auth] jwt_secret: signs REST and Execution API tokens"),
+    "api_secret_key": (_token, "[api] secret_key: signs sessions and log-fetch tokens"),
+    "admin_password": (_password, "password of the platform admin account"),
+    "database_password": (_password, "password of the embedded PostgreSQL role 'airflow'"),
+    "broker_password": (_password, "password of the embedded Valkey"),
+}
+
+
+def write_private(path: Path, value: str) -> None:
+    """Write ``value`` to ``path`` with mode 0600, atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, value.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_private(path: Path) -> str:
+    """Read a secret file, refusing one that group or others can read."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SecretFileError(
+            f"{path} has mode {mode:04o}; a secret file must be private. Run: chmod 600 {path}"
+        )
+    value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise SecretFileError(f"{path} is empty; delete it so airdeck generates a new value")
+    return value
+
+
+@dataclass
+class SecretStore:
+    """The generated secrets of one $AIRDECK_HOME."""
+
+    folder: Path
+
+    def path(self, name: str) -> Path:
+        if name not in GENERATED:
+            raise KeyError(f"unknown secret {name!r}; known: {', '.join(GENERATED)}")
+        return self.folder / name
+
+    def get(self, name: str) -> str:
+        """The secret's value, generated on first use and reused ever after."""
+        path = self.path(name)
+        if not path.exists():
+            generator, _ = GENERATED[name]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.chmod(0o700)
+            candidate = generator()
+            tmp = path.with_name(f".{name}.{os.getpid()}.new")
+            write_private(tmp, candidate)
+            try:
+                os.link(tmp, path)  # fails if another process created it first: theirs wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return read_private(path)
+
+    def ensure_all(self) -> dict[str, str]:
+        return {name: self.get(name) for name in GENERATED}
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
