@@ -1,0 +1,168 @@
+"""Boot a real airdeck stack for tests: free loopback ports, a private AIRDECK_HOME, REST helpers.
+
+Usage::
+
+    with running_stack(tmp_path, {"workers": {"replicas": 2}}) as stack:
+        run_id = stack.trigger("example_fanout", conf={"n": 5})
+        assert stack.wait_for_run("example_fanout", run_id) == "success"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+AIRDECK = [sys.executable, "-m", "airdeck.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports, each with its successor free too (worker log ports count up)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports and port + 1 not in ports and port - 1 not in ports and port < 65000:
+            ports.append(port)
+    return ports
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
+    api, health, pg, valkey, logs = free_ports(5)
+    config = {
+        "api_server": {"port": api, "workers": 1},
+        "scheduler": {"health_check_port": health},
+        "database": {"embedded": {"port": pg}},
+        "broker": {"embedded": {"port": valkey}},
+        "workers": {"log_server_port": logs},
+        "airflow": {"dags_are_paused_at_creation": False},
+    }
+    config = deep_merge(config, extra or {})
+    path = folder / "airdeck.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+class Stack:
+    """A running stack started by :func:`running_stack`."""
+
+    def __init__(self, home: Path, config: Path):
+        self.home = home
+        self.config = config
+        self.settings = yaml.safe_load(config.read_text())
+        self.base_url = f"http://127.0.0.1:{self.settings['api_server']['port']}"
+        self._token: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update({"AIRDECK_HOME": str(self.home), "AIRDECK_CONFIG": str(self.config)})
+        return env
+
+    def airdeck(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*AIRDECK, *args], env=self.env(), capture_output=True, text=True,
+                                timeout=timeout, check=False, cwd=REPO)
+        if check and result.returncode != 0:
+            raise AssertionError(f"airdeck {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def credentials(self) -> dict[str, str]:
+        return json.loads(self.airdeck("credentials", "--json").stdout)
+
+    def token(self, username: str | None = None, password: str | None = None) -> str:
+        if username is None and self._token:
+            return self._token
+        creds = self.credentials()
+        response = httpx.post(f"{self.base_url}/auth/token",
+                              json={"username": username or creds["username"],
+                                    "password": password or creds["password"]}, timeout=30)
+        response.raise_for_status()
+        token = response.json()["access_token"]
+        if username is None:
+            self._token = token
+        return token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        return httpx.request(method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=60, **kwargs)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.api("GET", f"/dags/{dag_id}").status_code == 200:
+                return
+            time.sleep(2)
+        raise AssertionError(f"DAG {dag_id} was not parsed within {timeout}s")
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        self.wait_for_dag(dag_id)
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        response = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        response.raise_for_status()
+        return str(response.json()["dag_run_id"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
+        deadline = time.monotonic() + timeout
+        state = "unknown"
+        while time.monotonic() < deadline:
+            response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if response.status_code == 200:
+                state = response.json()["state"]
+                if state in ("success", "failed"):
+                    return state
+            time.sleep(3)
+        raise AssertionError(f"run {run_id} of {dag_id} still {state} after {timeout}s")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                                params={"limit": 100, "offset": offset})
+            response.raise_for_status()
+            page = response.json()["task_instances"]
+            items += page
+            if len(page) < 100:
+                return items
+            offset += 100
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.airdeck("status", "--json", check=False).stdout)
+
+
+@contextmanager
+def running_stack(folder: Path, extra: dict[str, Any] | None = None) -> Iterator[Stack]:
+    """Start a stack on free ports in ``folder`` and stop it afterwards, whatever happens."""
+    config = write_config(folder, extra)
+    stack = Stack(folder / "home", config)
+    try:
+        stack.airdeck("up", "--detach")
+        yield stack
+    finally:
+        stack.airdeck("down", check=False, timeout=300)
