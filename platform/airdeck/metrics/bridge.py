@@ -50,9 +50,7 @@ def parse_address(text: str, what: str, flag: str) -> tuple[str, int]:
 
 def _bind_hint(exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
-        return (
-            "the port is already in use (another bridge or statsd_exporter?); stop it or choose another port"
-        )
+        return "the port is already in use (another bridge or statsd_exporter?); stop it or choose another port"
     if exc.errno == errno.EACCES:
         return "permission denied (ports below 1024 need privileges); choose a port above 1024"
     if exc.errno == errno.EADDRNOTAVAIL:
@@ -67,13 +65,10 @@ def _family(host: str) -> socket.AddressFamily:
 def open_udp_socket(host: str, port: int, rcvbuf: int | None) -> socket.socket:
     shown = f"udp://{host or '0.0.0.0'}:{port}"
     try:
-        infos = socket.getaddrinfo(
-            host or None, port, _family(host) if host else socket.AF_INET, socket.SOCK_DGRAM
-        )
+        infos = socket.getaddrinfo(host or None, port, _family(host) if host else socket.AF_INET, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
         raise BridgeError(
-            f"cannot listen for StatsD on {shown}: unknown host ({exc.strerror}); "
-            "pass --statsd-listen HOST:PORT"
+            f"cannot listen for StatsD on {shown}: unknown host ({exc.strerror}); pass --statsd-listen HOST:PORT"
         ) from None
     family, kind, proto, _, sockaddr = infos[0]
     sock = socket.socket(family, kind, proto)
@@ -83,17 +78,14 @@ def open_udp_socket(host: str, port: int, rcvbuf: int | None) -> socket.socket:
             granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             if granted < rcvbuf:  # Linux reports double the request when it is granted
                 log.warning(
-                    "asked for a %d-byte UDP receive buffer but got %d; "
-                    "raise net.core.rmem_max to allow more",
+                    "asked for a %d-byte UDP receive buffer but got %d; raise net.core.rmem_max to allow more",
                     rcvbuf,
                     granted,
                 )
         sock.bind(sockaddr)
     except OSError as exc:
         sock.close()
-        raise BridgeError(
-            f"cannot listen for StatsD on {shown}: {_bind_hint(exc)} (--statsd-listen)"
-        ) from None
+        raise BridgeError(f"cannot listen for StatsD on {shown}: {_bind_hint(exc)} (--statsd-listen)") from None
     sock.setblocking(False)
     return sock
 
@@ -153,9 +145,7 @@ class Bridge:
         web_host, web_port = parse_address(s.web_listen, "HTTP server", "--web-listen")
         self._sock = open_udp_socket(udp_host, udp_port, s.udp_rcvbuf)
         try:
-            self._web = WebServer(
-                open_http_server(web_host, web_port, make_handler(self.render, self.healthy))
-            )
+            self._web = WebServer(open_http_server(web_host, web_port, make_handler(self.render, self.healthy)))
         except BridgeError:
             self._sock.close()
             raise
@@ -194,9 +184,15 @@ class Bridge:
         self._listening = False
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until stopped (or ``timeout``); serves reload requests made from signal handlers."""
+        """Block until stopped (True), ``timeout`` passed or the listener died (False).
+
+        Serves reload requests made from signal handlers.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stop.is_set():
+            if self._udp_thread is not None and not self._udp_thread.is_alive():
+                log.error("the StatsD listener thread died; stopping the bridge")
+                return False
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
                 self.reload()

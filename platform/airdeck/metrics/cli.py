@@ -1,7 +1,8 @@
 """``airdeck metrics-bridge``: run the StatsD → Prometheus bridge in the foreground.
 
 Exit codes: 0 after SIGTERM/SIGINT, 2 for bad arguments or an unusable mapping file, 1 when a
-listener cannot be opened. SIGHUP re-reads the mapping file (a bad file keeps the old mapping).
+listener cannot be opened or the StatsD listener dies.
+SIGHUP re-reads the mapping file (a bad file keeps the old mapping).
 """
 
 from __future__ import annotations
@@ -152,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup))
     }
     try:
-        bridge.wait()
+        stopped_cleanly = bridge.wait()
     finally:
         bridge.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 0 if stopped_cleanly else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -161,9 +161,7 @@ class Exporter:
                         return
         tag_errors_before = metrics.parse.tag_errors
         events = self.parser.parse(line)
-        cacheable = (
-            fast_key is not None and len(events) == 1 and metrics.parse.tag_errors == tag_errors_before
-        )
+        cacheable = fast_key is not None and len(events) == 1 and metrics.parse.tag_errors == tag_errors_before
         for event in events:
             entry = self._handle_event(event, fast_key[1] == "ms" if fast_key else False)
             if cacheable and entry is not None:

@@ -58,9 +58,7 @@ def translate_go_regex(pattern: str) -> str:
             if nxt in "ZGXRKNhHVg":
                 raise GoRegexError(f"invalid escape sequence \\{nxt}")
             if nxt in "pP":
-                raise GoRegexError(
-                    f"Unicode class \\{nxt} is not supported by the bridge; use an explicit set"
-                )
+                raise GoRegexError(f"Unicode class \\{nxt} is not supported by the bridge; use an explicit set")
             if nxt == "Q":
                 end = pattern.find("\\E", i + 2)
                 literal = pattern[i + 2 :] if end == -1 else pattern[i + 2 : end]
@@ -241,9 +239,7 @@ class GoTemplate:
             parts.append("".join(buf))
         self.parts = tuple(parts)
         self.literal = (
-            "".join(p for p in parts if isinstance(p, str))
-            if all(isinstance(p, str) for p in parts)
-            else None
+            "".join(p for p in parts if isinstance(p, str)) if all(isinstance(p, str) for p in parts) else None
         )
 
     def expand(self, match: re.Match[str]) -> str:

@@ -43,10 +43,7 @@ class Event:
         self.labels = labels
 
     def __repr__(self) -> str:
-        return (
-            f"Event({self.kind!r}, {self.name!r}, {self.value!r}, relative={self.relative}, "
-            f"labels={self.labels!r})"
-        )
+        return f"Event({self.kind!r}, {self.name!r}, {self.value!r}, relative={self.relative}, labels={self.labels!r})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Event):

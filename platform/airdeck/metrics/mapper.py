@@ -49,9 +49,7 @@ class GlobTemplate:
             parts.append(template[pos:])
         self.parts = tuple(parts)
         self.literal = (
-            "".join(p for p in parts if isinstance(p, str))
-            if not any(isinstance(p, int) for p in parts)
-            else None
+            "".join(p for p in parts if isinstance(p, str)) if not any(isinstance(p, int) for p in parts) else None
         )
 
     def format(self, captures: list[str]) -> str:

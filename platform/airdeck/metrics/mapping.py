@@ -268,9 +268,7 @@ _REMOVED_KEYS = {
 _REMOVED_NOTE = "was deprecated in statsd_exporter 0.17/0.20 and is rejected by current releases"
 
 
-def _check_keys(
-    reader: _Reader, items: dict[str, tuple[yaml.Node, yaml.Node]], allowed: set[str], where: str
-) -> None:
+def _check_keys(reader: _Reader, items: dict[str, tuple[yaml.Node, yaml.Node]], allowed: set[str], where: str) -> None:
     for key, (key_node, _value) in items.items():
         if key in allowed:
             continue
@@ -320,9 +318,7 @@ def _quantiles(reader: _Reader, node: yaml.Node, where: str) -> tuple[Quantile, 
 def _histogram_options(reader: _Reader, node: yaml.Node, where: str) -> HistogramOptions:
     where = f"{where} histogram_options"
     items = reader.mapping(node, where)
-    _check_keys(
-        reader, items, {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}, where
-    )
+    _check_keys(reader, items, {"buckets", "native_histogram_bucket_factor", "native_histogram_max_buckets"}, where)
     options = HistogramOptions()
     if "buckets" in items:
         bucket_node = items["buckets"][1]
@@ -331,16 +327,12 @@ def _histogram_options(reader: _Reader, node: yaml.Node, where: str) -> Histogra
             buckets.pop()  # client_golang drops a trailing +Inf; the +Inf bucket is always there
         for low, high in zip(buckets, buckets[1:], strict=False):
             if not low < high:
-                raise reader.fail(
-                    bucket_node, where, f"buckets must be in strictly increasing order ({low} >= {high})"
-                )
+                raise reader.fail(bucket_node, where, f"buckets must be in strictly increasing order ({low} >= {high})")
         if any(b != b for b in buckets):
             raise reader.fail(bucket_node, where, "buckets must be numbers, not NaN")
         options.buckets = tuple(buckets)
     if "native_histogram_bucket_factor" in items:
-        options.native_histogram_bucket_factor = reader.number(
-            items["native_histogram_bucket_factor"][1], where
-        )
+        options.native_histogram_bucket_factor = reader.number(items["native_histogram_bucket_factor"][1], where)
     if "native_histogram_max_buckets" in items:
         options.native_histogram_max_buckets = reader.integer(items["native_histogram_max_buckets"][1], where)
     return options
@@ -432,9 +424,7 @@ def _mapping(reader: _Reader, node: yaml.Node, index: int, defaults: Defaults) -
         try:
             mapping.regex = compile_go_regex(mapping.match)
         except GoRegexError as exc:
-            raise reader.fail(
-                match_node or node, where, f"match: invalid regex {mapping.match!r}: {exc}"
-            ) from None
+            raise reader.fail(match_node or node, where, f"match: invalid regex {mapping.match!r}: {exc}") from None
 
     if not mapping.observer_type:
         mapping.observer_type = defaults.observer_type
@@ -474,9 +464,7 @@ def _mapping_field(reader: _Reader, mapping: MetricMapping, key: str, node: yaml
         mapping.match_type = _enum(reader, node, where, key, ("", MATCH_GLOB, MATCH_REGEX))
     elif key == "match_metric_type":
         if reader.string(node, where) == "timer":
-            raise reader.fail(
-                node, where, f'match_metric_type: "timer" {_REMOVED_NOTE}; use "observer" instead'
-            )
+            raise reader.fail(node, where, f'match_metric_type: "timer" {_REMOVED_NOTE}; use "observer" instead')
         mapping.match_metric_type = _enum(reader, node, where, key, ("", *METRIC_TYPES))
     elif key == "action":
         mapping.action = _enum(reader, node, where, key, ("", ACTION_MAP, ACTION_DROP)) or ACTION_MAP

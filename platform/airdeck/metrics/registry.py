@@ -167,9 +167,7 @@ class MetricRegistry:
                 series.buckets = [0] * (len(family.options.buckets) + 1)
             elif kind == SUMMARY:
                 opts = family.options
-                series.summary = SummaryValue(
-                    opts.quantiles, now, opts.max_age, opts.age_buckets, opts.buf_cap
-                )
+                series.summary = SummaryValue(opts.quantiles, now, opts.max_age, opts.age_buckets, opts.buf_cap)
             family.series[sort_key] = series
         else:
             series.last_seen = now
@@ -192,9 +190,7 @@ class MetricRegistry:
         removed = 0
         for family in self.families.values():
             stale = [
-                key
-                for key, series in family.series.items()
-                if series.ttl > 0 and now > series.last_seen + series.ttl
+                key for key, series in family.series.items() if series.ttl > 0 and now > series.last_seen + series.ttl
             ]
             for key in stale:
                 family.series.pop(key).alive = False

@@ -52,9 +52,7 @@ class SelfMetrics:
         def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
             return CounterMetricFamily(name, doc, value=value)
 
-        def counter_vec(
-            name: str, doc: str, labels: list[str], values: Mapping[Any, float]
-        ) -> CounterMetricFamily:
+        def counter_vec(name: str, doc: str, labels: list[str], values: Mapping[Any, float]) -> CounterMetricFamily:
             family = CounterMetricFamily(name, doc, labels=labels)
             for key, value in sorted(values.items()):
                 family.add_metric(list(key) if isinstance(key, tuple) else [key], value)
@@ -100,18 +98,14 @@ class SelfMetrics:
                 drops,
             )
         yield counter("statsd_exporter_lines_total", "The total number of StatsD lines received.", self.lines)
-        yield counter(
-            "statsd_exporter_samples_total", "The total number of StatsD samples received.", parse.samples
-        )
+        yield counter("statsd_exporter_samples_total", "The total number of StatsD samples received.", parse.samples)
         yield counter_vec(
             "statsd_exporter_sample_errors_total",
             "The total number of errors parsing StatsD samples.",
             ["reason"],
             parse.sample_errors,
         )
-        yield counter(
-            "statsd_exporter_tags_total", "The total number of DogStatsD tags processed.", parse.tags
-        )
+        yield counter("statsd_exporter_tags_total", "The total number of DogStatsD tags processed.", parse.tags)
         yield counter(
             "statsd_exporter_tag_errors_total",
             "The number of errors parsing DogStatsD tags.",
@@ -128,9 +122,7 @@ class SelfMetrics:
             "The current number of configured metric mappings.",
             value=self.loaded_mappings,
         )
-        by_type = GaugeMetricFamily(
-            "statsd_exporter_metrics_total", "The total number of metrics.", labels=["type"]
-        )
+        by_type = GaugeMetricFamily("statsd_exporter_metrics_total", "The total number of metrics.", labels=["type"])
         for kind, count in sorted(self.metrics_by_type().items()):
             by_type.add_metric([kind], count)
         yield by_type
