@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
 def _extensions() -> list:  # type: ignore[type-arg]
     """Command groups of each concern. Each module's ``register(sub)`` adds sub-parsers whose
     ``handler(args, context)`` is called with the parsed arguments and a :class:`Context`."""
-    return []
+    from airdeck.cli import secrets as secrets_cli  # fernet, vault, tls
+
+    return [secrets_cli.register]
 
 
 class Context:

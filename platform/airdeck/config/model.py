@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from airdeck.config.secrets import SecretsSettings
+from airdeck.config.tls import TLSSettings
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -90,11 +93,14 @@ class ApiServerSettings(Section):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/") if value else value
 
+    #: "https" when tls.enabled (set by AirdeckConfig); the default URL and health checks follow it.
+    _scheme: str = PrivateAttr("http")
+
     def public_url(self) -> str:
         if self.base_url:
             return self.base_url
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return f"{self._scheme}://{host}:{self.port}"
 
 
 class SchedulerSettings(Section):
@@ -187,6 +193,13 @@ class AirdeckConfig(Section):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+
+    @model_validator(mode="after")
+    def _api_scheme_follows_tls(self) -> AirdeckConfig:
+        self.api_server._scheme = "https" if self.tls.enabled else "http"
+        return self
 
     @model_validator(mode="after")
     def _ports_do_not_collide(self) -> AirdeckConfig:

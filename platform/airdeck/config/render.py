@@ -32,6 +32,8 @@ SECRET_OPTIONS = frozenset({
     ("database", "sql_alchemy_conn"),
     ("celery", "broker_url"),
     ("celery", "result_backend"),
+    ("secrets", "backend_kwargs"),
+    ("workers", "secrets_backend_kwargs"),
 })
 
 
@@ -168,7 +170,9 @@ def _contributors() -> list[Callable[[AirdeckConfig, AirdeckHome, str], Settings
     """Settings each concern adds for a service (metrics, auth, secrets, alerts), applied in this order.
 
     Each is ``f(cfg, home, service) -> {section: {key: value}}``; ``airflow.extra_config`` wins over all."""
-    return []
+    from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
+
+    return [secrets_settings]
 
 
 def masked(settings: Mapping[str, Mapping[str, str]]) -> Settings:
@@ -178,7 +182,8 @@ def masked(settings: Mapping[str, Mapping[str, str]]) -> Settings:
         out[section] = {}
         for key, value in options.items():
             if (section, key) in SECRET_OPTIONS:
-                out[section][key] = mask_url(value) if "://" in value else MASK
+                # URLs keep their non-secret parts; JSON (e.g. Vault backend_kwargs) is hidden whole
+                out[section][key] = mask_url(value) if "://" in value and not value.startswith("{") else MASK
             else:
                 out[section][key] = value
     return out

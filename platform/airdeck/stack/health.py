@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,19 +20,21 @@ class Health:
     detail: str
 
 
-def _get(url: str, timeout: float) -> tuple[int, bytes]:
+def _get(url: str, timeout: float, ca_file: str | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - local URL
+    # https (tls.enabled): verify the api-server's certificate with the configured CA
+    context = ssl.create_default_context(cafile=ca_file) if url.startswith("https://") else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
             return response.status, response.read(1 << 20)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(1 << 20)
 
 
-def api_health_document(base_url: str, timeout: float = 5.0) -> dict[str, Any] | None:
+def api_health_document(base_url: str, timeout: float = 5.0, ca_file: str | None = None) -> dict[str, Any] | None:
     """The JSON of ``/api/v2/monitor/health``, or None when the api-server does not answer."""
     try:
-        status, body = _get(f"{base_url}/api/v2/monitor/health", timeout)
+        status, body = _get(f"{base_url}/api/v2/monitor/health", timeout, ca_file)
     except (OSError, ValueError):
         return None
     if status != 200:
@@ -43,18 +46,18 @@ def api_health_document(base_url: str, timeout: float = 5.0) -> dict[str, Any] |
     return document if isinstance(document, dict) else None
 
 
-def api_server(base_url: str) -> Health:
+def api_server(base_url: str, ca_file: str | None = None) -> Health:
     """Healthy when the health JSON says the metadata database is healthy (HTTP 200 alone is not enough)."""
-    document = api_health_document(base_url)
+    document = api_health_document(base_url, ca_file=ca_file)
     if document is None:
         return Health(False, f"no health JSON at {base_url}/api/v2/monitor/health")
     status = (document.get("metadatabase") or {}).get("status")
     return Health(status == "healthy", f"metadatabase {status}")
 
 
-def heartbeat(base_url: str, component: str) -> Health:
+def heartbeat(base_url: str, component: str, ca_file: str | None = None) -> Health:
     """scheduler / triggerer / dag_processor heartbeat as reported by the api-server."""
-    document = api_health_document(base_url)
+    document = api_health_document(base_url, ca_file=ca_file)
     if document is None:
         return Health(False, "api-server not answering, heartbeat unknown")
     entry = document.get(component) or {}
@@ -63,14 +66,14 @@ def heartbeat(base_url: str, component: str) -> Health:
     return Health(status == "healthy", f"heartbeat {status or 'never'}" + (f" at {beat}" if beat else ""))
 
 
-def scheduler(base_url: str, health_port: int) -> Health:
+def scheduler(base_url: str, health_port: int, ca_file: str | None = None) -> Health:
     try:
         status, _ = _get(f"http://127.0.0.1:{health_port}/health", 3.0)
     except (OSError, ValueError):
         return Health(False, f"no answer on the scheduler health port {health_port}")
     if status != 200:
         return Health(False, f"scheduler /health answered {status}")
-    return heartbeat(base_url, "scheduler")
+    return heartbeat(base_url, "scheduler", ca_file)
 
 
 def tcp(port: int, host: str = "127.0.0.1") -> Health:

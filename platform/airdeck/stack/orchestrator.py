@@ -25,6 +25,8 @@ from airdeck.config.render import (
     write_service_config,
     write_webserver_config,
 )
+from airdeck.secrets import settings as secrets_hooks
+from airdeck.secrets.vault import secret_store
 from airdeck.stack import postgres, services, valkey
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -69,7 +71,8 @@ class Stack:
         self.cfg = cfg
         self.home = home
         self.console = console or Console(stderr=True)
-        self.secrets = SecretStore(home.secrets)
+        # secrets: the Fernet key, jwt_secret and secret_key come from Vault when secrets.vault.platform_secrets
+        self.secrets: SecretStore = secret_store(cfg, home)
         self.supervisor = Supervisor(home)
 
     # ------------------------------------------------------------------ rendering
@@ -104,6 +107,7 @@ class Stack:
     # ------------------------------------------------------------------ up
     def up(self) -> list[ServiceStatus]:
         self.home.ensure()
+        secrets_hooks.before_start(self)  # secrets: Vault reachable and signed in, TLS files usable
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
         if not running:
@@ -126,6 +130,7 @@ class Stack:
             self._start_wave([s for s in all_services if s.wave == 0])
             if self.cfg.database.url is None:
                 postgres.ensure_database(self.cfg.database.embedded.port, self.secrets.get("database_password"))
+            secrets_hooks.before_airflow(self)  # secrets: refuse a Fernet key that cannot decrypt stored values
             self.migrate()
             self.ensure_admin()
             for wave in sorted({s.wave for s in all_services if s.wave > 0}):

@@ -16,6 +16,7 @@ from airdeck.stack.health import Health
 from airdeck.stack.supervisor import Program
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
+from airdeck.tls.settings import ca_file as tls_ca_file
 
 #: Marker put in the environment of every supervised process, to find orphans of a crashed run.
 STACK_MARKER = "AIRDECK_STACK"
@@ -51,7 +52,9 @@ def build(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore) -> list[S
     """Every service of the stack in start order."""
     marker = {STACK_MARKER: str(home.root)}
     base = cfg.api_server.public_url()
-    internal = f"http://127.0.0.1:{cfg.api_server.port}"
+    # https when tls.enabled: health checks verify the api-server's certificate with the configured CA
+    internal = f"{'https' if cfg.tls.enabled else 'http'}://127.0.0.1:{cfg.api_server.port}"
+    ca = tls_ca_file(cfg, home)
     services: list[Service] = []
     if cfg.database.url is None:
         port = cfg.database.embedded.port
@@ -77,18 +80,18 @@ def build(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore) -> list[S
             argv = [airflow, "api-server", "--host", cfg.api_server.host, "--port", str(cfg.api_server.port),
                     "--workers", str(cfg.api_server.workers), "--worker-timeout", str(cfg.api_server.worker_timeout)]
             services.append(Service(name, "api-server", 1, Program(name, argv, env, priority=100),
-                                    partial(health.api_server, internal), base))
+                                    partial(health.api_server, internal, ca_file=ca), base))
         elif name == "scheduler":
             port = cfg.scheduler.health_check_port
             services.append(Service(name, "scheduler", 2, Program(name, [airflow, "scheduler"], env, priority=200),
-                                    partial(health.scheduler, internal, port), f"http://127.0.0.1:{port}/health"))
+                                    partial(health.scheduler, internal, port, ca_file=ca), f"http://127.0.0.1:{port}/health"))
         elif name == "dag-processor":
             services.append(Service(name, "dag-processor", 2,
                                     Program(name, [airflow, "dag-processor"], env, priority=200),
-                                    partial(health.heartbeat, internal, "dag_processor")))
+                                    partial(health.heartbeat, internal, "dag_processor", ca_file=ca)))
         elif name == "triggerer":
             services.append(Service(name, "triggerer", 2, Program(name, [airflow, "triggerer"], env, priority=200),
-                                    partial(health.heartbeat, internal, "triggerer")))
+                                    partial(health.heartbeat, internal, "triggerer", ca_file=ca)))
         elif index is not None:
             node = worker_node(index)
             argv = [airflow, "celery", "worker", "--celery-hostname", f"worker-{index}@%h",

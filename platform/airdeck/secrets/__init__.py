@@ -1,0 +1,1 @@
+"""Secrets lifecycle: the Fernet key (status, rotation, start-up check) and Vault."""

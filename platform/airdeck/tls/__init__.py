@@ -1,0 +1,1 @@
+"""HTTPS for the api-server: a local CA and server certificate, and the settings that use them."""
