@@ -118,6 +118,8 @@ def airflow_settings(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore
             "worker_prefetch_multiplier": "1",
             "task_acks_late": "True",
         },
+        # Redelivery of an unacknowledged task after a lost worker; must exceed the longest task.
+        "celery_broker_transport_options": {"visibility_timeout": "21600"},
         "api": {
             "server_type": "gunicorn",
             "host": api.host,

@@ -46,7 +46,7 @@ GENERATED: dict[str, tuple[Callable[[], str], str]] = {
 def write_private(path: Path, value: str) -> None:
     """Write ``value`` to ``path`` with mode 0600, atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -89,7 +89,7 @@ class SecretStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.folder.chmod(0o700)
             candidate = generator()
-            tmp = path.with_name(f".{name}.{os.getpid()}.new")
+            tmp = path.with_name(f".{name}.{secrets.token_hex(8)}.new")
             write_private(tmp, candidate)
             try:
                 os.link(tmp, path)  # fails if another process created it first: theirs wins

@@ -1,0 +1,122 @@
+"""Per-service Airflow settings: what each service gets, and that secrets stay secret."""
+
+from __future__ import annotations
+
+import configparser
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airdeck.config.loader import parse_config
+from airdeck.config.render import (
+    airflow_settings,
+    mask_url,
+    masked,
+    service_names,
+    to_ini,
+    write_service_config,
+)
+from airdeck.state.home import AirdeckHome
+from airdeck.state.secrets import SecretStore
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> AirdeckHome:
+    h = AirdeckHome(tmp_path / "home")
+    h.ensure()
+    return h
+
+
+def test_services_in_start_order() -> None:
+    cfg = parse_config({"workers": {"replicas": 3}})
+    assert service_names(cfg) == ["api-server", "scheduler", "dag-processor", "triggerer",
+                                  "worker-1", "worker-2", "worker-3"]
+
+
+def test_platform_settings_are_set_on_purpose(home: AirdeckHome) -> None:
+    cfg = parse_config({"api_server": {"workers": 3}})
+    s = airflow_settings(cfg, home, SecretStore(home.secrets), "api-server")
+    assert s["core"]["executor"] == "CeleryExecutor"
+    assert s["core"]["auth_manager"].endswith("FabAuthManager")
+    assert s["core"]["load_examples"] == "False"
+    assert s["core"]["execution_api_server_url"] == "http://127.0.0.1:8080/execution/"
+    assert s["api"]["server_type"] == "gunicorn" and s["api"]["workers"] == "3"
+    assert s["api"]["expose_config"] == "False"
+    assert s["scheduler"]["enable_health_check"] == "True"
+    assert s["fab"]["config_file"] == str(home.webserver_config)
+    assert s["database"]["sql_alchemy_conn"].startswith("postgresql+psycopg://airflow:")
+    assert s["celery"]["result_backend"].startswith("db+postgresql+psycopg://")
+
+
+def test_every_service_shares_the_same_secrets(home: AirdeckHome) -> None:
+    cfg = parse_config({"workers": {"replicas": 2}})
+    store = SecretStore(home.secrets)
+    rendered = [airflow_settings(cfg, home, store, name) for name in service_names(cfg)]
+    for section, key in (("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key")):
+        assert len({r[section][key] for r in rendered}) == 1
+
+
+def test_each_worker_gets_its_own_log_port(home: AirdeckHome) -> None:
+    cfg = parse_config({"workers": {"replicas": 2, "log_server_port": 9001}})
+    store = SecretStore(home.secrets)
+    ports = [airflow_settings(cfg, home, store, f"worker-{n}")["logging"]["worker_log_server_port"] for n in (1, 2)]
+    assert ports == ["9001", "9002"]
+
+
+def test_external_database_gets_explicit_driver(home: AirdeckHome) -> None:
+    cfg = parse_config({"database": {"url": "postgresql://u:p%40ss@db.example:5432/af"}})
+    s = airflow_settings(cfg, home, SecretStore(home.secrets), "scheduler")
+    assert s["database"]["sql_alchemy_conn"] == "postgresql+psycopg://u:p%40ss@db.example:5432/af"
+
+
+def test_extra_config_wins(home: AirdeckHome) -> None:
+    cfg = parse_config({"airflow": {"extra_config": {"Scheduler": {"task_queued_timeout": 120}}}})
+    s = airflow_settings(cfg, home, SecretStore(home.secrets), "scheduler")
+    assert s["scheduler"]["task_queued_timeout"] == "120"
+
+
+def test_unknown_service_is_refused(home: AirdeckHome) -> None:
+    with pytest.raises(KeyError, match="worker-9"):
+        airflow_settings(parse_config({}), home, SecretStore(home.secrets), "worker-9")
+
+
+def test_masking_hides_every_secret(home: AirdeckHome) -> None:
+    cfg = parse_config({})
+    store = SecretStore(home.secrets)
+    text = to_ini(masked(airflow_settings(cfg, home, store, "worker-1")))
+    for name in ("fernet_key", "jwt_secret", "api_secret_key", "database_password", "broker_password"):
+        assert store.get(name) not in text, name
+    assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
+
+
+def test_mask_url() -> None:
+    assert mask_url("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert mask_url("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
+    assert mask_url("postgresql://h/db") == "postgresql://h/db"
+
+
+def test_rendered_file_is_private_and_airflow_reads_percent_signs(home: AirdeckHome) -> None:
+    settings = {"database": {"sql_alchemy_conn": "postgresql+psycopg://u:p%40ss@h/db"}}
+    path = home.service_config("scheduler")
+    write_service_config(path, settings)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    parser = configparser.ConfigParser()  # interpolating, as Airflow's parser is
+    parser.read(path)
+    assert parser["database"]["sql_alchemy_conn"] == "postgresql+psycopg://u:p%40ss@h/db"
+
+
+def test_render_cli_masks_secrets(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "AIRDECK_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "config", "render", "--service", "scheduler"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    store = SecretStore(tmp_path / "home" / "secrets")
+    assert store.get("fernet_key") not in result.stdout
+    assert "fernet_key = ***" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "config", "render", "--service", "nope"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "unknown service 'nope'" in bad.stderr
