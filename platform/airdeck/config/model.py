@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from airdeck.config.alerts import AlertsSettings
+from airdeck.config.auth import AuthSettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tls import TLSSettings
 
@@ -195,6 +197,8 @@ class AirdeckConfig(Section):
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     tls: TLSSettings = Field(default_factory=TLSSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:
@@ -220,4 +224,6 @@ class AirdeckConfig(Section):
             ports.append(("broker.embedded.port", self.broker.embedded.port))
         for n in range(self.workers.replicas):
             ports.append((f"workers.log_server_port (worker {n + 1})", self.workers.log_server_port + n))
+        if self.alerts.enabled:
+            ports.append(("alerts.dispatcher.port", self.alerts.dispatcher.port))
         return ports

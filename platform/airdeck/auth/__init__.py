@@ -1,0 +1,1 @@
+"""Sign-in and authorisation: LDAP through ldap3, the generated webserver_config.py, roles as code."""
