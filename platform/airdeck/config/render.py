@@ -172,9 +172,10 @@ def _contributors() -> list[Callable[[AirdeckConfig, AirdeckHome, str], Settings
     """Settings each concern adds for a service (metrics, auth, secrets, alerts), applied in this order.
 
     Each is ``f(cfg, home, service) -> {section: {key: value}}``; ``airflow.extra_config`` wins over all."""
+    from airdeck.auth.settings import auth_airflow_settings
     from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
 
-    return [secrets_settings]
+    return [auth_airflow_settings, secrets_settings]
 
 
 def masked(settings: Mapping[str, Mapping[str, str]]) -> Settings:
@@ -205,20 +206,3 @@ def write_service_config(path: Path, settings: Mapping[str, Mapping[str, str]]) 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
     write_private(path, to_ini(settings))
-
-
-WEBSERVER_CONFIG = '''\
-# Rendered by airdeck from airdeck.yaml. Do not edit: it is rewritten at every start.
-# The FAB auth manager reads this file; Airflow silently ignores it when it is missing.
-from flask_appbuilder.const import AUTH_DB
-
-AUTH_TYPE = AUTH_DB
-WTF_CSRF_ENABLED = True
-WTF_CSRF_TIME_LIMIT = None
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-'''
-
-
-def write_webserver_config(home: AirdeckHome) -> None:
-    write_private(home.webserver_config, WEBSERVER_CONFIG)

@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 from rich.console import Console
 
+from airdeck.auth.webserver_config import write_webserver_config
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.render import (
     airflow_settings,
@@ -23,7 +24,6 @@ from airdeck.config.render import (
     mask_url,
     service_names,
     write_service_config,
-    write_webserver_config,
 )
 from airdeck.secrets import settings as secrets_hooks
 from airdeck.secrets.vault import secret_store
@@ -85,7 +85,7 @@ class Stack:
         for name in [*service_names(self.cfg), "cli"]:
             write_service_config(self.home.service_config(name),
                                  airflow_settings(self.cfg, self.home, self.secrets, name))
-        write_webserver_config(self.home)
+        write_webserver_config(self.cfg, self.home, self.secrets)
         if self.cfg.broker.url is None:
             valkey.write_config(self.home.valkey_dir / "valkey.conf", self.home.valkey_dir,
                                 self.cfg.broker.embedded.port, self.secrets.get("broker_password"))
