@@ -1,0 +1,199 @@
+"""Real servers for alert tests: an SMTP server (aiosmtpd), a Slack incoming-webhook receiver, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SlackPost:
+    path: str
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.body)
+
+
+class SlackReceiver:
+    """Speaks Slack's incoming-webhook contract: POST JSON → 200 "ok". ``mode`` may be ok, error (500) or hang."""
+
+    def __init__(self) -> None:
+        self.posts: list[SlackPost] = []
+        self.attempts = 0
+        self.mode = "ok"
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with receiver.lock:
+                    receiver.attempts += 1
+                    mode = receiver.mode
+                if mode == "hang":
+                    time.sleep(30)
+                    return
+                if mode == "error":
+                    body = b"internal_error"
+                    self.send_response(500)
+                else:
+                    try:
+                        data = json.loads(raw)
+                    except ValueError:
+                        data = None
+                    if not isinstance(data, dict) or not (data.get("text") or data.get("blocks")):
+                        body = b"invalid_payload"
+                        self.send_response(400)
+                    else:
+                        with receiver.lock:
+                            receiver.posts.append(SlackPost(self.path, data, time.time()))
+                        body = b"ok"
+                        self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def connection(self, path: str = "/hook") -> dict[str, Any]:
+        return {"conn_type": "slackwebhook", "host": f"127.0.0.1:{self.port}", "schema": "http", "password": path}
+
+    def on(self, path: str) -> list[SlackPost]:
+        with self.lock:
+            return [p for p in self.posts if p.path == path]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class _Handler:
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        message = message_from_bytes(envelope.original_content or envelope.content)
+        message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """aiosmtpd on a fixed loopback port; can be stopped and started again (an outage)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.handler = _Handler()
+        self.controller: Controller | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return list(self.handler.messages)
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "smtp", "host": "127.0.0.1", "port": self.port,
+                "extra": json.dumps({"disable_tls": True, "disable_ssl": True, "from_email": "airdeck@example.com",
+                                     "timeout": 5, "retry_limit": 0})}
+
+
+def html_of(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True)
+            return payload.decode(part.get_content_charset() or "utf-8") if isinstance(payload, bytes) else ""
+    return ""
+
+
+class Postgres:
+    """A throwaway PostgreSQL from the pgserver wheel's binaries (as the pgserver user when run as root)."""
+
+    def __init__(self, folder: Path):
+        from airdeck.stack import postgres
+
+        self.port = free_port()
+        self.password = "alerts-test"
+        data, sockets = folder / "data", folder / "sock"
+        postgres.prepare(data, sockets, self.password)
+        user = postgres.run_as_user()
+        kwargs: dict[str, Any] = {}
+        if user:
+            entry = pwd.getpwnam(user)
+            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        self.log = open(folder / "postgres.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(postgres.command(data, sockets, self.port, 100), stdout=self.log,
+                                     stderr=subprocess.STDOUT, **kwargs)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with psycopg.connect(self.dsn("postgres"), connect_timeout=2, autocommit=True) as conn:
+                    conn.execute("CREATE DATABASE alerts")
+                break
+            except psycopg.Error as exc:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    log = (folder / "postgres.log").read_text()[-2000:]
+                    raise RuntimeError(f"PostgreSQL did not start: {log}") from exc
+                time.sleep(0.3)
+
+    def dsn(self, db: str = "alerts") -> str:
+        return f"postgresql://airflow:{self.password}@127.0.0.1:{self.port}/{db}"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://airflow:{self.password}@127.0.0.1:{self.port}/alerts"
+
+    def stop(self) -> None:
+        self.proc.send_signal(2)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def set_connection_env(conn_id: str, conn: dict[str, Any]) -> None:
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
