@@ -66,7 +66,9 @@ def _extensions() -> list:  # type: ignore[type-arg]
     ``handler(args, context)`` is called with the parsed arguments and a :class:`Context`."""
     from airdeck.cli import secrets as secrets_cli  # fernet, vault, tls
 
-    return [secrets_cli.register]
+    from airdeck.cli import alerts as alerts_cli  # alerts test, alerts list
+
+    return [secrets_cli.register, alerts_cli.register]
 
 
 class Context:

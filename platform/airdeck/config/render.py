@@ -175,7 +175,9 @@ def _contributors() -> list[Callable[[AirdeckConfig, AirdeckHome, str], Settings
     from airdeck.auth.settings import auth_airflow_settings
     from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
 
-    return [auth_airflow_settings, secrets_settings]
+    from airdeck.alerts.wiring import airflow_settings as alerts_settings  # cluster policies, SLAs
+
+    return [auth_airflow_settings, secrets_settings, alerts_settings]
 
 
 def masked(settings: Mapping[str, Mapping[str, str]]) -> Settings:

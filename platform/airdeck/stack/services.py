@@ -100,4 +100,8 @@ def build(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore) -> list[S
             services.append(Service(name, "worker", 3, Program(name, argv, env, priority=300),
                                     partial(health.celery_worker, broker, node),
                                     f"http://127.0.0.1:{cfg.workers.log_server_port + index - 1}"))
+    if cfg.alerts.enabled:  # alerting (docs/alerting.md): its own wave, after the workers
+        from airdeck.alerts.wiring import service as alert_dispatcher
+
+        services.append(alert_dispatcher(cfg, home, secrets, 4, marker))
     return services
