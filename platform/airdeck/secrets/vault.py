@@ -286,7 +286,8 @@ def bootstrap(target: Target, token: str, home: AirdeckHome, *, platform_secrets
             path = f"{target.config_path}/{option}"
             if read_kv(client, target, path) is not None:
                 continue
-            value = local.get(name) if local is not None else GENERATED[name][0]()
+            # the current local key if there is one (values stay readable), else a new one not kept locally
+            value = local.get(name) if local is not None and local.exists(name) else GENERATED[name][0]()
             write_kv(client, target, path, {"value": value})
             written.append(option)
     return BootstrapResult(mount_created, approle_enabled, role_file, secret_file, written)
