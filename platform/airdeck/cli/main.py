@@ -68,7 +68,9 @@ def _extensions() -> list:  # type: ignore[type-arg]
 
     from airdeck.cli import alerts as alerts_cli  # alerts test, alerts list
 
-    return [secrets_cli.register, alerts_cli.register]
+    from airdeck.cli import auth as auth_cli  # ldap check, rbac sync/export
+
+    return [secrets_cli.register, alerts_cli.register, auth_cli.register]
 
 
 class Context:

@@ -1,0 +1,135 @@
+"""The auth: section and the rendered webserver_config.py: bad input fails loudly, nothing is written."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from airdeck.auth.roles import RolesFileError, load_roles
+from airdeck.auth.webserver_config import render, write_webserver_config
+from airdeck.config import ConfigError
+from airdeck.config.loader import parse_config
+from airdeck.state.home import AirdeckHome
+from airdeck.state.secrets import SecretStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+LDAP = {
+    "url": "ldaps://ldap.example.org:636",
+    "bind_dn": "cn=svc,dc=example,dc=org",
+    "bind_password_env": "AIRDECK_TEST_BIND_PW",
+    "user_search_base": "ou=people,dc=example,dc=org",
+    "roles_mapping": {"cn=ops,ou=groups,dc=example,dc=org": ["Op"]},
+}
+
+
+def _errors(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "airdeck.yaml")
+    return info.value.render()
+
+
+def test_unknown_auth_keys_name_the_path_and_closest_key() -> None:
+    assert "auth.mdoe: unknown key (did you mean 'mode'?)" in _errors({"auth": {"mdoe": "ldap"}})
+    assert "auth.ldap.url_typo: unknown key" in _errors({"auth": {"mode": "ldap", "ldap": {**LDAP, "url_typo": 1}}})
+
+
+def test_inline_bind_password_is_refused_with_the_way_out() -> None:
+    text = _errors({"auth": {"mode": "ldap", "ldap": {**LDAP, "bind_password": "hunter2"}}})
+    assert "auth.ldap" in text and "bind_password_file" in text and "bind_password_env" in text
+    assert "hunter2" not in text
+
+
+@pytest.mark.parametrize("ldap,needle", [
+    ({**LDAP, "url": "http://x"}, "must start with ldap:// or ldaps://"),
+    ({**LDAP, "url": "ldap://ldap.example.org", "start_tls": False}, "clear text"),
+    ({**LDAP, "user_filter": "(objectClass=person"}, "balanced"),
+    ({k: v for k, v in LDAP.items() if k != "bind_password_env"}, "bind_password_file or bind_password_env"),
+    ({"url": "ldaps://x"}, "user_dn_template"),
+    ({**LDAP, "bind_dn": None, "user_dn_template": "uid=x,dc=org"}, "{username}"),
+    ({**LDAP, "roles_mapping": {"ops": ["Op"]}}, "group DN"),
+])
+def test_bad_ldap_settings(ldap: dict, needle: str) -> None:
+    assert needle in _errors({"auth": {"mode": "ldap", "ldap": ldap}})
+
+
+def test_ldap_mode_needs_the_ldap_section() -> None:
+    assert "ldap: section is missing" in _errors({"auth": {"mode": "ldap"}})
+
+
+def test_db_mode_renders_auth_db() -> None:
+    text = render(parse_config({}))
+    assert "AUTH_TYPE = AUTH_DB" in text and "SECURITY_MANAGER_CLASS" not in text
+    compile(text, "webserver_config.py", "exec")
+
+
+def test_ldap_mode_renders_the_security_manager_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRDECK_TEST_BIND_PW", "s3cret-value")
+    cfg = parse_config({"auth": {"mode": "ldap", "ldap": LDAP, "break_glass_users": ["root-admin"]}})
+    text = render(cfg)
+    tree = ast.parse(text)
+    values = {node.targets[0].id: node.value for node in tree.body
+              if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    assert ast.unparse(values["AUTH_TYPE"]) == "AUTH_LDAP"
+    assert ast.unparse(values["SECURITY_MANAGER_CLASS"]) == "AirdeckSecurityManager"
+    assert ast.literal_eval(values["AUTH_ROLES_MAPPING"]) == LDAP["roles_mapping"]
+    assert ast.literal_eval(values["AUTH_USER_REGISTRATION"]) is True
+    assert ast.literal_eval(values["AUTH_ROLES_SYNC_AT_LOGIN"]) is True
+    assert ast.literal_eval(values["AIRDECK_BREAK_GLASS_USERS"]) == ["root-admin"]
+    assert ast.literal_eval(values["AIRDECK_LDAP"])["bind_password_env"] == "AIRDECK_TEST_BIND_PW"
+    assert "s3cret-value" not in text
+
+
+def test_rendering_fails_when_fab_config_file_points_elsewhere(tmp_path: Path) -> None:
+    cfg = parse_config({"airflow": {"extra_config": {"fab": {"config_file": str(tmp_path / "other.py")}}}})
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    with pytest.raises(ConfigError) as info:
+        write_webserver_config(cfg, home, SecretStore(home.secrets))
+    assert "[fab] config_file of api-server" in info.value.render()
+    assert not home.webserver_config.exists()
+
+
+def test_rendering_fails_when_the_bind_password_cannot_be_read(tmp_path: Path) -> None:
+    ldap = {**LDAP, "bind_password_env": None, "bind_password_file": str(tmp_path / "missing")}
+    cfg = parse_config({"auth": {"mode": "ldap", "ldap": ldap}})
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    with pytest.raises(ConfigError, match="bind_password_file"):
+        write_webserver_config(cfg, home, SecretStore(home.secrets))
+    assert not home.webserver_config.exists()
+
+
+def test_rendered_file_is_private_and_named_by_every_service(tmp_path: Path) -> None:
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    path = write_webserver_config(parse_config({}), home, SecretStore(home.secrets))
+    assert path == home.webserver_config and path.stat().st_mode & 0o077 == 0
+
+
+def test_shipped_roles_file_is_valid() -> None:
+    roles = load_roles(REPO / "security" / "roles.yaml")
+    assert {"DagAuthor", "team_finance", "team_platform"} <= set(roles)
+    assert ("can_read", "DAG:example_etl_daily") in roles["team_finance"].permissions
+    assert ("can_read", "DAGs") not in roles["team_finance"].permissions  # would reveal every DAG
+
+
+ONE_ROLE = "version: 1\nroles:\n  X:\n"
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("version: 1\nroles: [", "malformed YAML: line"),
+    (ONE_ROLE + "    permisions: ['can_read on DAGs']\n", "roles.X.permisions: unknown key (did you mean 'perm"),
+    ("version: 1\nroles:\n  Admin:\n    permissions: ['can_read on DAGs']\n", "roles.Admin: Admin is built in"),
+    (ONE_ROLE + "    permissions: ['can_raed on DAGs']\n", "unknown action 'can_raed'; did you mean 'can_read'?"),
+    (ONE_ROLE + "    permissions: ['read DAGs']\n", "is not '<action> on <resource>'"),
+    (ONE_ROLE + "    include: [nope]\n    permissions: ['can_read on DAGs']\n", "no permission set named 'nope'"),
+    ("version: 2\nroles:\n  X:\n    permissions: ['can_read on DAGs']\n", "version: must be 1"),
+])
+def test_malformed_roles_files_name_file_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "roles.yaml"
+    path.write_text(text)
+    with pytest.raises(RolesFileError) as info:
+        load_roles(path)
+    assert str(path) in info.value.render() and needle in info.value.render()
