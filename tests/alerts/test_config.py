@@ -1,0 +1,82 @@
+"""`airdeck config validate` on bad alerts: sections: exit 2 with the key path and a hint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from airdeck.config.alerts import AlertsSettings, parse_duration
+
+from tests.harness import REPO
+
+GOOD = {"channels": {"team-a": {"type": "slack", "connection": "slack_a"},
+                     "oncall": {"type": "email", "connection": "smtp_default", "to": ["oncall@example.com"]}},
+        "routes": [{"tags": ["team-a"], "channels": ["team-a"]}],
+        "slas": [{"dag_id": "etl_*", "within": "30m"}]}
+
+
+def validate(tmp_path: Path, alerts: dict) -> subprocess.CompletedProcess[str]:  # type: ignore[type-arg]
+    path = tmp_path / "airdeck.yaml"
+    path.write_text(yaml.safe_dump({"alerts": alerts}))
+    return subprocess.run([sys.executable, "-m", "airdeck.cli.main", "--config", str(path), "config", "validate"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+
+
+def test_valid_alerts_section(tmp_path: Path) -> None:
+    result = validate(tmp_path, GOOD)
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_channel_in_a_route(tmp_path: Path) -> None:
+    result = validate(tmp_path, {**GOOD, "routes": [{"tags": ["x"], "channels": ["team-b"]}]})
+    assert result.returncode == 2
+    assert "alerts: routes.0.channels.0: unknown channel 'team-b' (did you mean 'team-a'?)" in result.stderr
+
+
+def test_malformed_duration(tmp_path: Path) -> None:
+    result = validate(tmp_path, {**GOOD, "slas": [{"dag_id": "etl_*", "within": "half an hour"}]})
+    assert result.returncode == 2
+    assert "alerts.slas.0.within: 'half an hour' is not a duration; write e.g. 30s, 5m" in result.stderr
+
+
+def test_missing_connection_id(tmp_path: Path) -> None:
+    channels = {**GOOD["channels"], "mail": {"type": "email", "to": ["a@example.com"]}}
+    result = validate(tmp_path, {**GOOD, "channels": channels})
+    assert result.returncode == 2
+    assert "alerts.channels.mail.connection: is required" in result.stderr
+
+
+def test_email_channel_without_recipients_and_unknown_key(tmp_path: Path) -> None:
+    result = validate(tmp_path, {"channels": {"mail": {"type": "email", "connection": "smtp", "too": ["x@y"]}}})
+    assert result.returncode == 2
+    assert "alerts.channels.mail.too: unknown key" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800),
+                                               (45, 45), ("0.5s", 0.5)])
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m", "-3", "1h 2x", True])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError, match="duration|negative"):
+        parse_duration(text)
+
+
+def test_routing_semantics() -> None:
+    from airdeck.alerts.detect import route
+
+    settings = AlertsSettings.model_validate({
+        **GOOD, "default_channels": ["oncall"],
+        "routes": [{"tags": ["team-a"], "channels": ["team-a"]},
+                   {"dag_id": "etl_*", "owners": ["data"], "channels": ["oncall"], "events": ["sla_missed"]}]})
+    assert route(settings, "task_failed", "x", ["team-a"], []) == ["team-a"]
+    assert route(settings, "task_failed", "other", [], []) == ["oncall"]
+    assert route(settings, "sla_missed", "etl_daily", [], ["data"]) == ["oncall"]
+    assert route(settings, "task_failed", "etl_daily", [], ["data"]) == []
+    assert route(settings, "task_retry", "other", [], []) == []
