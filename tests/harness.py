@@ -53,8 +53,14 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
-    api, health, pg, valkey, logs = free_ports(5)
+    api, health, pg, valkey, logs, bridge, prometheus = free_ports(7)
     config = {
         "api_server": {"port": api, "workers": 1},
         "scheduler": {"health_check_port": health},
@@ -62,6 +68,8 @@ def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
         "broker": {"embedded": {"port": valkey}},
         "workers": {"log_server_port": logs},
         "airflow": {"dags_are_paused_at_creation": False},
+        "observability": {"statsd": {"port": free_udp_port()}, "bridge": {"metrics_port": bridge},
+                          "prometheus": {"port": prometheus}},
     }
     config = deep_merge(config, extra or {})
     path = folder / "airdeck.yaml"
@@ -157,12 +165,15 @@ class Stack:
 
 
 @contextmanager
-def running_stack(folder: Path, extra: dict[str, Any] | None = None) -> Iterator[Stack]:
-    """Start a stack on free ports in ``folder`` and stop it afterwards, whatever happens."""
+def running_stack(folder: Path, extra: dict[str, Any] | None = None,
+                  up_args: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """Start a stack on free ports in ``folder`` and stop it afterwards, whatever happens.
+
+    ``up_args`` are added to ``airdeck up --detach`` (e.g. ``("--with-prometheus",)``)."""
     config = write_config(folder, extra)
     stack = Stack(folder / "home", config)
     try:
-        stack.airdeck("up", "--detach")
+        stack.airdeck("up", "--detach", *up_args)
         yield stack
     finally:
         stack.airdeck("down", check=False, timeout=300)

@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start the platform and wait until every service is healthy")
     up.add_argument("--detach", "-d", action="store_true", help="return once healthy, leave it running")
+    up.add_argument("--with-prometheus", action="store_true",
+                    help="also start Prometheus (scraping the metrics bridge, with airdeck's rules)")
 
     sub.add_parser("down", help="stop every service gracefully (then forcefully after the stop timeout)")
 
@@ -70,7 +72,9 @@ def _extensions() -> list:  # type: ignore[type-arg]
 
     from airdeck.cli import auth as auth_cli  # ldap check, rbac sync/export
 
-    return [secrets_cli.register, alerts_cli.register, auth_cli.register]
+    from airdeck.cli import metrics as metrics_cli  # metrics-bridge
+
+    return [secrets_cli.register, alerts_cli.register, auth_cli.register, metrics_cli.register]
 
 
 class Context:
@@ -125,7 +129,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     stack = Stack(cfg, home, console)
     if args.command == "up":
-        return _up(stack, detach=args.detach)
+        return _up(stack, detach=args.detach, with_prometheus=args.with_prometheus)
     if args.command == "down":
         stack.down()
         console.print("[green]✓[/] airdeck is stopped")
@@ -151,10 +155,10 @@ def _airflow_bin() -> str:
     return airflow_bin()
 
 
-def _up(stack, detach: bool) -> int:  # type: ignore[no-untyped-def]
+def _up(stack, detach: bool, with_prometheus: bool = False) -> int:  # type: ignore[no-untyped-def]
     from airdeck.cli.output import print_status
 
-    statuses = stack.up()
+    statuses = stack.up(with_prometheus=with_prometheus)
     print_status(Console(), statuses, as_json=False)
     if not all(s.healthy for s in statuses):
         console.print("[yellow]some services are not healthy; see `airdeck status` and `airdeck logs SERVICE`[/]")

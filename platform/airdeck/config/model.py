@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.auth import AuthSettings
+from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tls import TLSSettings
 
@@ -199,6 +200,7 @@ class AirdeckConfig(Section):
     tls: TLSSettings = Field(default_factory=TLSSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:
@@ -226,4 +228,5 @@ class AirdeckConfig(Section):
             ports.append((f"workers.log_server_port (worker {n + 1})", self.workers.log_server_port + n))
         if self.alerts.enabled:
             ports.append(("alerts.dispatcher.port", self.alerts.dispatcher.port))
+        ports += self.observability.local_ports()  # metrics bridge, Prometheus
         return ports

@@ -176,8 +176,9 @@ def _contributors() -> list[Callable[[AirdeckConfig, AirdeckHome, str], Settings
     from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
 
     from airdeck.alerts.wiring import airflow_settings as alerts_settings  # cluster policies, SLAs
+    from airdeck.metrics.wiring import airflow_settings as metrics_settings  # [metrics] to the bridge, [traces]
 
-    return [auth_airflow_settings, secrets_settings, alerts_settings]
+    return [auth_airflow_settings, secrets_settings, alerts_settings, metrics_settings]
 
 
 def masked(settings: Mapping[str, Mapping[str, str]]) -> Settings:

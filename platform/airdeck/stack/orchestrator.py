@@ -25,6 +25,7 @@ from airdeck.config.render import (
     service_names,
     write_service_config,
 )
+from airdeck.metrics import wiring as metrics_wiring
 from airdeck.secrets import settings as secrets_hooks
 from airdeck.secrets.vault import secret_store
 from airdeck.stack import postgres, services, valkey
@@ -105,9 +106,10 @@ class Stack:
         return env
 
     # ------------------------------------------------------------------ up
-    def up(self) -> list[ServiceStatus]:
+    def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:
         self.home.ensure()
         secrets_hooks.before_start(self)  # secrets: Vault reachable and signed in, TLS files usable
+        metrics_wiring.before_start(self.cfg, self.home, with_prometheus)  # mapping file; --with-prometheus
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
         if not running:

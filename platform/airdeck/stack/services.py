@@ -72,9 +72,13 @@ def build(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore) -> list[S
             Program("valkey", valkey.command(home.valkey_dir / "valkey.conf"), env=marker,
                     directory=home.valkey_dir, start_secs=2, priority=20),
             partial(health.valkey, url), f"redis://127.0.0.1:{cfg.broker.embedded.port}/0"))
+    # observability: the metrics bridge (and Prometheus) start with wave 0, before any Airflow service
+    from airdeck.metrics import wiring as metrics_wiring
+
+    services += metrics_wiring.services(cfg, home, 0, marker)
     airflow = airflow_bin()
     for name in service_names(cfg):
-        env = {**airflow_env(home, name), **marker}
+        env = {**airflow_env(home, name), **metrics_wiring.otel_env(cfg, name), **marker}
         index = worker_index(name)
         if name == "api-server":
             argv = [airflow, "api-server", "--host", cfg.api_server.host, "--port", str(cfg.api_server.port),
