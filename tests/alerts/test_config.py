@@ -80,3 +80,8 @@ def test_routing_semantics() -> None:
     assert route(settings, "sla_missed", "etl_daily", [], ["data"]) == ["oncall"]
     assert route(settings, "task_failed", "etl_daily", [], ["data"]) == []
     assert route(settings, "task_retry", "other", [], []) == []
+
+
+def test_settings_survive_the_json_round_trip_to_the_dispatcher() -> None:
+    settings = AlertsSettings.model_validate({**GOOD, "digest": {"window": "90s"}})
+    assert AlertsSettings.model_validate(settings.model_dump(mode="json")) == settings

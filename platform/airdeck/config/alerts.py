@@ -44,6 +44,13 @@ def parse_duration(value: object) -> timedelta:
             raise ValueError("a duration cannot be negative")
         return timedelta(seconds=value)
     text = str(value).strip().lower().replace(" ", "")
+    if text.startswith("p"):  # ISO 8601 (PT15S), as pydantic writes timedeltas to JSON
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(timedelta).validate_python(text.upper())
+        except ValidationError:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d") from None
     match = _DURATION.match(text)
     if not text or match is None or not any(match.groups()):
         raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d (units d, h, m, s)")
