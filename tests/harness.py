@@ -161,7 +161,12 @@ class Stack:
             offset += 100
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.airdeck("status", "--json", check=False).stdout)
+        result = self.airdeck("status", "--json", check=False)
+        try:
+            return dict(json.loads(result.stdout))
+        except ValueError:
+            raise AssertionError(f"airdeck status --json printed no JSON (exit {result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}") from None
 
 
 @contextmanager

@@ -1,0 +1,34 @@
+# Shared by scripts/up and scripts/test: install airdeck from the lock file into ./.venv.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+UV_VERSION="0.13.9"
+
+need_python() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "error: python3 (3.11) is required; install it and run this again" >&2
+        exit 1
+    fi
+    if ! python3 -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+        echo "error: airdeck needs Python 3.11 (found $(python3 --version 2>&1)); put python3.11 first on PATH" >&2
+        exit 1
+    fi
+}
+
+uv_cmd() {
+    if command -v uv >/dev/null 2>&1; then
+        uv "$@"
+    else
+        python3 -m uv "$@"
+    fi
+}
+
+install_python_deps() {
+    need_python
+    if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
+        echo "installing uv ${UV_VERSION} (the lock file's installer)…" >&2
+        python3 -m pip install --quiet --user "uv==${UV_VERSION}" 2>/dev/null \
+            || python3 -m pip install --quiet "uv==${UV_VERSION}"
+    fi
+    (cd "$REPO" && uv_cmd sync --frozen --quiet "$@")
+}
