@@ -33,6 +33,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from airdeck.config.render import bundled_dags_folder  # noqa: E402
+
 from tests.harness import Stack, free_ports, write_config  # noqa: E402
 
 DAG = "example_fanout"
@@ -141,7 +142,8 @@ def run_fanout(client: RestClient, n: int, timeout: float, sampler: MemorySample
             break
         offset += 100
     succeeded = states.get("success", 0)
-    return {"n": n, "run_state": state, "wall_seconds": round(wall, 1), "finished_in_time": state in ("success", "failed"),
+    return {"n": n, "run_state": state, "wall_seconds": round(wall, 1),
+            "finished_in_time": state in ("success", "failed"),
             "succeeded": succeeded, "failed": states.get("failed", 0) + states.get("upstream_failed", 0),
             "not_finished": n - succeeded - states.get("failed", 0) - states.get("upstream_failed", 0),
             "tasks_per_minute": round(succeeded / wall * 60, 1) if wall else 0.0,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +43,19 @@ def free_ports(count: int) -> list[int]:
         if port not in ports and port + 1 not in ports and port - 1 not in ports and port < 65000:
             ports.append(port)
     return ports
+
+
+def new_home() -> Path:
+    """A fresh AIRDECK_HOME for one test stack.
+
+    It is not under pytest's tmp folder: that folder is mode 0700 and pytest resets it to 0700
+    whenever another pytest starts, while the embedded PostgreSQL (run as the user ``pgserver``
+    when tests run as root) must be able to reach its data directory."""
+    return Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp")) / "home"
+
+
+def remove_home(home: Path) -> None:
+    shutil.rmtree(home.parent, ignore_errors=True)
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -176,9 +191,10 @@ def running_stack(folder: Path, extra: dict[str, Any] | None = None,
 
     ``up_args`` are added to ``airdeck up --detach`` (e.g. ``("--with-prometheus",)``)."""
     config = write_config(folder, extra)
-    stack = Stack(folder / "home", config)
+    stack = Stack(new_home(), config)
     try:
         stack.airdeck("up", "--detach", *up_args)
         yield stack
     finally:
         stack.airdeck("down", check=False, timeout=300)
+        remove_home(stack.home)

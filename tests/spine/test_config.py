@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from airdeck.config import ConfigError, load_config
 from airdeck.config.loader import parse_config
 from airdeck.config.model import AirdeckConfig

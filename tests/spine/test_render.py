@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from airdeck.config.loader import parse_config
 from airdeck.config.render import (
     airflow_settings,

@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-
 from airdeck.state.secrets import GENERATED, SecretFileError, SecretStore
+from cryptography.fernet import Fernet
 
 
 def test_generated_once_and_reused(tmp_path: Path) -> None:

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from airdeck.state.home import AirdeckHome
 from airdeck.stack.errors import PortInUseError
 from airdeck.stack.ports import check_ports_free, port_is_free
 from airdeck.stack.supervisor import Program, render_config
+from airdeck.state.home import AirdeckHome
 
 
 def test_config_quotes_arguments_and_escapes_percent(tmp_path: Path) -> None:

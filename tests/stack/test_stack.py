@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.harness import Stack, write_config
+from tests.harness import Stack, new_home, remove_home, write_config
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
@@ -32,13 +32,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # A task whose worker died is retried after 60 s instead of 300 s.
         "airflow": {"extra_config": {"scheduler": {"task_instance_heartbeat_timeout": 60}}},
     })
-    s = Stack(folder / "home", config)
+    s = Stack(new_home(), config)
     result = s.airdeck("up", "--detach", check=False)
     try:
         assert result.returncode == 0, f"airdeck up failed:\n{result.stdout}\n{result.stderr}"
         yield s
     finally:
         s.airdeck("down", check=False, timeout=300)
+        remove_home(s.home)
 
 
 def _services(stack: Stack) -> dict[str, dict]:
@@ -137,12 +138,13 @@ def test_kill_9_of_each_service_kind_loses_nothing(stack: Stack) -> None:
 def test_port_in_use_names_port_and_owner(stack: Stack, tmp_path: Path) -> None:
     # A second platform configured onto the first one's api-server port must refuse to start.
     other = write_config(tmp_path, {"api_server": {"port": stack.settings["api_server"]["port"]}})
-    clash = Stack(tmp_path / "home", other)
+    clash = Stack(new_home(), other)
     result = clash.airdeck("up", "--detach", check=False, timeout=120)
     assert result.returncode != 0
     port = str(stack.settings["api_server"]["port"])
     assert f"port {port} (api_server.port) is already in use by pid" in result.stderr
-    assert not (tmp_path / "home" / "run" / "supervisord.pid").exists()
+    assert not (clash.home / "run" / "supervisord.pid").exists()
+    remove_home(clash.home)
 
 
 def test_down_leaves_nothing_running(stack: Stack) -> None:

@@ -90,7 +90,8 @@ def parse_config(data: Any, source: str = "<config>") -> AirdeckConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(source, [ConfigIssue("", f"the top level must be a mapping of keys, not {type(data).__name__}")])
+        kind = type(data).__name__
+        raise ConfigError(source, [ConfigIssue("", f"the top level must be a mapping of keys, not {kind}")])
     try:
         return AirdeckConfig.model_validate(data)
     except ValidationError as exc:

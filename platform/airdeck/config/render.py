@@ -161,9 +161,9 @@ def airflow_settings(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore
     for contribute in _contributors():
         for section, options in contribute(cfg, home, service).items():
             settings.setdefault(section, {}).update(options)
-    for section, options in cfg.airflow.extra_config.items():
+    for section, extra in cfg.airflow.extra_config.items():
         target = settings.setdefault(section.lower(), {})
-        for key, value in options.items():
+        for key, value in extra.items():
             target[key.lower()] = str(value)
     return settings
 

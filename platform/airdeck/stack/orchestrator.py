@@ -31,6 +31,7 @@ from airdeck.secrets.vault import secret_store
 from airdeck.stack import postgres, services, valkey
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
+from airdeck.stack.services import Service
 from airdeck.stack.supervisor import PASSTHROUGH_ENV, Supervisor, render_config
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
@@ -77,7 +78,7 @@ class Stack:
         self.supervisor = Supervisor(home)
 
     # ------------------------------------------------------------------ rendering
-    def services(self) -> list[services.Service]:
+    def services(self) -> list[Service]:
         return services.build(self.cfg, self.home, self.secrets)
 
     def render(self) -> None:
@@ -151,7 +152,7 @@ class Stack:
             url = broker_url(self.cfg, self.secrets)
             valkey.check_url(url, mask_url(url))
 
-    def _start_wave(self, wave: list[services.Service]) -> None:
+    def _start_wave(self, wave: list[Service]) -> None:
         if not wave:
             return
         for svc in wave:
@@ -180,7 +181,7 @@ class Stack:
                 spinner.update(f"starting {', '.join(pending)} ({time.monotonic() - started:.0f}s)")
                 time.sleep(1.0)
 
-    def _unhealthy_message(self, svc: services.Service, why: str) -> str:
+    def _unhealthy_message(self, svc: Service, why: str) -> str:
         log = self.home.service_log(svc.name)
         return (f"service {svc.name} {why}. Last lines of {log}:\n{tail(log)}\n"
                 f"See the whole log with: airdeck logs {svc.name}")
