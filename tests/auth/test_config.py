@@ -133,3 +133,23 @@ def test_malformed_roles_files_name_file_and_key(tmp_path: Path, text: str, need
     with pytest.raises(RolesFileError) as info:
         load_roles(path)
     assert str(path) in info.value.render() and needle in info.value.render()
+
+
+def test_airdeck_up_refuses_to_start_when_webserver_config_would_be_ignored(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.harness import write_config
+
+    config = write_config(tmp_path, {"airflow": {"extra_config": {"fab": {"config_file": "/nonexistent/wc.py"}}}})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({"AIRDECK_HOME": str(tmp_path / "home"), "AIRDECK_CONFIG": str(config)})
+    result = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "up", "--detach"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "[fab] config_file of api-server" in result.stderr and "/nonexistent/wc.py" in result.stderr
+    assert not (tmp_path / "home" / "run" / "supervisord.pid").exists()
+    assert yaml.safe_load(config.read_text())  # the file itself is untouched

@@ -109,8 +109,8 @@ def parse_roles(data: Any, source: str) -> dict[str, RoleSpec]:
         if not isinstance(items, list):
             problems.append(f"permission_sets.{set_name}: must be a list of permissions")
             continue
-        parsed = {parse_permission(item, f"permission_sets.{set_name}[{i}]", problems) for i, item in enumerate(items)}
-        sets[str(set_name)] = {p for p in parsed if p is not None}
+        found = [parse_permission(item, f"permission_sets.{set_name}[{i}]", problems) for i, item in enumerate(items)]
+        sets[str(set_name)] = {p for p in found if p is not None}
     roles_raw = data.get("roles")
     if not isinstance(roles_raw, dict) or not roles_raw:
         problems.append("roles: must be a mapping of role name -> role (at least one role)")
@@ -147,9 +147,9 @@ def parse_roles(data: Any, source: str) -> dict[str, RoleSpec]:
             problems.append(f"{where}.permissions: must be a list like ['can_read on DAGs']")
             perms = []
         for i, item in enumerate(perms):
-            parsed = parse_permission(item, f"{where}.permissions[{i}]", problems)
-            if parsed is not None:
-                spec.permissions.add(parsed)
+            permission = parse_permission(item, f"{where}.permissions[{i}]", problems)
+            if permission is not None:
+                spec.permissions.add(permission)
         if not spec.permissions:
             problems.append(f"{where}: grants no permission; list some under 'permissions' or 'include'")
         roles[name] = spec
