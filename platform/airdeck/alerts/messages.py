@@ -142,7 +142,8 @@ def render_digest(key: str, channel: str, payloads: list[dict[str, Any]], thresh
 
 def render_test(channel: str, public_url: str) -> Message:
     title = f"Test alert from airdeck to channel {channel}"
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"{EMOJI['test']} {mrkdwn(title)}"}},
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{EMOJI['test']} {mrkdwn(title)}"}},
               {"type": "actions", "elements": [_button("Open Airflow", public_url)]}]
     body = (f"<!doctype html><html><body style=\"font-family:sans-serif;\"><p>{html.escape(title)}.</p>"
             f"<p><a href=\"{html.escape(public_url)}\">Open Airflow</a></p></body></html>")

@@ -82,7 +82,7 @@ def make_policies(config_json: str) -> tuple[Any, Any]:
         rule = sla_for(rules, dag.dag_id, set(getattr(dag, "tags", None) or []), owners)
         if rule is None:
             return
-        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference  # type: ignore[attr-defined]
 
         reference = (DeadlineReference.DAGRUN_LOGICAL_DATE if rule.get("after") == "logical_date"
                      else DeadlineReference.DAGRUN_QUEUED_AT)

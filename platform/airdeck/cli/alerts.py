@@ -72,7 +72,8 @@ def _list(args: argparse.Namespace, ctx: Any) -> int:
         counts = outbox.counts()
     finally:
         outbox.dispose()
-    records = [{"id": r.id, "state": r.state, "channel": r.channel, "event": r.event, "dag_id": r.dag_id,
+    records: list[dict[str, Any]] = [
+        {"id": r.id, "state": r.state, "channel": r.channel, "event": r.event, "dag_id": r.dag_id,
                 "run_id": r.run_id, "task_id": r.task_id, "try_number": r.try_number, "attempts": r.attempts,
                 "occurred_at": r.occurred_at.isoformat(), "sent_at": r.sent_at.isoformat() if r.sent_at else None,
                 "last_error": r.last_error, "key": r.idem_key} for r in rows]

@@ -178,7 +178,7 @@ class AlertsSettings(_Section):
     default_channels: list[str] = Field(
         default_factory=list, description="Channels for alerts that match no route (default: every channel).")
     events: list[Event] = Field(
-        default_factory=lambda: ["task_failed", "dag_run_failed", "sla_missed"],
+        default_factory=lambda: list[Event](["task_failed", "dag_run_failed", "sla_missed"]),
         description="Events that alert: " + ", ".join(EVENTS) + ".")
     slas: list[SlaSettings] = Field(default_factory=list, description="SLAs as Airflow Deadline Alerts.")
     digest: DigestSettings = Field(default_factory=DigestSettings)
