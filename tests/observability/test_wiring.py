@@ -215,3 +215,14 @@ def test_cli_registers_metrics_bridge(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     assert main(["metrics-bridge", "--check-config"]) == 0
     assert "statsd-mapping.yml: OK" in capsys.readouterr().out
+
+
+def test_airflow_statsd_client_is_installed() -> None:
+    """Without the ``statsd`` package Airflow logs one error and sends nothing (NoStatsLogger)."""
+    from airflow._shared.observability.metrics.statsd_logger import get_statsd_logger
+    from statsd import StatsClient
+
+    logger = get_statsd_logger(stats_class=StatsClient, host="127.0.0.1", port=9, prefix="airflow",
+                               influxdb_tags_enabled=True, statsd_disabled_tags=wiring.DISABLED_TAGS,
+                               statsd_influxdb_enabled=True)
+    assert type(logger).__name__ == "SafeStatsdLogger"
