@@ -36,6 +36,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name}: no events measured"
     return (f"{name}: n={len(values)} p50={pct(values, 0.5):.2f}s p95={pct(values, 0.95):.2f}s "
             f"max={max(values):.2f}s mean={statistics.mean(values):.2f}s")
 
@@ -157,7 +159,7 @@ def stack(events: int) -> None:
                     for run_id in sla_runs:
                         post = next((p for p in slack.posts if run_id in p.text and "SLA missed" in p.text), None)
                         if post is not None:
-                            match = re.search(r"Deadline:\* ([0-9T:.+\- ]+) \(", post.text)
+                            match = re.search(r"Deadline:\* ([0-9TZ:.+\- ]+) \(", post.text)
                             if match:
                                 sla.append(post.at - epoch(match.group(1).strip().replace(" ", "T")))
                     time.sleep(2)
