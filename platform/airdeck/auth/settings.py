@@ -7,12 +7,13 @@ from airdeck.state.home import AirdeckHome
 
 
 def auth_airflow_settings(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> dict[str, dict[str, str]]:
-    """Sign-in throttling and session lifetime of the FAB auth manager; the same on every service."""
+    """Sign-in throttling, session lifetime and role cache of the FAB auth manager; the same on every service."""
     auth = cfg.auth
     return {
         "fab": {
             "auth_rate_limited": "True",
             "auth_rate_limit": auth.login_rate_limit,
             "session_lifetime_minutes": str(auth.session_lifetime_minutes),
+            "cache_ttl": str(auth.permission_cache_seconds),
         },
     }

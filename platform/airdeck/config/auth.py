@@ -207,6 +207,12 @@ class AuthSettings(_Section):
         720, ge=5, le=43200, description="Idle minutes before a UI session expires ([fab] session_lifetime_minutes)."
     )
 
+    permission_cache_seconds: int = Field(
+        30, ge=0, le=3600,
+        description=("Seconds the api-server caches a user's roles ([fab] cache_ttl): a role change reaches "
+                     "tokens and sessions already issued within this time."),
+    )
+
     @field_validator("login_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
