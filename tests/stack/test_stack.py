@@ -56,8 +56,8 @@ def test_up_prints_the_admin_password_once_and_status_table(stack: Stack) -> Non
 
 def test_status_json_reports_every_service_healthy(stack: Stack) -> None:
     services = _services(stack)
-    assert set(services) == {"postgres", "valkey", "api-server", "scheduler", "dag-processor", "triggerer",
-                             "worker-1", "worker-2"}
+    assert {"postgres", "valkey", "api-server", "scheduler", "dag-processor", "triggerer",
+            "worker-1", "worker-2"} <= set(services)
     for name, svc in services.items():
         assert svc["state"] == "RUNNING", (name, svc)
         assert svc["health"] == "healthy", (name, svc)

@@ -147,7 +147,7 @@ class Stack:
     def check_external(self) -> None:
         if self.cfg.database.url is not None:
             url = database_url(self.cfg, self.secrets)
-            postgres.check_url(url, mask_url(url))
+            postgres.check_url(url, mask_url(self.cfg.database.url.get_secret_value()))
         if self.cfg.broker.url is not None:
             url = broker_url(self.cfg, self.secrets)
             valkey.check_url(url, mask_url(url))
@@ -289,18 +289,40 @@ class Stack:
             self.console.print(f"[green]✓[/] stopped {', '.join(names)}")
 
     def stack_processes(self) -> list[psutil.Process]:
-        """Processes of this $AIRDECK_HOME, found by the marker in their environment."""
+        """Processes of this $AIRDECK_HOME that are still alive.
+
+        Three nets, because one is not enough: the pid files the event listener keeps for each
+        service (and supervisord's own), the process groups those pids lead (supervisord starts every
+        service as a group leader, so gunicorn workers, Celery pool and task processes are members),
+        and the ``AIRDECK_STACK`` marker in the environment (unreadable for processes that rewrite
+        their title over it, as valkey, gunicorn and Airflow's log server do)."""
         me = os.getpid()
-        found = []
+        found: dict[int, psutil.Process] = {}
+        leaders: set[int] = set()
+        pidfiles = list(self.home.run.glob("*.pid")) if self.home.run.exists() else []
+        for pidfile in pidfiles:
+            proc = _process_from_pidfile(pidfile)
+            if proc is not None and proc.pid != me:
+                found[proc.pid] = proc
+                leaders.add(proc.pid)
         for proc in psutil.process_iter(["pid"]):
-            if proc.pid == me:
+            if proc.pid == me or proc.pid in found:
                 continue
             try:
-                if proc.environ().get(services.STACK_MARKER) == str(self.home.root):
-                    found.append(proc)
-            except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError):
+                if leaders and os.getpgid(proc.pid) in leaders:
+                    found[proc.pid] = proc
+                elif proc.environ().get(services.STACK_MARKER) == str(self.home.root):
+                    found[proc.pid] = proc
+            except (psutil.Error, OSError):
                 continue
-        return found
+        for proc in list(found.values()):
+            try:
+                for child in proc.children(recursive=True):
+                    if child.pid != me:
+                        found.setdefault(child.pid, child)
+            except psutil.Error:
+                continue
+        return list(found.values())
 
     def cleanup_stale(self, quiet: bool = False) -> int:
         """Kill processes left by a run that did not stop cleanly; remove stale pid files and sockets."""
@@ -313,6 +335,19 @@ class Stack:
             pidfile.unlink(missing_ok=True)
         self.home.supervisor_socket.unlink(missing_ok=True)
         return len(leftovers)
+
+
+def _process_from_pidfile(pidfile: os.PathLike[str]) -> psutil.Process | None:
+    """The live process a pid file names, unless the pid was reused since the file was written."""
+    try:
+        pid = int(open(pidfile, encoding="ascii").read().strip())  # noqa: SIM115
+        written = os.stat(pidfile).st_mtime
+        proc = psutil.Process(pid)
+        if proc.create_time() > written + 2:
+            return None  # a newer process got the same pid
+        return proc
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 def _terminate(procs: Iterable[psutil.Process], timeout: float) -> None:

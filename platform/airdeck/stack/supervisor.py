@@ -6,6 +6,7 @@ adds ordering and health gates on top (see :mod:`airdeck.stack.orchestrator`).
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -116,8 +117,11 @@ class Supervisor:
 
     def __init__(self, home: AirdeckHome):
         self.home = home
-        transport = SupervisorTransport(None, None, f"unix://{home.supervisor_socket}")
-        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        self._proxy: Any = self._connect()
+
+    def _connect(self) -> Any:
+        transport = SupervisorTransport(None, None, f"unix://{self.home.supervisor_socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     @property
     def rpc(self) -> Any:
@@ -128,13 +132,16 @@ class Supervisor:
             return False
         try:
             return self.rpc.getState()["statename"] == "RUNNING"
-        except (OSError, xmlrpc.client.Error):
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException):
+            # The transport keeps one connection; after a failure it is unusable, so start afresh.
+            self._proxy = self._connect()
             return False
 
     def pid(self) -> int | None:
         try:
             return int(self.rpc.getPID())
-        except (OSError, xmlrpc.client.Error):
+        except (OSError, xmlrpc.client.Error, http.client.HTTPException):
+            self._proxy = self._connect()
             return None
 
     def start_daemon(self, env: dict[str, str], timeout: float = 20.0) -> None:

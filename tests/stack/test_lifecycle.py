@@ -1,0 +1,84 @@
+"""Foreground mode stops on Ctrl-C; a crashed run (supervisord killed) is detected and cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.harness import AIRDECK, REPO, Stack, new_home, remove_home, write_config
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1200)]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(new_home(), write_config(tmp_path))
+    try:
+        yield s
+    finally:
+        s.airdeck("down", check=False, timeout=300)
+        remove_home(s.home)
+
+
+def _marked(stack: Stack) -> list[int]:
+    pids = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("AIRDECK_STACK") == str(stack.home):
+                pids.append(proc.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def _wait_healthy(stack: Stack, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    status: dict = {}
+    while time.monotonic() < deadline:
+        status = stack.status()
+        if status["services"] and all(s["health"] == "healthy" for s in status["services"]):
+            return status
+        time.sleep(3)
+    raise AssertionError(f"not healthy within {timeout}s: {status}")
+
+
+def test_foreground_up_stops_everything_on_ctrl_c(stack: Stack) -> None:
+    log = (stack.home.parent / "foreground.log").open("w")
+    proc = subprocess.Popen([*AIRDECK, "up"], env=stack.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(stack)
+        assert proc.poll() is None, "foreground mode keeps running while the platform runs"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    assert _marked(stack) == []
+    assert list((stack.home / "run").glob("*.pid")) == []
+    assert "airdeck is stopped" in (stack.home.parent / "foreground.log").read_text()
+
+
+def test_crashed_run_is_cleaned_up_by_the_next_up(stack: Stack) -> None:
+    stack.airdeck("up", "--detach")
+    supervisord = int((stack.home / "run" / "supervisord.pid").read_text())
+    orphans = [pid for pid in _marked(stack) if pid != supervisord]
+    assert orphans
+    os.kill(supervisord, signal.SIGKILL)  # the supervisor crashes; its services keep running
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(supervisord) and psutil.Process(supervisord).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert stack.status()["services"][0]["state"] == "STOPPED"
+    result = stack.airdeck("up", "--detach")
+    assert "cleaned up" in result.stderr and "left by an earlier run" in result.stderr
+    for pid in orphans:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
+    _wait_healthy(stack, timeout=60)
