@@ -66,13 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 def _extensions() -> list:  # type: ignore[type-arg]
     """Command groups of each concern. Each module's ``register(sub)`` adds sub-parsers whose
     ``handler(args, context)`` is called with the parsed arguments and a :class:`Context`."""
-    from airdeck.cli import secrets as secrets_cli  # fernet, vault, tls
-
     from airdeck.cli import alerts as alerts_cli  # alerts test, alerts list
-
     from airdeck.cli import auth as auth_cli  # ldap check, rbac sync/export
-
     from airdeck.cli import metrics as metrics_cli  # metrics-bridge
+    from airdeck.cli import secrets as secrets_cli  # fernet, vault, tls
 
     return [secrets_cli.register, alerts_cli.register, auth_cli.register, metrics_cli.register]
 

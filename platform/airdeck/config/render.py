@@ -172,11 +172,10 @@ def _contributors() -> list[Callable[[AirdeckConfig, AirdeckHome, str], Settings
     """Settings each concern adds for a service (metrics, auth, secrets, alerts), applied in this order.
 
     Each is ``f(cfg, home, service) -> {section: {key: value}}``; ``airflow.extra_config`` wins over all."""
-    from airdeck.auth.settings import auth_airflow_settings
-    from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
-
     from airdeck.alerts.wiring import airflow_settings as alerts_settings  # cluster policies, SLAs
+    from airdeck.auth.settings import auth_airflow_settings
     from airdeck.metrics.wiring import airflow_settings as metrics_settings  # [metrics] to the bridge, [traces]
+    from airdeck.secrets.settings import contribute as secrets_settings  # Vault backend, HTTPS
 
     return [auth_airflow_settings, secrets_settings, alerts_settings, metrics_settings]
 
