@@ -7,8 +7,10 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from airdeck.stack.errors import PortInUseError
 from airdeck.stack.ports import check_ports_free, port_is_free
@@ -62,17 +64,29 @@ def _send(proc: subprocess.Popen[str], eventname: str, payload: str) -> None:
 
 
 def test_event_listener_records_states_and_pid_files(tmp_path: Path) -> None:
+    # A stand-in for a service that dies and leaves a child behind: a process group whose leader exits.
+    group = subprocess.Popen(["/bin/sh", "-c", "sleep 300 & wait"], start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not psutil.Process(group.pid).children():
+        assert time.monotonic() < deadline, "the stand-in service did not start its child"
+        time.sleep(0.05)
+    child = psutil.Process(group.pid).children()[0]
     proc = _listener(tmp_path)
     try:
-        _send(proc, "PROCESS_STATE_RUNNING", "processname:scheduler groupname:scheduler from_state:STARTING pid:4242")
-        assert (tmp_path / "scheduler.pid").read_text() == "4242\n"
+        _send(proc, "PROCESS_STATE_RUNNING",
+              f"processname:scheduler groupname:scheduler from_state:STARTING pid:{group.pid}")
+        assert (tmp_path / "scheduler.pid").read_text() == f"{group.pid}\n"
         _send(proc, "PROCESS_STATE_EXITED",
-              "processname:scheduler groupname:scheduler from_state:RUNNING expected:0 pid:4242")
+              f"processname:scheduler groupname:scheduler from_state:RUNNING expected:0 pid:{group.pid}")
         assert not (tmp_path / "scheduler.pid").exists()
         _send(proc, "PROCESS_STATE_STARTING", "processname:scheduler groupname:scheduler from_state:EXITED tries:0")
+        # the orphaned child of the exited service is ended with its process group
+        assert child.wait(timeout=30) is not None or not child.is_running()
     finally:
         proc.kill()
         proc.wait()
+        group.kill()
+        group.wait()
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["state"] for e in events] == ["RUNNING", "EXITED", "STARTING"]
     assert events[1]["expected"] is False and events[2]["from"] == "EXITED"

@@ -3,14 +3,42 @@
 Run by supervisord as ``python -m airdeck.stack.events EVENTS_FILE RUN_DIR``. It appends one JSON
 line per PROCESS_STATE event to EVENTS_FILE (restarts are counted from it) and keeps
 ``RUN_DIR/<service>.pid`` true: written when a service is RUNNING, removed when it stops or exits.
+
+When a service exits on its own (crash, OOM kill, ``kill -9``), its children live on: gunicorn
+workers, Celery pool processes, Airflow's log and health servers. They would keep ports the
+restarted service needs and do work nobody supervises. supervisord starts every service as the
+leader of its own process group, so the listener ends that group: SIGTERM, then SIGKILL after
+:data:`GRACE_SECONDS`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+
+GRACE_SECONDS = 10.0
+
+
+def end_process_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the group now and SIGKILL whatever is left after ``grace`` seconds (in a thread)."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+
+    def _finish() -> None:
+        time.sleep(grace)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    threading.Thread(target=_finish, daemon=True).start()
 
 
 def _parse(line: str) -> dict[str, str]:
@@ -31,6 +59,8 @@ def record(events_file: Path, run_dir: Path, eventname: str, payload: dict[str, 
         pidfile.write_text(payload["pid"] + "\n", encoding="ascii")
     elif state in ("STOPPED", "EXITED", "FATAL", "BACKOFF"):
         pidfile.unlink(missing_ok=True)
+    if state == "EXITED" and payload.get("pid", "").isdigit():
+        end_process_group(int(payload["pid"]))
 
 
 def main(argv: list[str]) -> int:
