@@ -52,9 +52,15 @@ def build():
                          [target(f"sum by (task_id) (rate(airflow_task_duration_seconds_sum{{{TASK}}}[1h])) / "
                                  f"sum by (task_id) (rate(airflow_task_duration_seconds_count{{{TASK}}}[1h]))",
                                  "{{task_id}}")], unit="s"))
-        .with_panel(p.ts("Queued → running (trailing hour), by task", "p95 time the DAG's tasks waited in the queue.",
-                         [target("histogram_quantile(0.95, sum by (le, task_id) (rate("
-                                 f"airflow_task_queued_duration_seconds_bucket{{{TASK}}}[1h])))", "{{task_id}} p95")],
+        .with_panel(p.ts("Mean time queued (trailing hour), by task",
+                         "Mean (not a percentile) time the DAG's task instances waited queued for a worker, by "
+                         "Little's law: number queued averaged over 30 s steps (a step with none queued counts "
+                         "as 0) / start rate.",
+                         [target(f"(sum_over_time(sum by (task_id) (airflow_ti_queued{{{TASK}}})[1h:30s]) "
+                                 f"or 0 * sum by (task_id) (increase(airflow_ti_start_total{{{TASK}}}[1h]))) "
+                                 "/ on () group_left () count_over_time(vector(1)[1h:30s]) "
+                                 f"/ (sum by (task_id) (rate(airflow_ti_start_total{{{TASK}}}[1h])) > 0)",
+                                 "{{task_id}}")],
                          unit="s"))
         .with_row(row("Lateness"))
         .with_panel(p.ts("Schedule delay (trailing hour), by DAG",

@@ -36,9 +36,14 @@ def build():
                          [target("sum(rate(airflow_scheduler_critical_section_busy_total[$__rate_interval])) * 60",
                                  "busy")]))
         .with_row(row("Latency before running"))
-        .with_panel(p.ts("Queued → running latency, by queue",
-                         "p50/p95 time task instances spend queued before a worker starts them.",
-                         _quantiles("airflow_task_queued_duration_seconds", "queue"), unit="s"))
+        .with_panel(p.ts("Mean time queued before running (15 min), all queues",
+                         "Mean (not a percentile) time task instances wait queued for a worker, by Little's law: "
+                         "time-averaged number queued / start rate (recording rule "
+                         "airflow:task_queued_wait_seconds:mean15m). Airflow 3 sends no queued-duration timer.",
+                         [target("airflow:task_queued_wait_seconds:mean15m", "mean wait")], unit="s"))
+        .with_panel(p.ts("Queued task instances, by queue",
+                         "Task instances in the queued state per executor queue (sampled every 30 s).",
+                         [target("sum by (queue) (airflow_ti_queued)", "{{queue}}")]))
         .with_panel(p.ts("Scheduled → queued latency, by queue",
                          "p50/p95 time task instances spend scheduled before being queued.",
                          _quantiles("airflow_task_scheduled_duration_seconds", "queue"), unit="s"))

@@ -43,10 +43,6 @@ NOT_IN_CAPTURE: dict[str, str] = {
     "airflow_ti_queued": _STATE_GAUGE,
     "airflow_ti_running": _STATE_GAUGE,
     "airflow_ti_deferred": _STATE_GAUGE,
-    "airflow_task_queued_duration_seconds": (
-        "NEVER SENT by Airflow 3.3.2 with the task SDK: task.queued_duration is emitted only by "
-        "TaskInstance.check_and_change_state_before_execution (the Airflow 2 start path); tasks now start "
-        "through the Execution API, which does not emit it. Panels and rules on it stay empty (see the report)."),
 }
 _LINE = re.compile(r"^(?P<name>[^:]+):(?P<value>[^|]+)\|(?P<type>[a-z]+)(?P<rest>\|.*)?$")
 _HIST_SUFFIX = re.compile(r"_(bucket|sum|count)$")

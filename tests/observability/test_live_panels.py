@@ -61,11 +61,6 @@ ALLOWED_EMPTY: dict[str, str] = {
     "airflow:deadline_missed:increase10m": _MUTED_10M,
     "airdeck-overview:Failed DAG runs (last 10 min), by DAG:A": _MUTED_10M,
     "airdeck-overview:Deadline misses (last 10 min), by DAG:A": _MUTED_10M,
-    # Never sent by Airflow 3.3.2 (see golden_capture.NOT_IN_CAPTURE): task.queued_duration.
-    "airflow:task_queued_duration_seconds:p95_15m": NOT_IN_CAPTURE["airflow_task_queued_duration_seconds"],
-    "airdeck-scheduler:Queued → running latency, by queue:A": NOT_IN_CAPTURE["airflow_task_queued_duration_seconds"],
-    "airdeck-scheduler:Queued → running latency, by queue:B": NOT_IN_CAPTURE["airflow_task_queued_duration_seconds"],
-    "airdeck-dag:Queued → running (trailing hour), by task:A": NOT_IN_CAPTURE["airflow_task_queued_duration_seconds"],
     # Error paths a healthy run does not provoke (the counter has no series before its first event).
     "airdeck-scheduler:Critical section busy / min:A": NOT_IN_CAPTURE["airflow_scheduler_critical_section_busy_total"],
     "airdeck-scheduler:Task state changes outside the executor:A":
@@ -83,6 +78,7 @@ ALLOWED_EMPTY: dict[str, str] = {
     # Point-in-time task-state gauges (every ti_metrics_interval = 30 s, only for states that exist then).
     **{f"airdeck-workers:Task instances by state:{ref}": NOT_IN_CAPTURE["airflow_ti_queued"] for ref in "ABCD"},
     **{f"airdeck-workers:Queued and running by queue:{ref}": NOT_IN_CAPTURE["airflow_ti_queued"] for ref in "AB"},
+    "airdeck-scheduler:Queued task instances, by queue:A": NOT_IN_CAPTURE["airflow_ti_queued"],
     # One observation per series: p95 of rate(_bucket[1h]) needs a second observation after the series was born.
     "airdeck-dag:Schedule delay (trailing hour), by DAG:A": "one scheduled run per DAG here: a histogram "
         "rate over a series born with its only observation is 0 (NaN quantile); proven on a long-running platform",

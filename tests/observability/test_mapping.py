@@ -63,6 +63,10 @@ NOT_MAPPED = {
     "dag_file_processor_timeouts": (
         "deprecated duplicate of dag_processing.processor_timeouts; not emitted by 3.3"
     ),
+    "task.queued_duration": (
+        "emitted only by TaskInstance.check_and_change_state_before_execution, the Airflow 2 start path "
+        "that Airflow 3.3 never calls (tasks start through the Execution API, which emits no timer)"
+    ),
 }
 
 
