@@ -58,6 +58,40 @@ def remove_home(home: Path) -> None:
     shutil.rmtree(home.parent, ignore_errors=True)
 
 
+def stack_pids(home: Path) -> set[int]:
+    """Every live process of the stack in ``home``: supervisord's whole tree, plus any process
+    carrying the stack's environment marker (a crashed run's orphans have no supervisord parent)."""
+    import psutil
+
+    pids: set[int] = set()
+    try:
+        root = psutil.Process(int((home / "run" / "supervisord.pid").read_text().strip()))
+        pids |= {root.pid, *(child.pid for child in root.children(recursive=True))}
+    except (OSError, ValueError, psutil.Error):
+        pass
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("AIRDECK_STACK") == str(home):
+                pids.add(proc.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The pids that still name a running (non-zombie) process."""
+    import psutil
+
+    out = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.add(pid)
+        except psutil.Error:
+            continue
+    return out
+
+
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():

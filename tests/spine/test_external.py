@@ -6,10 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import yaml
 
-from tests.harness import free_port, free_ports
+from tests.harness import free_port, free_ports, stack_pids
 
 
 def _up(tmp_path: Path, config: dict) -> subprocess.CompletedProcess[str]:
@@ -26,13 +25,7 @@ def _ports() -> dict:
 
 
 def _nothing_running(home: Path) -> bool:
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("AIRDECK_STACK") == str(home):
-                return False
-        except psutil.Error:
-            continue
-    return not (home / "run" / "supervisord.pid").exists()
+    return not stack_pids(home) and not (home / "run" / "supervisord.pid").exists()
 
 
 def test_unreachable_database_is_named_with_password_masked(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.harness import Stack, new_home, remove_home, write_config
+from tests.harness import Stack, alive, new_home, remove_home, stack_pids, write_config
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
@@ -148,19 +148,12 @@ def test_port_in_use_names_port_and_owner(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_down_leaves_nothing_running(stack: Stack) -> None:
-    pids = [svc["pid"] for svc in _services(stack).values()]
+    pids = stack_pids(stack.home)
+    assert {svc["pid"] for svc in _services(stack).values()} <= pids
     result = stack.airdeck("down", timeout=300)
     assert result.returncode == 0
-    for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
-    leftovers = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("AIRDECK_STACK") == str(stack.home):
-                leftovers.append(proc.pid)
-        except psutil.Error:
-            continue
-    assert leftovers == []
+    assert alive(pids) == set(), "every process of the stack, children included, is gone"
+    assert stack_pids(stack.home) == set()
     assert list((stack.home / "run").glob("*.pid")) == []
     assert not (stack.home / "run" / "supervisord.sock").exists()
     status = stack.status()
