@@ -34,7 +34,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from airdeck.config.render import bundled_dags_folder  # noqa: E402
 
-from tests.harness import Stack, free_ports, write_config  # noqa: E402
+from tests.harness import Stack, free_ports, stack_pids, write_config  # noqa: E402
 
 DAG = "example_fanout"
 MAPPED = "process.work"
@@ -74,14 +74,15 @@ class MemorySampler:
 
 
 def marked(home: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
+    """Every process of the airdeck stack: supervisord's whole tree (services rewrite their titles,
+    so an environment scan alone misses gunicorn workers and Celery pool processes)."""
+    procs = []
+    for pid in stack_pids(home):
         try:
-            if proc.environ().get("AIRDECK_STACK") == str(home):
-                found.append(proc)
+            procs.append(psutil.Process(pid))
         except psutil.Error:
             continue
-    return found
+    return procs
 
 
 def tree(root: psutil.Process) -> list[psutil.Process]:
@@ -151,6 +152,7 @@ def run_fanout(client: RestClient, n: int, timeout: float, sampler: MemorySample
 
 
 def bench_airdeck(workdir: Path, sizes: list[int], timeout: float) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
     config = write_config(workdir, {"workers": {"replicas": 1, "concurrency": 16}})
     stack = Stack(workdir / "home", config)
     out: dict[str, Any] = {}
@@ -185,6 +187,8 @@ def standalone(workdir: Path) -> Any:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # standalone starts its components as `airflow ...` found on PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     })
     log = (workdir / "standalone.log").open("wb")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, stdout=log,
@@ -245,6 +249,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="airdeck-bench-"))
     try:
         results = {"airdeck": bench_airdeck(workdir / "airdeck", sizes, args.timeout)}
+        print(json.dumps({"airdeck": results["airdeck"]}), flush=True)
         (workdir / "standalone").mkdir()
         results["standalone"] = bench_standalone(workdir / "standalone", sizes, args.standalone_timeout)
     finally:
