@@ -71,3 +71,22 @@ def test_crashed_run_is_cleaned_up_by_the_next_up(stack: Stack) -> None:
     assert "cleaned up" in result.stderr and "left by an earlier run" in result.stderr
     assert alive(orphans) == set(), "the crashed run's processes, children included, were all stopped"
     _wait_healthy(stack, timeout=60)
+
+
+def test_service_that_never_becomes_healthy_shows_its_log_and_stops_everything(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {
+        "airflow": {"extra_config": {"core": {"executor": "no_such_module.NoSuchExecutor"}}},
+        "supervision": {"start_retries": 1, "start_timeout": 180},
+    })
+    s = Stack(new_home(), config)
+    try:
+        result = s.airdeck("up", "--detach", check=False)
+        assert result.returncode != 0
+        assert "service scheduler" in result.stderr, result.stderr
+        assert "Last lines of" in result.stderr and "airdeck logs scheduler" in result.stderr
+        assert "no_such_module" in result.stderr, "the log tail shows the cause"
+        assert "stopping what was started" in result.stderr
+        assert stack_pids(s.home) == set(), "a failed start leaves nothing running"
+    finally:
+        s.airdeck("down", check=False, timeout=300)
+        remove_home(s.home)
