@@ -62,16 +62,25 @@ def _test(args: argparse.Namespace, ctx: Any) -> int:
 
 def _list(args: argparse.Namespace, ctx: Any) -> int:
     cfg = ctx.config()
+    from sqlalchemy.exc import OperationalError
+
     from airdeck.alerts.store import Outbox
-    from airdeck.config.render import database_url
+    from airdeck.config.render import database_url, mask_url
+    from airdeck.stack.errors import StackError
     from airdeck.state.secrets import SecretStore
 
-    outbox = Outbox.connect(database_url(cfg, SecretStore(ctx.home.secrets)))
+    url = database_url(cfg, SecretStore(ctx.home.secrets))
     try:
-        rows = outbox.rows(args.state, args.limit, args.channel)
-        counts = outbox.counts()
-    finally:
-        outbox.dispose()
+        outbox = Outbox.connect(url)
+        try:
+            rows = outbox.rows(args.state, args.limit, args.channel)
+            counts = outbox.counts()
+        finally:
+            outbox.dispose()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise StackError(f"cannot read the alert outbox in the metadata database {mask_url(url)}: {reason}; "
+                         "is the platform running (`airdeck status`)?") from None
     records: list[dict[str, Any]] = [
         {"id": r.id, "state": r.state, "channel": r.channel, "event": r.event, "dag_id": r.dag_id,
                 "run_id": r.run_id, "task_id": r.task_id, "try_number": r.try_number, "attempts": r.attempts,

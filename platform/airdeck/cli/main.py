@@ -96,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StackError, SecretFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    except OSError as exc:
+        # A state folder or file that cannot be created or read: name it and say what to do.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}. Check that the path exists and is writable "
+              "(state lives in $AIRDECK_HOME or --home, default ./.airdeck)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
