@@ -1,0 +1,1 @@
+"""The deployment plan: what runs where, as data, built from airdeck.yaml without I/O."""
