@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from airdeck.config.model import AirdeckConfig
     from airdeck.plan.endpoints import Endpoints
     from airdeck.state.home import AirdeckHome
+    from airdeck.state.secrets import SecretStore
 
 #: A secret derived from the configuration and other secrets: ``f(cfg, home, lookup) -> value``.
 SecretSource = Callable[["AirdeckConfig", "AirdeckHome", Callable[[str], str]], str]
@@ -47,6 +48,7 @@ class Runtime(Protocol):
 
     cfg: AirdeckConfig
     home: AirdeckHome
+    secrets: SecretStore  # where generated secrets live (a Vault-backed store when Vault holds them)
 
     def secret(self, name: str) -> str:
         """The value of a secret (generated ones, derived ones such as ``database_url``)."""
@@ -56,6 +58,9 @@ class Runtime(Protocol):
 
     def airflow_cli(self, *args: str) -> tuple[int, str]:
         """Run ``airflow ARGS…`` against this platform; (exit code, combined output)."""
+
+    def airflow_components(self) -> list[str]:
+        """Names of this platform's Airflow components, in start order."""
 
     def restart(self, components: list[str]) -> None:
         """Stop these components and start them again in dependency order, each health-gated.
