@@ -6,9 +6,11 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from airdeck import concerns
 from airdeck.alerts.policy import DEADLINE_NAME, FailureNudge, make_policies
-from airdeck.alerts.wiring import local_settings_source, write_local_settings
+from airdeck.alerts.wiring import local_settings_path
 from airdeck.config.loader import parse_config
+from airdeck.plan.render import materialise
 from airdeck.state.home import AirdeckHome
 
 CONFIG = json.dumps({"slas": [{"dag_id": "etl_*", "tags": [], "owners": [], "after": "queued_at",
@@ -82,10 +84,13 @@ def test_task_policy_appends_one_nudge_and_keeps_existing_callbacks() -> None:
 def test_rendered_local_settings_is_importable(tmp_path: Path) -> None:
     cfg = parse_config({"alerts": {"channels": {"s": {"type": "slack", "connection": "c"}},
                                    "slas": [{"tags": ["nightly"], "within": "1h"}]}})
-    path = write_local_settings(cfg, AirdeckHome(tmp_path))
+    home = AirdeckHome(tmp_path)
+    (spec,) = [f for f in concerns.plan(cfg, home).files if f.path == str(local_settings_path(home))]
+    path = materialise(spec, str)
     assert path == tmp_path / "airflow" / "config" / "airflow_local_settings.py"
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - our own rendered file
     assert callable(namespace["dag_policy"]) and callable(namespace["task_policy"])
     # Without channels the policies are no-ops.
-    assert '"slas": []' in local_settings_source(parse_config({}))
+    files = concerns.plan(parse_config({}), home).files
+    assert any('"slas": []' in f.content for f in files if f.path == str(path))

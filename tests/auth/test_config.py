@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from airdeck.auth.roles import RolesFileError, load_roles
-from airdeck.auth.webserver_config import render, write_webserver_config
+from airdeck.auth.webserver_config import render
 from airdeck.config import ConfigError
 from airdeck.config.loader import parse_config
+from airdeck.config.model import AirdeckConfig
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
 
@@ -81,12 +82,25 @@ def test_ldap_mode_renders_the_security_manager_and_no_secret(monkeypatch: pytes
     assert "s3cret-value" not in text
 
 
+def _check_and_write(cfg: AirdeckConfig, home: AirdeckHome) -> Path:
+    """What `airdeck up` does with webserver_config.py: the auth concern's check, then the file of the plan."""
+    from types import SimpleNamespace
+
+    from airdeck import concerns
+    from airdeck.auth.concern import check_webserver_config
+    from airdeck.plan.render import materialise
+
+    deployment = concerns.plan(cfg, home)
+    check_webserver_config(SimpleNamespace(cfg=cfg, home=home, deployment=deployment))  # type: ignore[arg-type]
+    (spec,) = [f for f in deployment.files if f.path == str(home.webserver_config)]
+    return materialise(spec, SecretStore(home.secrets).get)
+
 def test_rendering_fails_when_fab_config_file_points_elsewhere(tmp_path: Path) -> None:
     cfg = parse_config({"airflow": {"extra_config": {"fab": {"config_file": str(tmp_path / "other.py")}}}})
     home = AirdeckHome(tmp_path / "home")
     home.ensure()
     with pytest.raises(ConfigError) as info:
-        write_webserver_config(cfg, home, SecretStore(home.secrets))
+        _check_and_write(cfg, home)
     assert "[fab] config_file of api-server" in info.value.render()
     assert not home.webserver_config.exists()
 
@@ -97,14 +111,14 @@ def test_rendering_fails_when_the_bind_password_cannot_be_read(tmp_path: Path) -
     home = AirdeckHome(tmp_path / "home")
     home.ensure()
     with pytest.raises(ConfigError, match="bind_password_file"):
-        write_webserver_config(cfg, home, SecretStore(home.secrets))
+        _check_and_write(cfg, home)
     assert not home.webserver_config.exists()
 
 
 def test_rendered_file_is_private_and_named_by_every_service(tmp_path: Path) -> None:
     home = AirdeckHome(tmp_path / "home")
     home.ensure()
-    path = write_webserver_config(parse_config({}), home, SecretStore(home.secrets))
+    path = _check_and_write(parse_config({}), home)
     assert path == home.webserver_config and path.stat().st_mode & 0o077 == 0
 
 

@@ -3,7 +3,7 @@
 - ``[metrics]`` of every service points at the bridge with the options Airflow 3.3.2 reads
   (names checked against Airflow's own config.yml), ``[traces]`` follows ``tracing.otlp_endpoint``.
 - The OTLP environment selects Airflow's HTTP exporter (its default is gRPC).
-- The bridge is a wave-0 service (before every Airflow service) with a real ``/-/healthy`` check.
+- The bridge is started before every Airflow component (they depend on it) with a real ``/-/healthy`` check.
 - ``--with-prometheus``: the rendered Prometheus config passes ``promtool check config`` with the
   configured ports and absolute rule paths; a missing binary or mapping fails before anything starts.
 """
@@ -16,13 +16,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from airdeck import concerns
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import ObservabilityFileError
-from airdeck.config.render import airflow_settings, service_names
 from airdeck.metrics import wiring
-from airdeck.stack.services import build
+from airdeck.plan.build import component_names
+from airdeck.plan.endpoints import Endpoints, Target
+from airdeck.plan.model import Component
+from airdeck.stack import health
+from airdeck.stack.orchestrator import effective_config
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
+
+from tests.plan_support import settings_of as airflow_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,6 +41,21 @@ def _home(tmp_path: Path) -> AirdeckHome:
     home = AirdeckHome(tmp_path / "home")
     home.ensure()
     return home
+
+
+def _components(cfg: AirdeckConfig, home: AirdeckHome) -> dict[str, Component]:
+    return {c.name: c for c in concerns.plan(cfg, home).components}
+
+
+class _Runtime:
+    """The part of a target's Runtime the metrics checks use."""
+
+    def __init__(self, cfg: AirdeckConfig, home: AirdeckHome):
+        self.cfg, self.home = cfg, home
+        self.said: list[str] = []
+
+    def say(self, message: str) -> None:
+        self.said.append(message)
 
 
 def _airflow_options() -> dict[str, set[str]]:
@@ -51,7 +72,7 @@ def test_every_service_sends_statsd_to_the_bridge(tmp_path: Path) -> None:
     secrets = SecretStore(home.secrets)
     secrets.ensure_all()
     known = _airflow_options()
-    for service in [*service_names(cfg), "cli"]:
+    for service in [*component_names(cfg), "cli"]:
         settings = airflow_settings(cfg, home, secrets, service)
         metrics = settings["metrics"]
         assert metrics["statsd_on"] == "True"
@@ -67,26 +88,28 @@ def test_every_service_sends_statsd_to_the_bridge(tmp_path: Path) -> None:
 def test_bridge_disabled_turns_statsd_off(tmp_path: Path) -> None:
     cfg = _config(bridge={"enabled": False})
     home = _home(tmp_path)
-    assert wiring.airflow_settings(cfg, home, "scheduler")["metrics"] == {"statsd_on": "False"}
-    assert not any(s.name == wiring.BRIDGE for s in build(cfg, home, SecretStore(home.secrets)))
+    local = Endpoints(cfg, Target.local())
+    assert wiring.airflow_settings(cfg, local, "scheduler")["metrics"] == {"statsd_on": "False"}
+    assert wiring.BRIDGE not in _components(cfg, home)
+    assert "metrics-bridge" not in _components(cfg, home)["api-server"].depends_on
 
 
 def test_tracing_turns_on_otel_with_the_http_exporter(tmp_path: Path) -> None:
     cfg = _config(tracing={"otlp_endpoint": "http://127.0.0.1:4318/"})
     home = _home(tmp_path)
-    assert wiring.airflow_settings(cfg, home, "worker-1")["traces"] == {"otel_on": "True"}
-    assert wiring.airflow_settings(cfg, home, "cli")["traces"] == {"otel_on": "False"}
+    local = Endpoints(cfg, Target.local())
+    assert wiring.airflow_settings(cfg, local, "worker-1")["traces"] == {"otel_on": "True"}
+    assert wiring.airflow_settings(cfg, local, "cli")["traces"] == {"otel_on": "False"}
     env = wiring.otel_env(cfg, "worker-1")
     assert env["OTEL_TRACES_EXPORTER"] == "otlp_proto_http"  # Airflow's default "otlp" is gRPC
     assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://127.0.0.1:4318/v1/traces"
     from importlib.metadata import entry_points
 
     assert entry_points(group="opentelemetry_traces_exporter", name=env["OTEL_TRACES_EXPORTER"])
-    secrets = SecretStore(home.secrets)
-    secrets.ensure_all()
-    for svc in build(cfg, home, secrets):
-        if svc.name in service_names(cfg):
-            assert svc.program.env["OTEL_TRACES_EXPORTER"] == "otlp_proto_http", svc.name
+    for name, comp in _components(cfg, home).items():
+        if name in component_names(cfg):
+            assert comp.env["OTEL_TRACES_EXPORTER"] == "otlp_proto_http", name
+    assert "OTEL_TRACES_EXPORTER" not in (concerns.plan(cfg, home).cli or comp).env
     grpc = wiring.otel_env(_config(tracing={"otlp_endpoint": "http://collector:4317", "protocol": "grpc"}), "x")
     assert grpc["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://collector:4317"
     assert grpc["OTEL_TRACES_EXPORTER"] == "otlp_proto_grpc"
@@ -106,20 +129,21 @@ def test_bad_values_are_rejected() -> None:
 def test_bridge_starts_in_wave_zero_before_airflow(tmp_path: Path) -> None:
     cfg = _config(statsd={"port": 19125}, bridge={"metrics_port": 19102})
     home = _home(tmp_path)
-    secrets = SecretStore(home.secrets)
-    secrets.ensure_all()
-    services = build(cfg, home, secrets)
-    bridge = next(s for s in services if s.name == wiring.BRIDGE)
-    assert bridge.wave == 0
-    assert all(s.wave > 0 for s in services if s.name in service_names(cfg))
-    argv = bridge.program.argv
+    deployment = concerns.plan(cfg, home)
+    waves = deployment.waves()
+    assert wiring.BRIDGE in [c.name for c in waves[0]]
+    assert all(c.name not in component_names(cfg) for c in waves[0])
+    assert wiring.BRIDGE in deployment.component("api-server").depends_on
+    bridge = deployment.component(wiring.BRIDGE)
+    argv = list(bridge.argv)
     assert argv[1:3] == ["-m", "airdeck.metrics.cli"]
     assert argv[argv.index("--statsd-listen") + 1] == "127.0.0.1:19125"
     assert argv[argv.index("--web-listen") + 1] == "127.0.0.1:19102"
     assert Path(argv[argv.index("--mapping") + 1]) == REPO / "prometheus" / "statsd-mapping.yml"
     assert ("observability.bridge.metrics_port", 19102) in cfg.local_ports()
-    assert not bridge.check().healthy  # nothing listens yet: the check really asks /-/healthy
-    assert not any(s.name == wiring.PROMETHEUS for s in services)
+    assert bridge.probe is not None
+    assert not health.check(bridge.probe, str).healthy  # nothing listens yet: the check really asks /-/healthy
+    assert wiring.PROMETHEUS not in deployment.names()
 
 
 def test_bridge_health_check_against_a_running_bridge(tmp_path: Path) -> None:
@@ -132,7 +156,12 @@ def test_bridge_health_check_against_a_running_bridge(tmp_path: Path) -> None:
     cfg = _config(statsd={"port": udp}, bridge={"metrics_port": web})
     proc = subprocess.Popen(wiring.bridge_argv(cfg))
     try:
-        check = wiring.bridge_service(cfg, 0, {}).check
+        probe = wiring.bridge_component(Endpoints(cfg, Target.local())).probe
+        assert probe is not None
+
+        def check() -> health.Health:
+            return health.check(probe, str)
+
         deadline = time.monotonic() + 30
         while not check().healthy and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -157,9 +186,15 @@ def test_with_prometheus_renders_a_valid_config(tmp_path: Path, monkeypatch: pyt
                   prometheus={"port": 19090, "scrape_interval": "2s", "evaluation_interval": "2s"})
     home = _home(tmp_path)
     monkeypatch.setattr(wiring, "prometheus_binary", lambda: Path("/usr/bin/prometheus"))
-    wiring.before_start(cfg, home, with_prometheus=True)
-    assert cfg.observability.prometheus.enabled
+    running = effective_config(cfg, {"with_prometheus": True})  # what `up --with-prometheus` applies
+    assert running.observability.prometheus.enabled and not cfg.observability.prometheus.enabled
+    wiring.check_files(_Runtime(running, home))  # type: ignore[arg-type]
+    prom = _components(running, home)[wiring.PROMETHEUS]
     path = wiring.prometheus_config_path(home)
+    (spec,) = prom.files
+    assert spec.path == str(path) and not spec.secrets
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(spec.content)
     document = yaml.safe_load(path.read_text())
     assert document["global"]["scrape_interval"] == "2s"
     assert document["global"]["scrape_timeout"] == "2s"  # never longer than the interval
@@ -168,23 +203,22 @@ def test_with_prometheus_renders_a_valid_config(tmp_path: Path, monkeypatch: pyt
     assert "alerting" not in document  # no Alertmanager configured
     for pattern in document["rule_files"]:
         assert Path(pattern).is_absolute() and list(Path(pattern).parent.glob(Path(pattern).name))
-    services = build(cfg, home, SecretStore(home.secrets))
-    prom = next(s for s in services if s.name == wiring.PROMETHEUS)
-    assert prom.wave == 0 and f"--config.file={path}" in prom.program.argv
-    assert "--web.listen-address=127.0.0.1:19090" in prom.program.argv
-    assert ("observability.prometheus.port", 19090) in cfg.local_ports()
+    assert not prom.depends_on and wiring.PROMETHEUS in _components(running, home)["api-server"].depends_on
+    assert f"--config.file={path}" in prom.argv
+    assert "--web.listen-address=127.0.0.1:19090" in prom.argv
+    assert ("observability.prometheus.port", 19090) in running.local_ports()
+    assert prom.ports == (("observability.prometheus.port", 19090),)
 
     promtool = shutil.which("promtool")
     if promtool is not None:  # CI installs it (Debian package prometheus)
         result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    # `status`/`down` in another process (flag not given, not in airdeck.yaml) still see Prometheus
+    # `status`/`down` in another process (flag not given, not in airdeck.yaml) see Prometheus through the
+    # options the running platform was started with; a plain `up` drops it again
     later = _config(bridge={"metrics_port": 19102})
-    assert any(s.name == wiring.PROMETHEUS for s in build(later, home, SecretStore(home.secrets)))
-    # a plain `up` drops it again
-    wiring.before_start(later, home, with_prometheus=False)
-    assert not any(s.name == wiring.PROMETHEUS for s in build(later, home, SecretStore(home.secrets)))
+    assert wiring.PROMETHEUS in _components(effective_config(later, {"with_prometheus": True}), home)
+    assert wiring.PROMETHEUS not in _components(effective_config(later, {"with_prometheus": False}), home)
 
 
 
@@ -197,13 +231,14 @@ def test_with_prometheus_alertmanagers(tmp_path: Path) -> None:
 def test_with_prometheus_without_binary_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wiring, "prometheus_binary", lambda: None)
     with pytest.raises(ObservabilityFileError, match="apt-get install prometheus"):
-        wiring.before_start(_config(), _home(tmp_path), with_prometheus=True)
+        wiring.check_files(_Runtime(effective_config(_config(), {"with_prometheus": True}),  # type: ignore[arg-type]
+                                    _home(tmp_path)))
 
 
 def test_missing_mapping_fails_with_the_key(tmp_path: Path) -> None:
     cfg = _config(bridge={"mapping": str(tmp_path / "nope.yml")})
     with pytest.raises(ObservabilityFileError, match="observability.bridge.mapping"):
-        wiring.before_start(cfg, _home(tmp_path), with_prometheus=False)
+        wiring.check_files(_Runtime(cfg, _home(tmp_path)))  # type: ignore[arg-type]
 
 
 def test_cli_registers_metrics_bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -10,13 +10,13 @@ import hvac
 import hvac.exceptions
 import pytest
 from airdeck.config.loader import parse_config
-from airdeck.config.render import airflow_settings
 from airdeck.secrets import vault
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
 
 from tests.fixtures.openbao import OpenBao
 from tests.harness import free_port
+from tests.plan_support import settings_of as airflow_settings
 from tests.secrets.conftest import run_airdeck, write_yaml
 
 pytestmark = pytest.mark.integration

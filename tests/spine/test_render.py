@@ -1,4 +1,4 @@
-"""Per-service Airflow settings: what each service gets, and that secrets stay secret."""
+"""Per-component Airflow settings from the plan: what each component gets, and that secrets stay secret."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from airdeck import concerns
 from airdeck.config.loader import parse_config
-from airdeck.config.render import (
-    airflow_settings,
-    mask_url,
-    masked,
-    service_names,
-    to_ini,
-    write_service_config,
-)
+from airdeck.errors import AirdeckError
+from airdeck.plan.build import component_names
+from airdeck.plan.render import airflow_cfg, materialise
+from airdeck.plan.secrets import mask_url
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
+
+from tests.plan_support import settings_of as airflow_settings
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def home(tmp_path: Path) -> AirdeckHome:
 
 def test_services_in_start_order() -> None:
     cfg = parse_config({"workers": {"replicas": 3}})
-    assert service_names(cfg) == ["api-server", "scheduler", "dag-processor", "triggerer",
+    assert component_names(cfg) == ["api-server", "scheduler", "dag-processor", "triggerer",
                                   "worker-1", "worker-2", "worker-3"]
 
 
@@ -53,7 +52,7 @@ def test_platform_settings_are_set_on_purpose(home: AirdeckHome) -> None:
 def test_every_service_shares_the_same_secrets(home: AirdeckHome) -> None:
     cfg = parse_config({"workers": {"replicas": 2}})
     store = SecretStore(home.secrets)
-    rendered = [airflow_settings(cfg, home, store, name) for name in service_names(cfg)]
+    rendered = [airflow_settings(cfg, home, store, name) for name in component_names(cfg)]
     for section, key in (("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key")):
         assert len({r[section][key] for r in rendered}) == 1
 
@@ -78,17 +77,30 @@ def test_extra_config_wins(home: AirdeckHome) -> None:
 
 
 def test_unknown_service_is_refused(home: AirdeckHome) -> None:
-    with pytest.raises(KeyError, match="worker-9"):
-        airflow_settings(parse_config({}), home, SecretStore(home.secrets), "worker-9")
+    with pytest.raises(AirdeckError, match="worker-9") as raised:
+        concerns.masked_config(parse_config({}), home, "worker-9")
+    assert raised.value.exit_code == 2
 
 
 def test_masking_hides_every_secret(home: AirdeckHome) -> None:
     cfg = parse_config({})
     store = SecretStore(home.secrets)
-    text = to_ini(masked(airflow_settings(cfg, home, store, "worker-1")))
+    store.ensure_all()
+    text = concerns.masked_config(cfg, home, "worker-1")
     for name in ("fernet_key", "jwt_secret", "api_secret_key", "database_password", "broker_password"):
         assert store.get(name) not in text, name
     assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
+    assert "result_backend = db+postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
+    assert "fernet_key = ***" in text
+
+
+def test_external_urls_are_masked_but_keep_their_parts(home: AirdeckHome) -> None:
+    cfg = parse_config({"database": {"url": "postgresql://u:p%40ss@db.example:5432/af"},
+                        "broker": {"url": "rediss://:pw@broker.example:6380/1"}})
+    text = concerns.masked_config(cfg, home, "scheduler")
+    assert "p%40ss" not in text and "pw@" not in text
+    assert "sql_alchemy_conn = postgresql+psycopg://u:***@db.example:5432/af" in text
+    assert "broker_url = rediss://:***@broker.example:6380/1" in text
 
 
 def test_mask_url() -> None:
@@ -97,15 +109,19 @@ def test_mask_url() -> None:
     assert mask_url("postgresql://h/db") == "postgresql://h/db"
 
 
-def test_rendered_file_is_private_and_airflow_reads_percent_signs(home: AirdeckHome) -> None:
-    settings = {"database": {"sql_alchemy_conn": "postgresql+psycopg://u:p%40ss@h/db"}}
-    path = home.service_config("scheduler")
-    write_service_config(path, settings)
+def test_rendered_file_is_private_and_airflow_reads_percent_signs(tmp_path: Path) -> None:
+    from airdeck.plan.model import SecretRef, SecretSetting
+
+    spec = airflow_cfg(str(tmp_path / "services" / "scheduler" / "airflow.cfg"), {"core": {"x": "50%"}},
+                       [SecretSetting("database", "sql_alchemy_conn", SecretRef("database_url"))])
+    assert "p%40ss" not in spec.content  # the plan holds a placeholder, never the value
+    path = materialise(spec, {"database_url": "postgresql+psycopg://u:p%40ss@h/db"}.__getitem__)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     parser = configparser.ConfigParser()  # interpolating, as Airflow's parser is
     parser.read(path)
     assert parser["database"]["sql_alchemy_conn"] == "postgresql+psycopg://u:p%40ss@h/db"
+    assert parser["core"]["x"] == "50%"
 
 
 def test_render_cli_masks_secrets(tmp_path: Path) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from airdeck import concerns
 from airdeck.config.loader import parse_config
-from airdeck.config.render import airflow_settings
-from airdeck.stack.services import build
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
+
+from tests.plan_support import settings_of as airflow_settings
 
 
 def test_https_settings_per_service(tmp_path: Path) -> None:
@@ -23,8 +24,7 @@ def test_https_settings_per_service(tmp_path: Path) -> None:
     assert worker["api"]["ssl_ca_file"].endswith("tls/ca.pem") and "ssl_key" not in worker["api"]
     for service in ("api-server", "scheduler", "worker-1"):
         assert airflow_settings(cfg, home, store, service)["fab"]["cookie_secure"] == "True"
-    services = {s.name: s for s in build(cfg, home, store)}
-    assert services["api-server"].url == "https://127.0.0.1:9443"
+    assert concerns.plan(cfg, home).component("api-server").url == "https://127.0.0.1:9443"
 
 
 def test_plain_http_when_tls_is_off(tmp_path: Path) -> None:

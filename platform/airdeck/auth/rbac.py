@@ -10,7 +10,7 @@ from pathlib import Path
 
 from airdeck.auth.rbac_runner import RESULT_MARKER
 from airdeck.auth.roles import Permission, RoleDrift, RolesFileError, RoleSpec, drift, dump_roles, load_roles
-from airdeck.stack.errors import StackError
+from airdeck.errors import AirdeckError
 
 
 @dataclass
@@ -28,7 +28,7 @@ class LiveRoles:
     def _run(self, command: str, roles: dict[str, RoleSpec], prune: bool = False) -> RbacResult:
         home = self.stack.home
         if not home.service_config("cli").exists():
-            raise StackError(f"no platform configuration in {home.root}; run `airdeck up` first")
+            raise AirdeckError(f"no platform configuration in {home.root}; run `airdeck up` first")
         request = {"command": command, "prune": prune,
                    "roles": {name: sorted([a, r] for a, r in spec.permissions) for name, spec in roles.items()}}
         result = subprocess.run([sys.executable, "-m", "airdeck.auth.rbac_runner"], input=json.dumps(request),
@@ -36,7 +36,7 @@ class LiveRoles:
         lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARKER)]
         if result.returncode != 0 or not lines:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-            raise StackError(f"could not read the live roles (is the platform up? `airdeck status`):\n{tail}")
+            raise AirdeckError(f"could not read the live roles (is the platform up? `airdeck status`):\n{tail}")
         data = json.loads(lines[-1][len(RESULT_MARKER):])
         live = {name: {(a, r) for a, r in perms} for name, perms in data["live"].items()}
         return RbacResult(live=live, problems=list(data["problems"]))
@@ -58,7 +58,7 @@ class LiveRoles:
             raise RolesFileError(str(path), result.problems)
         remaining = drift(desired, result.live, prune)
         if remaining:
-            raise StackError("roles still differ after sync:\n" + "\n".join(
+            raise AirdeckError("roles still differ after sync:\n" + "\n".join(
                 line for change in remaining for line in change.lines()))
         return changes
 

@@ -1,13 +1,12 @@
-"""Airflow settings the auth concern adds to every service's airflow.cfg (see config/render.py)."""
+"""Airflow settings the auth concern adds to every Airflow component's airflow.cfg."""
 
 from __future__ import annotations
 
 from airdeck.config.model import AirdeckConfig
-from airdeck.state.home import AirdeckHome
 
 
-def auth_airflow_settings(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> dict[str, dict[str, str]]:
-    """Sign-in throttling, session lifetime and role cache of the FAB auth manager; the same on every service."""
+def auth_airflow_settings(cfg: AirdeckConfig) -> dict[str, dict[str, str]]:
+    """Sign-in throttling, session lifetime and role cache of the FAB auth manager; the same everywhere."""
     auth = cfg.auth
     return {
         "fab": {

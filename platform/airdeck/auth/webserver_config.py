@@ -17,7 +17,6 @@ from pathlib import Path
 from airdeck.config.errors import ConfigError, ConfigIssue
 from airdeck.config.model import AirdeckConfig
 from airdeck.state.home import AirdeckHome
-from airdeck.state.secrets import SecretStore, write_private
 
 SECURITY_MANAGER = "airdeck.auth.security_manager.AirdeckSecurityManager"
 
@@ -107,18 +106,3 @@ def check(cfg: AirdeckConfig, home: AirdeckHome, text: str, fab_config_files: di
             issues.append(ConfigIssue("auth.ldap", str(exc)))
     if issues:
         raise ConfigError("airdeck.yaml", issues)
-
-
-def write_webserver_config(cfg: AirdeckConfig, home: AirdeckHome, secrets: SecretStore) -> Path:
-    """Render, check, and write ``webserver_config.py`` (0600); raises ConfigError, writing nothing, if unusable."""
-    from airdeck.config.render import airflow_settings, service_names
-
-    fab_config_files = {
-        service: airflow_settings(cfg, home, secrets, service).get("fab", {}).get("config_file", "")
-        for service in [*service_names(cfg), "cli"]
-    }
-    text = render(cfg)
-    check(cfg, home, text, fab_config_files)
-    home.webserver_config.parent.mkdir(parents=True, exist_ok=True)
-    write_private(home.webserver_config, text)
-    return home.webserver_config

@@ -36,10 +36,11 @@ def _test(args: argparse.Namespace, ctx: Any) -> int:
         defined = ", ".join(f"{n} ({c.type})" for n, c in cfg.alerts.channels.items()) or "none"
         print(f"error: no alert channel matches {args.channel!r} (alerts.channels: {defined})", file=sys.stderr)
         return 2
-    from airdeck.stack.services import airflow_env
+    from airdeck.concerns import plan
 
     # Resolve connections like the dispatcher does (environment, secrets backend, metadata database).
-    for key, value in airflow_env(ctx.home, "cli").items():
+    cli = plan(cfg, ctx.home).cli
+    for key, value in (cli.env if cli else {}).items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
     from airdeck.alerts.channels import DeliveryError, Sender
@@ -50,7 +51,8 @@ def _test(args: argparse.Namespace, ctx: Any) -> int:
     for name in names:
         channel = cfg.alerts.channels[name]
         try:
-            Sender(name, channel, timeout).send(render_test(name, cfg.api_server.public_url()))
+            public_url = plan(cfg, ctx.home).component("api-server").url or ""
+            Sender(name, channel, timeout).send(render_test(name, public_url))
         except DeliveryError as exc:
             failed += 1
             ctx.console.print(f"[red]✗[/] {name} ({channel.type}, connection {channel.connection}): {exc}")
@@ -65,11 +67,11 @@ def _list(args: argparse.Namespace, ctx: Any) -> int:
     from sqlalchemy.exc import OperationalError
 
     from airdeck.alerts.store import Outbox
-    from airdeck.config.render import database_url, mask_url
+    from airdeck.concerns import local_store, resolver
+    from airdeck.plan.secrets import mask_url
     from airdeck.stack.errors import StackError
-    from airdeck.state.secrets import SecretStore
 
-    url = database_url(cfg, SecretStore(ctx.home.secrets))
+    url = resolver(cfg, ctx.home, local_store(cfg, ctx.home), generate=False)("database_url")
     try:
         outbox = Outbox.connect(url)
         try:

@@ -14,10 +14,10 @@ from rich.console import Console
 
 from airdeck import __version__
 from airdeck.config import ConfigError, load_config
-from airdeck.config.render import airflow_settings, masked, service_names, to_ini
-from airdeck.stack.errors import StackError
+from airdeck.errors import AirdeckError
+from airdeck.plan.build import component_names
 from airdeck.state.home import AirdeckHome
-from airdeck.state.secrets import SecretFileError, SecretStore
+from airdeck.state.secrets import SecretFileError
 
 console = Console(stderr=True)
 
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
         return ConfigError.exit_code
-    except (StackError, SecretFileError) as exc:
+    except (AirdeckError, SecretFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except OSError as exc:
@@ -115,16 +115,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
         if args.config_command == "validate":
             print(f"ok: {args.config or 'configuration'} is valid "
-                  f"({len(service_names(cfg))} Airflow services, database "
+                  f"({len(component_names(cfg))} Airflow services, database "
                   f"{'external' if cfg.database.url else 'embedded'}, broker "
                   f"{'external' if cfg.broker.url else 'embedded'})")
             return 0
-        if args.service not in service_names(cfg):
-            print(f"error: unknown service {args.service!r}; services: {', '.join(service_names(cfg))}",
-                  file=sys.stderr)
-            return 2
-        settings = airflow_settings(cfg, home, SecretStore(home.secrets), args.service)
-        sys.stdout.write(to_ini(masked(settings)))
+        from airdeck.concerns import masked_config
+
+        sys.stdout.write(masked_config(cfg, home, args.service))
         return 0
 
     from airdeck.stack.orchestrator import Stack
@@ -153,7 +150,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _airflow_bin() -> str:
-    from airdeck.stack.services import airflow_bin
+    from airdeck.plan.build import airflow_bin
 
     return airflow_bin()
 
@@ -165,7 +162,7 @@ def _up(stack, detach: bool, with_prometheus: bool = False) -> int:  # type: ign
     print_status(Console(), statuses, as_json=False)
     if not all(s.healthy for s in statuses):
         console.print("[yellow]some services are not healthy; see `airdeck status` and `airdeck logs SERVICE`[/]")
-    console.print(f"Airflow UI: [bold]{stack.cfg.api_server.public_url()}[/]  (user {stack.cfg.admin.username}; "
+    console.print(f"Airflow UI: [bold]{stack.public_url()}[/]  (user {stack.cfg.admin.username}; "
                   "password: airdeck credentials)")
     if detach:
         console.print("running in the background; stop it with: airdeck down")
@@ -193,7 +190,7 @@ def _up(stack, detach: bool, with_prometheus: bool = False) -> int:  # type: ign
 def _logs(stack, service: str, follow: bool, lines: int) -> int:  # type: ignore[no-untyped-def]
     from airdeck.stack.orchestrator import tail
 
-    known = [svc.name for svc in stack.services()] + ["supervisord"]
+    known = [*stack.component_names(), "supervisord"]
     if service not in known:
         print(f"error: unknown service {service!r}; services: {', '.join(known)}", file=sys.stderr)
         return 2
@@ -223,7 +220,7 @@ def _credentials(stack, as_json: bool) -> int:  # type: ignore[no-untyped-def]
     if not stack.secrets.exists("admin_password"):
         print(f"error: no credentials in {stack.home.root} yet; run `airdeck up` first", file=sys.stderr)
         return 1
-    data = {"url": stack.cfg.api_server.public_url(), "username": stack.cfg.admin.username,
+    data = {"url": stack.public_url(), "username": stack.cfg.admin.username,
             "password": stack.secrets.get("admin_password")}
     if as_json:
         print(json.dumps(data))

@@ -1,18 +1,15 @@
-"""How metrics and traces plug into the local platform.
+"""The metrics concern: how metrics and traces plug into the platform.
 
-* :func:`airflow_settings` is the ``config/render.py`` contributor: ``[metrics]`` points every
-  Airflow service at the bridge (InfluxDB-style tags, so dag_id/task_id/pool travel as labels) and
-  ``[traces]`` turns on OpenTelemetry when ``observability.tracing.otlp_endpoint`` is set.
+* ``[metrics]`` points every Airflow component at the StatsD receiver (InfluxDB-style tags, so
+  dag_id/task_id/pool travel as labels): the metrics bridge locally, the chart's statsd-exporter on
+  Kubernetes. ``[traces]`` turns on OpenTelemetry when ``observability.tracing.otlp_endpoint`` is set.
 * :func:`otel_env` is the environment that chooses the OTLP exporter (Airflow 3.3 reads it from
   ``OTEL_*`` variables only; its ``[traces] otel_host/otel_port`` are deprecated and gRPC-only).
-* :func:`bridge_service` and :func:`prometheus_service` are services of the local stack. The bridge
-  starts in wave 0, with PostgreSQL and Valkey, so no start-up metric of an Airflow service is lost.
-* :func:`before_start` applies ``airdeck up --with-prometheus``.
-
-The Prometheus configuration is rendered from the repository's ``prometheus/prometheus.yml`` into
-``$AIRDECK_HOME/prometheus/prometheus.yml`` with the configured ports and absolute rule paths. That
-file exists exactly while Prometheus is part of the stack, so ``airdeck status`` and ``down`` (other
-invocations, without the flag) still know about it.
+* Locally the concern adds the ``metrics-bridge`` component and, when
+  ``observability.prometheus.enabled`` (or ``airdeck up --with-prometheus``), a ``prometheus`` that
+  scrapes it with airdeck's rules; both start before any Airflow component, so no start-up metric is
+  lost. The Prometheus configuration is rendered from ``prometheus/prometheus.yml`` with the
+  configured ports and absolute rule paths.
 """
 
 from __future__ import annotations
@@ -20,21 +17,18 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import urllib.error
-import urllib.request
-from functools import partial
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import REPO_ROOT, ObservabilityFileError, mapping_file, repo_file
-
-if TYPE_CHECKING:
-    from airdeck.config.model import AirdeckConfig
-    from airdeck.stack.health import Health
-    from airdeck.stack.services import Service
-    from airdeck.state.home import AirdeckHome
+from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
+from airdeck.plan.endpoints import Endpoints
+from airdeck.plan.model import Component, FileSpec, Probe, Settings
+from airdeck.state.home import AirdeckHome
 
 BRIDGE = "metrics-bridge"
 PROMETHEUS = "prometheus"
@@ -45,35 +39,37 @@ PROMETHEUS_BIN = Path("/usr/bin/prometheus")
 DISABLED_TAGS = "job_id,run_id,dagrun_id"
 #: The scrape job the rules and dashboards expect (prometheus/rules, grafana/dashboards_src).
 SCRAPE_JOB = "airdeck-statsd"
+#: One-off commands get no traces: the OTEL_* environment only reaches supervised components.
+CLI = "cli"
 
 
 # ---------------------------------------------------------------------------------------- Airflow
-def airflow_settings(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> dict[str, dict[str, str]]:
-    """Contributor for config/render.py: ``[metrics]`` and ``[traces]`` of one service."""
+def airflow_settings(cfg: AirdeckConfig, endpoints: Endpoints, component: str) -> Settings:
+    """``[metrics]`` and ``[traces]`` of one Airflow component."""
     obs = cfg.observability
-    settings: dict[str, dict[str, str]] = {}
-    if obs.bridge.enabled:
+    settings: Settings = {}
+    if obs.bridge.enabled or endpoints.kubernetes:
         settings["metrics"] = {
             "statsd_on": "True",
-            "statsd_host": "127.0.0.1",
-            "statsd_port": str(obs.statsd.port),
+            "statsd_host": endpoints.statsd_host,
+            "statsd_port": str(endpoints.statsd_port),
             "statsd_prefix": "airflow",  # the mapping matches airflow.*
             "statsd_influxdb_enabled": "True",
             "statsd_disabled_tags": DISABLED_TAGS,
         }
     else:
         settings["metrics"] = {"statsd_on": "False"}
-    # Traces need the OTEL_* environment of otel_env(), which only supervised services get; one-off
-    # CLI commands ("cli") would otherwise fall back to Airflow's deprecated localhost:8889 gRPC default.
-    tracing = bool(obs.tracing.otlp_endpoint) and service != "cli"
+    # Traces need the OTEL_* environment of otel_env(), which only supervised components get; one-off
+    # CLI commands would otherwise fall back to Airflow's deprecated localhost:8889 gRPC default.
+    tracing = bool(obs.tracing.otlp_endpoint) and component != CLI
     settings["traces"] = {"otel_on": "True" if tracing else "False"}
     return settings
 
 
-def otel_env(cfg: AirdeckConfig, service: str) -> dict[str, str]:
-    """Environment of an Airflow service that sends its traces to ``tracing.otlp_endpoint``."""
+def otel_env(cfg: AirdeckConfig, component: str) -> dict[str, str]:
+    """Environment of an Airflow component that sends its traces to ``tracing.otlp_endpoint``."""
     tracing = cfg.observability.tracing
-    if not tracing.otlp_endpoint:
+    if not tracing.otlp_endpoint or component == CLI:
         return {}
     if tracing.protocol == "grpc":
         exporter, endpoint = "otlp_proto_grpc", tracing.otlp_endpoint
@@ -84,15 +80,11 @@ def otel_env(cfg: AirdeckConfig, service: str) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": tracing.protocol,
         "OTEL_SERVICE_NAME": "airflow",
-        "OTEL_RESOURCE_ATTRIBUTES": f"airdeck.service={service}",
+        "OTEL_RESOURCE_ATTRIBUTES": f"airdeck.service={component}",
     }
 
 
 # ---------------------------------------------------------------------------------------- bridge
-def bridge_url(cfg: AirdeckConfig) -> str:
-    return f"http://127.0.0.1:{cfg.observability.bridge.metrics_port}"
-
-
 def bridge_argv(cfg: AirdeckConfig) -> list[str]:
     obs = cfg.observability
     return [sys.executable, "-m", "airdeck.metrics.cli",
@@ -103,33 +95,20 @@ def bridge_argv(cfg: AirdeckConfig) -> list[str]:
 
 
 def _mapping_or_default(cfg: AirdeckConfig) -> Path:
-    """The mapping path; a missing file is reported by :func:`before_start`, not by status or down."""
+    """The mapping path; a missing file is reported by the preflight check, not by status or down."""
     try:
         return mapping_file(cfg.observability)
     except ObservabilityFileError:
         return cfg.observability.bridge.mapping or REPO_ROOT / "prometheus" / "statsd-mapping.yml"
 
 
-def bridge_service(cfg: AirdeckConfig, wave: int, env: dict[str, str]) -> Service:
+def bridge_component(endpoints: Endpoints) -> Component:
     """The metrics bridge: healthy when its ``/-/healthy`` answers 200."""
-    from airdeck.stack.services import Service
-    from airdeck.stack.supervisor import Program
-
-    url = bridge_url(cfg)
-    program = Program(BRIDGE, bridge_argv(cfg), {**env, "PYTHONUNBUFFERED": "1"}, start_secs=2, priority=5)
-    return Service(BRIDGE, "metrics", wave, program, partial(http_health, f"{url}/-/healthy"), f"{url}/metrics")
-
-
-def http_health(url: str) -> Health:
-    from airdeck.stack.health import Health
-
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback URL
-            return Health(response.status == 200, f"{url} answered {response.status}")
-    except urllib.error.HTTPError as exc:
-        return Health(False, f"{url} answered {exc.code}")
-    except (OSError, ValueError) as exc:
-        return Health(False, f"no answer at {url} ({getattr(exc, 'reason', exc)})")
+    cfg = endpoints.cfg
+    url = endpoints.bridge_url
+    return Component(BRIDGE, "metrics", tuple(bridge_argv(cfg)), env={"PYTHONUNBUFFERED": "1"}, start_secs=2,
+                     ports=(("observability.bridge.metrics_port", cfg.observability.bridge.metrics_port),),
+                     probe=Probe("http", url=f"{url}/-/healthy"), url=f"{url}/metrics")
 
 
 # ---------------------------------------------------------------------------------------- Prometheus
@@ -146,11 +125,6 @@ def prometheus_config_path(home: AirdeckHome) -> Path:
 
 def prometheus_data(home: AirdeckHome) -> Path:
     return home.root / "data" / "prometheus"
-
-
-def prometheus_wanted(cfg: AirdeckConfig, home: AirdeckHome) -> bool:
-    """Prometheus is part of this stack: enabled in airdeck.yaml or by the last ``up --with-prometheus``."""
-    return cfg.observability.prometheus.enabled or prometheus_config_path(home).exists()
 
 
 def render_prometheus_config(cfg: AirdeckConfig) -> dict[str, Any]:
@@ -180,45 +154,56 @@ def _seconds(duration: str) -> float:
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h)", duration))
 
 
-def write_prometheus_config(cfg: AirdeckConfig, home: AirdeckHome) -> Path:
-    path = prometheus_config_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# Rendered by airdeck from prometheus/prometheus.yml and airdeck.yaml. "
+def prometheus_config_text(cfg: AirdeckConfig) -> str:
+    return ("# Rendered by airdeck from prometheus/prometheus.yml and airdeck.yaml. "
             "Do not edit: it is rewritten at every start.\n"
             + yaml.safe_dump(render_prometheus_config(cfg), sort_keys=False))
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".yml.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return path
 
 
-def prometheus_service(cfg: AirdeckConfig, home: AirdeckHome, wave: int, env: dict[str, str]) -> Service:
+def prometheus_component(endpoints: Endpoints, home: AirdeckHome) -> Component:
     """Prometheus scraping the bridge: healthy when its ``/-/ready`` answers 200."""
-    from airdeck.stack.services import Service
-    from airdeck.stack.supervisor import Program
-
+    cfg = endpoints.cfg
     port = cfg.observability.prometheus.port
     config = prometheus_config_path(home)
-    if home.root.exists() and cfg.observability.prometheus.enabled:
-        write_prometheus_config(cfg, home)
     binary = prometheus_binary() or PROMETHEUS_BIN
-    argv = [str(binary), f"--config.file={config}", f"--storage.tsdb.path={prometheus_data(home)}",
+    argv = (str(binary), f"--config.file={config}", f"--storage.tsdb.path={prometheus_data(home)}",
             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=15d",
-            "--web.enable-lifecycle"]
-    url = f"http://127.0.0.1:{port}"
-    return Service(PROMETHEUS, "prometheus", wave, Program(PROMETHEUS, argv, env, start_secs=2, priority=6),
-                   partial(http_health, f"{url}/-/ready"), url)
+            "--web.enable-lifecycle")
+    url = endpoints.prometheus_url
+    return Component(PROMETHEUS, "prometheus", argv, start_secs=2,
+                     files=(FileSpec(str(config), prometheus_config_text(cfg)),),
+                     ports=(("observability.prometheus.port", port),),
+                     probe=Probe("http", url=f"{url}/-/ready"), url=url)
 
 
-def before_start(cfg: AirdeckConfig, home: AirdeckHome, with_prometheus: bool) -> None:
-    """``airdeck up``: check the bridge's mapping and apply ``--with-prometheus`` before anything starts."""
+# ---------------------------------------------------------------------------------------- the concern
+class MetricsConcern(Concern):
+    name = "metrics"
+
+    def settings(self, ctx: PlanContext, component: str) -> Settings:
+        return airflow_settings(ctx.cfg, ctx.endpoints, component)
+
+    def env(self, ctx: PlanContext, component: str) -> Mapping[str, str]:
+        return otel_env(ctx.cfg, component)
+
+    def components(self, ctx: PlanContext) -> list[Component]:
+        if ctx.endpoints.kubernetes or not ctx.cfg.observability.bridge.enabled:
+            return []  # on Kubernetes the chart runs the official statsd-exporter with the same mapping
+        out = [bridge_component(ctx.endpoints)]
+        if ctx.cfg.observability.prometheus.enabled:
+            out.append(prometheus_component(ctx.endpoints, ctx.home))
+        return out
+
+    def preflight(self, phase: Phase) -> list[Check]:
+        return [check_files] if phase == "before_start" else []
+
+
+def check_files(runtime: Runtime) -> None:
+    """``airdeck up``: the bridge's mapping exists; Prometheus, when asked for, can run."""
+    cfg = runtime.cfg
     if cfg.observability.bridge.enabled:
         mapping_file(cfg.observability)  # a missing file fails now, with the key to set
-    if with_prometheus:
-        cfg.observability.prometheus.enabled = True
     if not cfg.observability.prometheus.enabled:
-        prometheus_config_path(home).unlink(missing_ok=True)
         return
     if prometheus_binary() is None:
         raise ObservabilityFileError(
@@ -228,18 +213,4 @@ def before_start(cfg: AirdeckConfig, home: AirdeckHome, with_prometheus: bool) -
     if not cfg.observability.bridge.enabled:
         raise ObservabilityFileError(
             "observability.prometheus needs the metrics bridge it scrapes; set observability.bridge.enabled: true")
-    prometheus_data(home).mkdir(parents=True, exist_ok=True)
-    write_prometheus_config(cfg, home)
-
-
-def services(cfg: AirdeckConfig, home: AirdeckHome, wave: int, env: dict[str, str]) -> list[Service]:
-    """The observability services of the stack, all in ``wave`` (before the Airflow services)."""
-    out = []
-    if cfg.observability.bridge.enabled:
-        out.append(bridge_service(cfg, wave, env))
-        if prometheus_wanted(cfg, home):
-            out.append(prometheus_service(cfg, home, wave, env))
-    return out
-
-
-__all__ = ["ObservabilityFileError", "airflow_settings", "before_start", "otel_env", "services"]
+    prometheus_data(runtime.home).mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from airdeck.plan.model import Component, FileSpec, SecretSetting, Settings
+from airdeck.plan.model import Component, Deployment, FileSpec, SecretSetting, Settings
 
 if TYPE_CHECKING:
     from airdeck.config.model import AirdeckConfig
@@ -49,6 +49,10 @@ class Runtime(Protocol):
     cfg: AirdeckConfig
     home: AirdeckHome
     secrets: SecretStore  # where generated secrets live (a Vault-backed store when Vault holds them)
+
+    @property
+    def deployment(self) -> Deployment:
+        """The plan being applied."""
 
     def secret(self, name: str) -> str:
         """The value of a secret (generated ones, derived ones such as ``database_url``)."""

@@ -49,6 +49,7 @@ class Probe:
     url: str = ""
     detail: str = ""
     secret: SecretRef | None = None  # e.g. the broker URL a Celery ping goes through
+    ca_file: str | None = None  # CA that verifies an https url (tls.enabled)
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,14 @@ class FileSpec:
     """A file a component needs, with its content.
 
     ``secrets`` names the secrets substituted for ``@@secret:NAME@@`` placeholders in ``content``
-    (``quote="json"`` escapes each value as a JSON string body); a file with secrets is written 0600."""
+    (``quote="json"`` escapes each value as a JSON string body, ``"ini"`` doubles ``%`` as
+    configparser wants); a file with secrets is written 0600."""
 
     path: str
     content: str
     secrets: tuple[SecretRef, ...] = ()
-    quote: Literal["raw", "json"] = "raw"
+    quote: Literal["raw", "json", "ini"] = "raw"
     mode: int = 0o644
-
-    def placeholder(self, name: str) -> str:
-        return placeholder(name)
 
 
 def placeholder(name: str) -> str:
@@ -87,6 +86,7 @@ class Component:
     secret_settings: tuple[SecretSetting, ...] = ()
     files: tuple[FileSpec, ...] = ()
     ports: tuple[tuple[str, int], ...] = ()  # (key that sets it, TCP port) it listens on
+    bind_host: str = "127.0.0.1"  # the address those ports are bound to
     probe: Probe | None = None
     url: str | None = None  # shown by `airdeck status`
     directory: str | None = None  # working directory
@@ -104,11 +104,15 @@ class Component:
 
 @dataclass(frozen=True)
 class Deployment:
-    """Every component of the platform for one target, in dependency order."""
+    """Every component of the platform for one target, in dependency order.
+
+    ``cli`` is the Airflow configuration of one-off commands (``airflow db migrate``, ``airdeck airflow``):
+    never started, but materialised like the others."""
 
     target: str
     components: tuple[Component, ...]
     files: tuple[FileSpec, ...] = ()  # shared files (every component may read them)
+    cli: Component | None = None
 
     def component(self, name: str) -> Component:
         for comp in self.components:

@@ -7,7 +7,6 @@ Airflow reads connections at ``<mount>/<connections_path>/<conn_id>`` (key ``con
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.secrets import VaultSettings
-from airdeck.stack.errors import StackError
+from airdeck.errors import AirdeckError
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import GENERATED, SecretStore, read_private, write_private
 
@@ -30,10 +29,9 @@ APPROLE_NAME = "airdeck-platform"
 PLATFORM_SECRETS = {"fernet_key": "fernet_key", "jwt_secret": "jwt_secret", "api_secret_key": "secret_key"}
 KEY_REGEX = re.compile(r"^[\w.-]{1,250}$")  # airflow.utils.helpers.validate_key
 SCHEME_REGEX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-SERVICES_WITH_BACKEND = ("api-server", "scheduler", "dag-processor", "triggerer", "cli")
 
 
-class VaultError(StackError):
+class VaultError(AirdeckError):
     """Vault cannot be used; the message names the URL or setting and what to do."""
 
 
@@ -104,15 +102,10 @@ def backend_kwargs(cfg: AirdeckConfig, home: AirdeckHome) -> dict[str, Any]:
     return kwargs
 
 
-def contribute(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> dict[str, dict[str, str]]:
-    """``config/render.py`` contributor: VaultBackend on the Airflow services, the CLI and the workers."""
-    if cfg.secrets.backend != "vault":
-        return {}
-    kwargs = json.dumps(backend_kwargs(cfg, home), sort_keys=True)
-    if service in SERVICES_WITH_BACKEND:
-        return {"secrets": {"backend": VAULT_BACKEND, "backend_kwargs": kwargs}}
-    # Celery workers: task processes resolve connections through [workers] secrets_backend first.
-    return {"workers": {"secrets_backend": VAULT_BACKEND, "secrets_backend_kwargs": kwargs}}
+def uses_backend(component: str) -> bool:
+    """Airflow components resolve secrets through ``[secrets] backend``; Celery workers' task processes
+    through ``[workers] secrets_backend`` (task isolation: the worker itself needs none)."""
+    return not (component == "worker" or component.startswith("worker-"))
 
 
 # ---------------------------------------------------------------------------------------------- clients

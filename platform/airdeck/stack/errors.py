@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from airdeck.errors import AirdeckError
 
-class StackError(Exception):
+
+class StackError(AirdeckError):
     """The stack cannot do what was asked. The message says what and what to do."""
-
-    exit_code = 1
 
 
 class PortInUseError(StackError):

@@ -1,4 +1,4 @@
-"""Health checks, one per kind of service. Each returns (healthy, detail) and never raises."""
+"""Health checks, one per kind of probe in the plan. Each returns (healthy, detail) and never raises."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-HealthCheck = Callable[[], "Health"]
+from airdeck.plan.model import Probe
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Health:
 
 
 def _get(url: str, timeout: float, ca_file: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - local URL
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - plan URL
     # https (tls.enabled): verify the api-server's certificate with the configured CA
     context = ssl.create_default_context(cafile=ca_file) if url.startswith("https://") else None
     try:
@@ -66,14 +66,25 @@ def heartbeat(base_url: str, component: str, ca_file: str | None = None) -> Heal
     return Health(status == "healthy", f"heartbeat {status or 'never'}" + (f" at {beat}" if beat else ""))
 
 
-def scheduler(base_url: str, health_port: int, ca_file: str | None = None) -> Health:
+def scheduler(base_url: str, health_url: str, ca_file: str | None = None) -> Health:
+    """The scheduler's own ``/health`` server answers 200 and its heartbeat is current."""
     try:
-        status, _ = _get(f"http://127.0.0.1:{health_port}/health", 3.0)
+        status, _ = _get(health_url, 3.0)
     except (OSError, ValueError):
-        return Health(False, f"no answer on the scheduler health port {health_port}")
+        return Health(False, f"no answer at the scheduler health server {health_url}")
     if status != 200:
         return Health(False, f"scheduler /health answered {status}")
     return heartbeat(base_url, "scheduler", ca_file)
+
+
+def http(url: str) -> Health:
+    """Healthy when ``url`` answers 200; the first bytes of the answer are the detail."""
+    try:
+        status, body = _get(url, 3.0)
+    except (OSError, ValueError) as exc:
+        return Health(False, f"no answer at {url} ({getattr(exc, 'reason', exc)})")
+    text = body[:200].decode("utf-8", errors="replace").strip()
+    return Health(status == 200, text or f"{url} answered {status}")
 
 
 def tcp(port: int, host: str = "127.0.0.1") -> Health:
@@ -84,14 +95,15 @@ def tcp(port: int, host: str = "127.0.0.1") -> Health:
         return Health(False, f"{host}:{port}: {exc.strerror or exc}")
 
 
-def postgres(port: int, password: str) -> Health:
+def postgres(address: str, password: str) -> Health:
     import psycopg
 
+    host, _, port = address.rpartition(":")
     try:
-        with psycopg.connect(host="127.0.0.1", port=port, user="airflow", password=password,
+        with psycopg.connect(host=host, port=int(port), user="airflow", password=password,
                              dbname="postgres", connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-        return Health(True, f"accepting connections on 127.0.0.1:{port}")
+        return Health(True, f"accepting connections on {address}")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Health(False, first)
@@ -121,3 +133,27 @@ def celery_worker(broker: str, node: str) -> Health:
     if any(node in reply for reply in replies):
         return Health(True, f"{node} answered ping")
     return Health(False, f"{node} did not answer ping")
+
+
+def check(probe: Probe, secret: Callable[[str], str]) -> Health:
+    """Judge one component by its plan probe; secrets (passwords, the broker URL) come from ``secret``."""
+    try:
+        value = probe.secret.apply(secret(probe.secret.name)) if probe.secret is not None else ""
+    except Exception as exc:  # noqa: BLE001 - a missing secret means unhealthy, never a traceback
+        return Health(False, f"cannot check: {exc}")
+    if probe.kind == "api-health":
+        return api_server(probe.url, ca_file=probe.ca_file)
+    if probe.kind == "scheduler":
+        return scheduler(probe.url, probe.detail, ca_file=probe.ca_file)
+    if probe.kind == "heartbeat":
+        return heartbeat(probe.url, probe.detail, ca_file=probe.ca_file)
+    if probe.kind == "http":
+        return http(probe.url)
+    if probe.kind == "postgres":
+        return postgres(probe.url, value)
+    if probe.kind == "valkey":
+        return valkey(value)
+    if probe.kind == "celery-ping":
+        return celery_worker(value, probe.detail.replace("%h", socket.gethostname()))
+    host, _, port = probe.url.rpartition(":")
+    return tcp(int(port), host or "127.0.0.1")

@@ -1,4 +1,10 @@
-"""`airdeck up`, `down` and `status`: ordering and health gates on top of supervisord."""
+"""The local target: applies the deployment plan under supervisord (``airdeck up``, ``down``, ``status``).
+
+Components start in dependency order (each wave once the one before is healthy); the metadata
+database is migrated and the admin account ensured before the first Airflow component. The Stack
+is also the :class:`~airdeck.plan.concern.Runtime` concerns use at run time (preflight checks,
+Fernet rotation).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +16,28 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
 from rich.console import Console
+from rich.markup import escape
 
-from airdeck.auth.webserver_config import write_webserver_config
+from airdeck import concerns
 from airdeck.config.model import AirdeckConfig
-from airdeck.config.render import (
-    airflow_settings,
-    broker_url,
-    database_url,
-    mask_url,
-    service_names,
-    write_service_config,
-)
-from airdeck.metrics import wiring as metrics_wiring
-from airdeck.secrets import settings as secrets_hooks
-from airdeck.secrets.vault import secret_store
-from airdeck.stack import postgres, services, valkey
+from airdeck.plan.build import airflow_bin
+from airdeck.plan.model import Component, Deployment
+from airdeck.plan.render import materialise
+from airdeck.plan.secrets import SecretResolver, mask_url
+from airdeck.stack import health, postgres, valkey
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
-from airdeck.stack.services import Service
-from airdeck.stack.supervisor import PASSTHROUGH_ENV, Supervisor, render_config
+from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
 from airdeck.state.home import AirdeckHome
-from airdeck.state.secrets import SecretStore
 
 LOG_TAIL_LINES = 25
+#: Marker put in the environment of every supervised process, to find orphans of a crashed run.
+STACK_MARKER = "AIRDECK_STACK"
 
 
 @dataclass
@@ -68,56 +69,152 @@ def tail(path: os.PathLike[str] | str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(data.splitlines()[-lines:])
 
 
+def _options_path(home: AirdeckHome) -> str:
+    return str(home.run / "up-options.json")
+
+
+def read_options(home: AirdeckHome) -> dict[str, Any]:
+    """The options the running platform was started with (``up --with-prometheus``); {} if none."""
+    try:
+        with open(_options_path(home), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def effective_config(cfg: AirdeckConfig, options: dict[str, Any]) -> AirdeckConfig:
+    """``cfg`` with the ``up`` options applied (a copy: the loaded configuration is never changed)."""
+    if not options.get("with_prometheus") or cfg.observability.prometheus.enabled:
+        return cfg
+    copy = cfg.model_copy(deep=True)
+    copy.observability.prometheus.enabled = True
+    return copy
+
+
 class Stack:
+    """The platform on this machine, in one $AIRDECK_HOME."""
+
     def __init__(self, cfg: AirdeckConfig, home: AirdeckHome, console: Console | None = None):
-        self.cfg = cfg
         self.home = home
         self.console = console or Console(stderr=True)
-        # secrets: the Fernet key, jwt_secret and secret_key come from Vault when secrets.vault.platform_secrets
-        self.secrets: SecretStore = secret_store(cfg, home)
         self.supervisor = Supervisor(home)
+        self._given = cfg
+        # The platform as it runs: with the options of the last `up` (e.g. --with-prometheus).
+        self._apply(read_options(home))
+
+    def _apply(self, options: dict[str, Any]) -> None:
+        self.cfg = effective_config(self._given, options)
+        # Fernet key, jwt_secret and secret_key come from Vault when secrets.vault.platform_secrets is on.
+        self.secrets = concerns.local_store(self.cfg, self.home)
+        self._deployment: Deployment | None = None
+        self._resolver: SecretResolver | None = None
+
+    # ------------------------------------------------------------------ the plan
+    @property
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            self._deployment = concerns.plan(self.cfg, self.home)
+        return self._deployment
+
+    def component_names(self) -> list[str]:
+        return self.deployment.names()
+
+    def airflow_components(self) -> list[str]:
+        return [c.name for c in self.deployment.components if c.airflow]
+
+    def public_url(self) -> str:
+        return self.deployment.component("api-server").url or ""
+
+    # ------------------------------------------------------------------ Runtime
+    def secret(self, name: str) -> str:
+        """A secret's value; read-only commands (status) never generate one."""
+        if self._resolver is None:
+            self._resolver = concerns.resolver(self.cfg, self.home, self.secrets, generate=False)
+        return self._resolver(name)
+
+    def forget_secrets(self) -> None:
+        self._resolver = None
+        forget = getattr(self.secrets, "forget", None)
+        if forget is not None:
+            forget()
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[green]✓[/] {escape(message)}")
+
+    def airflow_cli(self, *args: str) -> tuple[int, str]:
+        result = subprocess.run([airflow_bin(), *args], env=self.cli_env(), capture_output=True, text=True,
+                                check=False)
+        return result.returncode, result.stdout + result.stderr
+
+    def restart(self, components: list[str]) -> None:
+        """Render afresh, stop the named running components, start them again in order, health-gated."""
+        self.forget_secrets()
+        self.render()
+        if not self.supervisor.is_running():
+            return
+        wanted = set(components)
+        infos = self.supervisor.all_info()
+        running = {n for n in wanted if infos.get(n, {}).get("statename") in ("RUNNING", "STARTING", "BACKOFF")}
+        waves = [[c for c in wave if c.name in running] for wave in self.deployment.waves()]
+        for wave in reversed(waves):
+            self._stop_all([c.name for c in wave], quiet=True)
+        self.say(f"restarting {len(running)} components: {', '.join(sorted(running))}")
+        for wave in waves:
+            self._start_wave(wave)
 
     # ------------------------------------------------------------------ rendering
-    def services(self) -> list[Service]:
-        return services.build(self.cfg, self.home, self.secrets)
+    def programs(self) -> list[Program]:
+        marker = {STACK_MARKER: str(self.home.root)}
+        out = []
+        for index, wave in enumerate(self.deployment.waves()):
+            for comp in wave:
+                out.append(Program(comp.name, list(comp.argv), {**comp.env, **marker},
+                                   directory=Path(comp.directory) if comp.directory else None,
+                                   user=comp.user, stop_signal=comp.stop_signal, start_secs=comp.start_secs,
+                                   priority=100 * (index + 1)))
+        return out
 
     def render(self) -> None:
-        """Write every generated file: per-service airflow.cfg, webserver_config.py, valkey.conf, supervisord.conf."""
+        """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
-        for name in [*service_names(self.cfg), "cli"]:
-            write_service_config(self.home.service_config(name),
-                                 airflow_settings(self.cfg, self.home, self.secrets, name))
-        write_webserver_config(self.cfg, self.home, self.secrets)
-        if self.cfg.broker.url is None:
-            valkey.write_config(self.home.valkey_dir / "valkey.conf", self.home.valkey_dir,
-                                self.cfg.broker.embedded.port, self.secrets.get("broker_password"))
-        programs = [svc.program for svc in self.services()]
+        resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
+        deployment = self.deployment
+        specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]
+        specs += [spec for comp in deployment.components for spec in comp.files]
+        for spec in specs:
+            materialise(spec, resolve)
         self.home.supervisor_conf.write_text(
-            render_config(self.home, programs, stop_timeout=self.cfg.supervision.stop_timeout,
+            render_config(self.home, self.programs(), stop_timeout=self.cfg.supervision.stop_timeout,
                           start_retries=self.cfg.supervision.start_retries), encoding="utf-8")
 
     def supervisor_env(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
-        env[services.STACK_MARKER] = str(self.home.root)
+        env[STACK_MARKER] = str(self.home.root)
         return env
 
     def cli_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-        env.update(services.airflow_env(self.home, "cli"))
+        if self.deployment.cli is not None:
+            env.update(self.deployment.cli.env)
         return env
 
     # ------------------------------------------------------------------ up
     def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:
+        options = {"with_prometheus": with_prometheus}
+        self._apply(options)
         self.home.ensure()
-        secrets_hooks.before_start(self)  # secrets: Vault reachable and signed in, TLS files usable
-        metrics_wiring.before_start(self.cfg, self.home, with_prometheus)  # mapping file; --with-prometheus
+        for check in concerns.preflight("before_start"):  # Vault, certificates, webserver_config.py, mapping
+            check(self)
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
         if not running:
             self.cleanup_stale()
-            check_ports_free(self.cfg.local_ports())
+            self.check_ports()
         self.check_external()
         self.render()
+        with open(_options_path(self.home), "w", encoding="utf-8") as handle:
+            json.dump(options, handle)
         if self.cfg.database.url is None:
             created = postgres.prepare(self.home.postgres_data, self.home.postgres_socket_dir,
                                        self.secrets.get("database_password"))
@@ -129,78 +226,90 @@ class Stack:
             self._rotate_events()
             self.supervisor.start_daemon(self.supervisor_env())
         try:
-            all_services = self.services()
-            self._start_wave([s for s in all_services if s.wave == 0])
-            if self.cfg.database.url is None:
-                postgres.ensure_database(self.cfg.database.embedded.port, self.secrets.get("database_password"))
-            secrets_hooks.before_airflow(self)  # secrets: refuse a Fernet key that cannot decrypt stored values
-            self.migrate()
-            self.ensure_admin()
-            for wave in sorted({s.wave for s in all_services if s.wave > 0}):
-                self._start_wave([s for s in all_services if s.wave == wave])
+            prepared = False
+            for wave in self.deployment.waves():
+                if not prepared and any(c.airflow for c in wave):
+                    self._prepare_airflow()
+                    prepared = True
+                self._start_wave(wave)
         except BaseException:
             self.console.print("[red]start-up failed; stopping what was started[/]")
             self.down(quiet=True)
             raise
         return self.status()
 
+    def _prepare_airflow(self) -> None:
+        """Once the servers answer: the database exists, the Fernet key fits, the schema is current,
+        the admin account exists."""
+        if self.cfg.database.url is None:
+            postgres.ensure_database(self.cfg.database.embedded.port, self.secrets.get("database_password"))
+        for check in concerns.preflight("before_airflow"):  # a Fernet key that cannot decrypt stops here
+            check(self)
+        self.migrate()
+        self.ensure_admin()
+
+    def check_ports(self) -> None:
+        for comp in self.deployment.components:
+            check_ports_free(list(comp.ports), comp.bind_host)
+
     def check_external(self) -> None:
         if self.cfg.database.url is not None:
-            url = database_url(self.cfg, self.secrets)
+            url = self.secret("database_url")  # the driver named; shown as the user wrote it
             postgres.check_url(url, mask_url(self.cfg.database.url.get_secret_value()))
         if self.cfg.broker.url is not None:
-            url = broker_url(self.cfg, self.secrets)
+            url = self.secret("broker_url")
             valkey.check_url(url, mask_url(url))
 
-    def _start_wave(self, wave: list[Service]) -> None:
+    def check(self, comp: Component) -> health.Health:
+        if comp.probe is None:
+            return health.Health(True, "no health check")
+        return health.check(comp.probe, self.secret)
+
+    def _start_wave(self, wave: list[Component]) -> None:
         if not wave:
             return
-        for svc in wave:
-            self.supervisor.start(svc.name)
+        for comp in wave:
+            self.supervisor.start(comp.name)
         started = time.monotonic()
-        pending = {svc.name: svc for svc in wave}
+        pending = {comp.name: comp for comp in wave}
         deadline = started + self.cfg.supervision.start_timeout
-        names = ", ".join(pending)
-        with self.console.status(f"starting {names}") as spinner:
+        with self.console.status(f"starting {', '.join(pending)}") as spinner:
             while pending:
-                for name, svc in list(pending.items()):
+                for name, comp in list(pending.items()):
                     info = self.supervisor.info(name) or {}
                     state = info.get("statename", "UNKNOWN")
                     if state == "FATAL":
-                        raise ServiceUnhealthyError(self._unhealthy_message(svc, f"exited repeatedly ({state})"))
-                    if state == "RUNNING" and svc.check().healthy:
+                        raise ServiceUnhealthyError(self._unhealthy_message(comp, f"exited repeatedly ({state})"))
+                    if state == "RUNNING" and self.check(comp).healthy:
                         self.console.print(f"[green]✓[/] {name} healthy "
                                            f"({time.monotonic() - started:.1f}s, pid {info.get('pid')})")
                         del pending[name]
                 if not pending:
                     break
                 if time.monotonic() > deadline:
-                    svc = next(iter(pending.values()))
+                    comp = next(iter(pending.values()))
                     raise ServiceUnhealthyError(self._unhealthy_message(
-                        svc, f"not healthy after {self.cfg.supervision.start_timeout}s ({svc.check().detail})"))
+                        comp, f"not healthy after {self.cfg.supervision.start_timeout}s ({self.check(comp).detail})"))
                 spinner.update(f"starting {', '.join(pending)} ({time.monotonic() - started:.0f}s)")
                 time.sleep(1.0)
 
-    def _unhealthy_message(self, svc: Service, why: str) -> str:
-        log = self.home.service_log(svc.name)
-        return (f"service {svc.name} {why}. Last lines of {log}:\n{tail(log)}\n"
-                f"See the whole log with: airdeck logs {svc.name}")
+    def _unhealthy_message(self, comp: Component, why: str) -> str:
+        log = self.home.service_log(comp.name)
+        return (f"service {comp.name} {why}. Last lines of {log}:\n{tail(log)}\n"
+                f"See the whole log with: airdeck logs {comp.name}")
 
     def migrate(self) -> None:
         """Run `airflow db migrate` only when the schema is behind."""
-        airflow = services.airflow_bin()
-        check = subprocess.run([airflow, "db", "check-migrations", "--migration-wait-timeout", "0"],
-                               env=self.cli_env(), capture_output=True, text=True, check=False)
-        if check.returncode == 0:
+        code, _ = self.airflow_cli("db", "check-migrations", "--migration-wait-timeout", "0")
+        if code == 0:
             self.console.print("[green]✓[/] database schema is current")
             return
         with self.console.status("migrating the metadata database (airflow db migrate)"):
             started = time.monotonic()
-            result = subprocess.run([airflow, "db", "migrate"], env=self.cli_env(),
-                                    capture_output=True, text=True, check=False)
-        if result.returncode != 0:
+            code, output = self.airflow_cli("db", "migrate")
+        if code != 0:
             raise StackError("airflow db migrate failed:\n" + "\n".join(
-                (result.stdout + result.stderr).strip().splitlines()[-LOG_TAIL_LINES:]))
+                output.strip().splitlines()[-LOG_TAIL_LINES:]))
         self.console.print(f"[green]✓[/] migrated the metadata database ({time.monotonic() - started:.1f}s)")
 
     def ensure_admin(self) -> None:
@@ -213,9 +322,9 @@ class Stack:
         if result.returncode != 0:
             raise StackError("could not create the admin account:\n" + result.stderr.strip()[-1500:])
         if result.stdout.strip().endswith("created"):
-            self.console.print(f"[green]✓[/] created the admin account [bold]{admin.username}[/]")
+            self.console.print(f"[green]✓[/] created the admin account [bold]{escape(admin.username)}[/]")
             self.console.print(
-                f"  its generated password, shown this once: [bold]{password}[/]\n"
+                f"  its generated password, shown this once: [bold]{escape(password)}[/]\n"
                 "  (retrieve it later with: airdeck credentials)")
 
     # ------------------------------------------------------------------ status
@@ -243,35 +352,30 @@ class Stack:
         infos = self.supervisor.all_info() if running else {}
         restarts = self._restarts() if running else {}
         out = []
-        for svc in self.services():
-            info = infos.get(svc.name, {})
+        for comp in self.deployment.components:
+            info = infos.get(comp.name, {})
             state = info.get("statename", "STOPPED") if running else "STOPPED"
             pid = info.get("pid") or None
             if state == "RUNNING":
-                result = svc.check()
+                result = self.check(comp)
                 healthy, detail = result.healthy, result.detail
             else:
                 healthy, detail = False, info.get("spawnerr") or state.lower()
-            out.append(ServiceStatus(svc.name, svc.kind, state, healthy, detail, pid if state == "RUNNING" else None,
-                                     svc.url, restarts.get(svc.name, 0)))
+            out.append(ServiceStatus(comp.name, comp.kind, state, healthy, detail,
+                                     pid if state == "RUNNING" else None, comp.url, restarts.get(comp.name, 0)))
         return out
 
     # ------------------------------------------------------------------ down
     def down(self, quiet: bool = False) -> int:
-        """Stop every service (gracefully, then SIGKILL after stop_timeout) and supervisord.
+        """Stop every component (gracefully, then SIGKILL after stop_timeout) and supervisord.
 
         Returns the number of leftover processes that had to be killed."""
         if self.supervisor.is_running():
-            by_wave: dict[int, list[str]] = {}
-            for svc in self.services():
-                by_wave.setdefault(svc.wave, []).append(svc.name)
             known = set(self.supervisor.all_info())
-            for wave in sorted(by_wave, reverse=True):
-                names = [n for n in by_wave[wave] if n in known]
-                self._stop_all(names, quiet)
+            for wave in reversed(self.deployment.waves()):
+                self._stop_all([c.name for c in wave if c.name in known], quiet)
             self.supervisor.shutdown(timeout=self.cfg.supervision.stop_timeout + 15)
-        killed = self.cleanup_stale(quiet=quiet)
-        return killed
+        return self.cleanup_stale(quiet=quiet)
 
     def _stop_all(self, names: list[str], quiet: bool) -> None:
         for name in names:
@@ -292,8 +396,8 @@ class Stack:
         """Processes of this $AIRDECK_HOME that are still alive.
 
         Three nets, because one is not enough: the pid files the event listener keeps for each
-        service (and supervisord's own), the process groups those pids lead (supervisord starts every
-        service as a group leader, so gunicorn workers, Celery pool and task processes are members),
+        component (and supervisord's own), the process groups those pids lead (supervisord starts every
+        component as a group leader, so gunicorn workers, Celery pool and task processes are members),
         and the ``AIRDECK_STACK`` marker in the environment (unreadable for processes that rewrite
         their title over it, as valkey, gunicorn and Airflow's log server do)."""
         me = os.getpid()
@@ -311,7 +415,7 @@ class Stack:
             try:
                 if leaders and os.getpgid(proc.pid) in leaders:
                     found[proc.pid] = proc
-                elif proc.environ().get(services.STACK_MARKER) == str(self.home.root):
+                elif proc.environ().get(STACK_MARKER) == str(self.home.root):
                     found[proc.pid] = proc
             except (psutil.Error, OSError):
                 continue

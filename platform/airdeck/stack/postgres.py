@@ -6,7 +6,6 @@ the same user the pgserver wheel itself uses.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pwd
 import shutil
@@ -16,24 +15,13 @@ from pathlib import Path
 
 import psycopg
 
+from airdeck.plan.servers import POSTGRES_SYSTEM_USER as SYSTEM_USER
+from airdeck.plan.servers import postgres_bin_dir as bin_dir
+from airdeck.plan.servers import postgres_user as run_as_user
 from airdeck.stack.errors import ExternalServiceError, StackError
 
-SYSTEM_USER = "pgserver"
 SUPERUSER = "airflow"
 DATABASE = "airflow"
-
-
-def bin_dir() -> Path:
-    """PostgreSQL binaries shipped in the pgserver wheel (found without importing it: its import is noisy)."""
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError("the pgserver package is not installed; reinstall airdeck from the lock file")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def run_as_user() -> str | None:
-    """The system user PostgreSQL runs as: None (this user) unless airdeck runs as root."""
-    return SYSTEM_USER if os.geteuid() == 0 else None
 
 
 def _ensure_system_user() -> pwd.struct_passwd:
@@ -90,14 +78,6 @@ def prepare(data_dir: Path, socket_dir: Path, password: str) -> bool:
         shutil.rmtree(data_dir, ignore_errors=True)
         raise StackError(f"initdb failed for {data_dir}: {result.stderr.strip()[-800:]}")
     return True
-
-
-def command(data_dir: Path, socket_dir: Path, port: int, max_connections: int) -> list[str]:
-    return [
-        str(bin_dir() / "postgres"), "-D", str(data_dir), "-p", str(port), "-k", str(socket_dir),
-        "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}",
-        "-c", "log_destination=stderr", "-c", "logging_collector=off",
-    ]
 
 
 def ensure_database(port: int, password: str) -> None:

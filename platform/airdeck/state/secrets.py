@@ -99,6 +99,13 @@ class SecretStore:
                 tmp.unlink(missing_ok=True)
         return read_private(path)
 
+    def read(self, name: str) -> str:
+        """The secret's value if it was generated already; KeyError otherwise (never generates)."""
+        path = self.path(name)
+        if not path.exists():
+            raise KeyError(name)
+        return read_private(path)
+
     def ensure_all(self) -> dict[str, str]:
         return {name: self.get(name) for name in GENERATED}
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from airdeck.stack.errors import StackError
+from airdeck.errors import AirdeckError
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import write_private
 
@@ -26,7 +26,7 @@ CA_DAYS = 3650
 SERVER_DAYS = 397  # browsers refuse server certificates valid for longer
 
 
-class TLSError(StackError):
+class TLSError(AirdeckError):
     """A certificate or key cannot be used; the message names the file and what to do."""
 
     exit_code = 2

@@ -1,8 +1,9 @@
 """Airflow settings for HTTPS, and the files they point at.
 
 The api-server gets ``[api] ssl_cert``/``ssl_key`` (Airflow also marks its JWT cookie Secure when
-``ssl_cert`` is set); every service gets ``[fab] cookie_secure`` for the Flask session cookie and an
-https ``execution_api_server_url``; workers verify the Execution API with ``[api] ssl_ca_file``
+``ssl_cert`` is set); every component gets ``[fab] cookie_secure`` for the Flask session cookie (the https
+``execution_api_server_url`` comes from
+:mod:`airdeck.plan.endpoints`); workers verify the Execution API with ``[api] ssl_ca_file``
 (read by the task SDK's client, ``airflow/sdk/api/client.py``).
 """
 
@@ -28,14 +29,6 @@ def server_files(cfg: AirdeckConfig, home: AirdeckHome) -> tuple[Path, Path, Pat
     return files.server_cert, files.server_key, (tls.ca_file or files.ca_cert).absolute()
 
 
-def internal_url(cfg: AirdeckConfig) -> str:
-    """The api-server URL services and health checks use (loopback when it listens on all addresses)."""
-    api = cfg.api_server
-    scheme = "https" if cfg.tls.enabled else "http"
-    host = "127.0.0.1" if api.host in ("0.0.0.0", "127.0.0.1", "::") else api.host  # noqa: S104
-    return f"{scheme}://{host}:{api.port}"
-
-
 def ca_file(cfg: AirdeckConfig, home: AirdeckHome) -> str | None:
     """The CA bundle health checks verify the api-server with (None: plain http, or the system CAs)."""
     if not cfg.tls.enabled:
@@ -49,14 +42,11 @@ def client_context(ca: str | None) -> ssl.SSLContext:
 
 
 def contribute(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> Settings:
-    """``config/render.py`` contributor: the HTTPS settings of one service."""
+    """The HTTPS settings of one component (the execution API URL follows ``tls.enabled`` in the endpoints)."""
     if not cfg.tls.enabled:
         return {}
     cert, key, ca = server_files(cfg, home)
-    out: Settings = {
-        "core": {"execution_api_server_url": f"{internal_url(cfg)}/execution/"},
-        "fab": {"cookie_secure": "True"},
-    }
+    out: Settings = {"fab": {"cookie_secure": "True"}}
     if service == "api-server":
         out["api"] = {"ssl_cert": str(cert), "ssl_key": str(key)}
     elif ca is not None:

@@ -1,0 +1,240 @@
+"""``plan(cfg, home, target, concerns) -> Deployment``: every component, with no I/O and no secret values.
+
+The core adds the Airflow components (api-server, scheduler, dag-processor, triggerer, Celery workers)
+and, on the local target, the embedded PostgreSQL and Valkey; each concern adds its settings,
+components, files and environment through :class:`~airdeck.plan.concern.Concern`. Each value below is
+set on purpose; docs/configuration.md explains why.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from airdeck.config.model import AirdeckConfig
+from airdeck.plan import servers
+from airdeck.plan.concern import Concern, PlanContext
+from airdeck.plan.endpoints import Endpoints, Target
+from airdeck.plan.model import Component, Deployment, Probe, SecretRef, SecretSetting, Settings
+from airdeck.plan.render import airflow_cfg
+from airdeck.state.home import AirdeckHome
+
+AIRFLOW_CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+API_SERVER = "api-server"
+CLI = "cli"
+
+#: Settings whose values are the platform's secrets, the same for every Airflow component.
+CORE_SECRET_SETTINGS = (
+    SecretSetting("core", "fernet_key", SecretRef("fernet_key")),
+    SecretSetting("api_auth", "jwt_secret", SecretRef("jwt_secret")),
+    SecretSetting("api", "secret_key", SecretRef("api_secret_key")),
+    SecretSetting("database", "sql_alchemy_conn", SecretRef("database_url")),
+    SecretSetting("celery", "broker_url", SecretRef("broker_url")),
+    SecretSetting("celery", "result_backend", SecretRef("database_url", "db+{}")),
+)
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` command of the environment airdeck runs in."""
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def bundled_dags_folder() -> Path:
+    return Path(str(resources.files("airdeck") / "example_dags"))
+
+
+def worker_names(cfg: AirdeckConfig, target: Target) -> list[str]:
+    if target.kind == "kubernetes":
+        return ["worker"]  # one component; the chart sets the replicas
+    return [f"worker-{n}" for n in range(1, cfg.workers.replicas + 1)]
+
+
+def component_names(cfg: AirdeckConfig, target: Target | None = None) -> list[str]:
+    """The Airflow components in start order (api-server first: the others need its Execution API)."""
+    return [*AIRFLOW_CORE, *worker_names(cfg, target or Target.local())]
+
+
+def worker_index(name: str) -> int | None:
+    """1 for ``worker-1``…; 1 for the single ``worker`` of Kubernetes; None for other components."""
+    if name == "worker":
+        return 1
+    if name.startswith("worker-") and name[len("worker-"):].isdigit():
+        return int(name[len("worker-"):])
+    return None
+
+
+def core_settings(ctx: PlanContext, name: str) -> Settings:
+    """airdeck's own non-secret Airflow settings of one component (``cli`` for one-off commands)."""
+    cfg, home, ep = ctx.cfg, ctx.home, ctx.endpoints
+    api = cfg.api_server
+    dags_folder = cfg.airflow.dags_folder or bundled_dags_folder()
+    return {
+        "core": {
+            "executor": "CeleryExecutor",
+            "auth_manager": FAB_AUTH_MANAGER,
+            "dags_folder": str(Path(dags_folder).absolute()),
+            "load_examples": "False",
+            "parallelism": str(cfg.airflow.parallelism),
+            "max_active_tasks_per_dag": str(cfg.airflow.max_active_tasks_per_dag),
+            "dags_are_paused_at_creation": str(cfg.airflow.dags_are_paused_at_creation),
+            "default_timezone": cfg.airflow.default_timezone,
+            "execution_api_server_url": ep.execution_api_url,
+        },
+        "database": {
+            "sql_alchemy_pool_size": str(cfg.database.pool_size),
+            "sql_alchemy_pool_pre_ping": "True",
+        },
+        "celery": {
+            "worker_concurrency": str(cfg.workers.concurrency),
+            "worker_prefetch_multiplier": "1",
+            "task_acks_late": "True",
+        },
+        # Redelivery of an unacknowledged task after a lost worker; must exceed the longest task.
+        "celery_broker_transport_options": {"visibility_timeout": "21600"},
+        "api": {
+            "server_type": "gunicorn",
+            "host": ep.api_bind_host,
+            "port": str(api.port),
+            "workers": str(api.workers),
+            "worker_timeout": str(api.worker_timeout),
+            "base_url": ep.api_public_url,
+            "expose_config": "False",
+            "expose_stacktrace": "False",
+        },
+        "api_auth": {"jwt_issuer": "airdeck"},
+        "fab": {"config_file": str(home.webserver_config), "expose_hostname": "False"},
+        "logging": {
+            "base_log_folder": str(home.task_logs),
+            "dag_processor_child_process_log_directory": str(home.logs / "dag-processor"),
+            "worker_log_server_port": str(ep.worker_log_port(worker_index(name) or 1)),
+        },
+        "scheduler": {
+            "enable_health_check": "True",
+            "scheduler_health_check_server_host": ep.scheduler_health_bind,
+            "scheduler_health_check_server_port": str(cfg.scheduler.health_check_port),
+        },
+        "dag_processor": {
+            "parsing_processes": str(cfg.dag_processor.parsing_processes),
+            "refresh_interval": str(cfg.dag_processor.refresh_interval),
+            "min_file_process_interval": str(cfg.dag_processor.min_file_process_interval),
+        },
+        "triggerer": {"capacity": str(cfg.triggerer.capacity)},
+    }
+
+
+def _merge(into: Settings, extra: Settings) -> None:
+    for section, options in extra.items():
+        into.setdefault(section, {}).update(options)
+
+
+def airflow_settings(ctx: PlanContext, name: str, concerns: Sequence[Concern]) -> tuple[Settings, list[SecretSetting]]:
+    """The complete Airflow settings of one component: non-secret values and secret references.
+
+    Concerns apply in order; ``airflow.extra_config`` wins over everything (except secrets, which the
+    model refuses there)."""
+    settings = core_settings(ctx, name)
+    secret_settings = list(CORE_SECRET_SETTINGS)
+    for concern in concerns:
+        _merge(settings, concern.settings(ctx, name))
+        secret_settings += concern.secret_settings(ctx, name)
+    for section, extra in ctx.cfg.airflow.extra_config.items():
+        target = settings.setdefault(section.lower(), {})
+        for key, value in extra.items():
+            target[key.lower()] = str(value)
+    # a secret setting wins over a plain value of the same key (a concern may move one into a secret)
+    secret_keys = {(s.section, s.key) for s in secret_settings}
+    for section, key in secret_keys:
+        settings.get(section, {}).pop(key, None)
+    return settings, _dedupe(secret_settings)
+
+
+def _dedupe(items: Iterable[SecretSetting]) -> list[SecretSetting]:
+    out: dict[tuple[str, str], SecretSetting] = {}
+    for item in items:
+        out[(item.section, item.key)] = item  # later concerns win, as for plain settings
+    return list(out.values())
+
+
+def _airflow_env(ctx: PlanContext, name: str, concerns: Sequence[Concern]) -> dict[str, str]:
+    env = {"AIRFLOW_HOME": str(ctx.home.airflow_home), "AIRFLOW_CONFIG": str(ctx.home.service_config(name)),
+           "PYTHONUNBUFFERED": "1"}
+    for concern in concerns:
+        env.update(concern.env(ctx, name))
+    return env
+
+
+def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
+                       infrastructure: list[str]) -> Component:
+    cfg, ep = ctx.cfg, ctx.endpoints
+    settings, secret_settings = airflow_settings(ctx, name, concerns)
+    config_file = airflow_cfg(str(ctx.home.service_config(name)), settings, secret_settings)
+    env = _airflow_env(ctx, name, concerns)
+    airflow = airflow_bin()
+    ca = ca_file_for_probes(ctx, concerns)
+    index = worker_index(name)
+    common = {"env": env, "airflow": True, "settings": settings, "secret_settings": tuple(secret_settings),
+              "files": (config_file,)}
+    if name == API_SERVER:
+        api = cfg.api_server
+        argv: tuple[str, ...] = (airflow, "api-server", "--host", ep.api_bind_host, "--port", str(api.port),
+                "--workers", str(api.workers), "--worker-timeout", str(api.worker_timeout))
+        return Component(name, "api-server", argv, depends_on=tuple(infrastructure),
+                         ports=(("api_server.port", api.port),), bind_host=ep.api_bind_host,
+                         probe=Probe("api-health", url=ep.api_internal_url, ca_file=ca), url=ep.api_public_url,
+                         **common)  # type: ignore[arg-type]
+    if name == "scheduler":
+        return Component(name, "scheduler", (airflow, "scheduler"), depends_on=(API_SERVER,),
+                         ports=(("scheduler.health_check_port", cfg.scheduler.health_check_port),),
+                         probe=Probe("scheduler", url=ep.api_internal_url, detail=ep.scheduler_health_url,
+                                     ca_file=ca),
+                         url=ep.scheduler_health_url, **common)  # type: ignore[arg-type]
+    if name in ("dag-processor", "triggerer"):
+        return Component(name, name, (airflow, name), depends_on=(API_SERVER,),
+                         probe=Probe("heartbeat", url=ep.api_internal_url, detail=name.replace("-", "_"),
+                                     ca_file=ca), **common)  # type: ignore[arg-type]
+    assert index is not None, name  # noqa: S101 - component_names() lists only these
+    node = f"{name}@%h"  # Celery expands %h to the host name
+    port = ep.worker_log_port(index)
+    argv = (airflow, "celery", "worker", "--celery-hostname", node, "--concurrency", str(cfg.workers.concurrency),
+            "--without-mingle", "--without-gossip")
+    return Component(name, "worker", argv, depends_on=(API_SERVER,),
+                     ports=((f"workers.log_server_port (worker {index})", port),),
+                     probe=Probe("celery-ping", detail=node, secret=SecretRef("broker_url")),
+                     url=ep.worker_log_url(index), **common)  # type: ignore[arg-type]
+
+
+def ca_file_for_probes(ctx: PlanContext, concerns: Sequence[Concern]) -> str | None:
+    """The CA a client verifies the api-server with: ``[api] ssl_ca_file`` of the CLI settings, if any."""
+    settings: Settings = {}
+    for concern in concerns:
+        _merge(settings, concern.settings(ctx, CLI))
+    return settings.get("api", {}).get("ssl_ca_file")
+
+
+def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target, concerns: Sequence[Concern]) -> Deployment:
+    """The deployment of ``cfg`` on ``target``: pure, writes nothing, holds no secret value."""
+    endpoints = Endpoints(cfg, target)
+    ctx = PlanContext(cfg, home, endpoints)
+    components: list[Component] = []
+    if target.kind == "local":
+        if cfg.database.url is None:
+            components.append(servers.postgres(endpoints, home))
+        if cfg.broker.url is None:
+            components.append(servers.valkey(endpoints, home))
+    added: list[Component] = [c for concern in concerns for c in concern.components(ctx)]
+    airflow_names = component_names(cfg, target)
+    # Every Airflow component waits for the platform's own servers (database, broker, metrics bridge):
+    # the non-Airflow components that depend on nothing.
+    infrastructure = [c.name for c in [*components, *added] if not c.depends_on]
+    components += [c for c in added if not c.depends_on]
+    components += [_airflow_component(ctx, name, concerns, infrastructure) for name in airflow_names]
+    components += [c for c in added if c.depends_on]
+    files = [spec for concern in concerns for spec in concern.files(ctx)]
+    settings, secret_settings = airflow_settings(ctx, CLI, concerns)
+    cli = Component(CLI, "cli", (), env=_airflow_env(ctx, CLI, concerns), airflow=True, settings=settings,
+                    secret_settings=tuple(secret_settings),
+                    files=(airflow_cfg(str(home.service_config(CLI)), settings, secret_settings),))
+    return Deployment(target.kind, tuple(components), tuple(files), cli)
