@@ -77,12 +77,13 @@ class SecretResolver:
     ``base(name)`` returns a value or raises KeyError when this target has no such base secret."""
 
     def __init__(self, cfg: AirdeckConfig, home: AirdeckHome, base: Callable[[str], str],
-                 sources: Mapping[str, SecretSource], where: str = "the state folder"):
+                 sources: Mapping[str, SecretSource], where: str = "the state folder", generates: bool = True):
         self.cfg = cfg
         self.home = home
         self._base = base
         self._sources = sources
         self._where = where
+        self._generates = generates  # the base is a state folder that `airdeck up` fills (else: mounted files)
         self._cache: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
@@ -100,12 +101,12 @@ class SecretResolver:
             pass
         source = self._sources.get(name)
         if source is None:
-            if name in GENERATED:
+            if name in GENERATED and self._generates:
                 raise MissingSecretError(f"no secret {name!r} in {self._where} yet: airdeck generates it at the "
                                          "first `airdeck up` with this state folder ($AIRDECK_HOME or --home); "
                                          "is the platform running there (`airdeck status`)?")
-            raise MissingSecretError(f"no secret {name!r} in {self._where}; provide it there "
-                                     f"(a file named {name}) or configure what it is derived from")
+            raise MissingSecretError(f"no secret {name!r} in {self._where}; mount or write it there as a file "
+                                     f"named {name} (mode 0400 or 0440)")
         return source(self.cfg, self.home, self)
 
     def masked(self, name: str) -> str:

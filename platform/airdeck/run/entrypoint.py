@@ -83,7 +83,7 @@ def resolver_for(cfg: AirdeckConfig, home: AirdeckHome, target: Target, secrets_
     sources = concerns.secret_sources()
     if target.kind == "kubernetes":
         sources = _external_only(sources)
-    return SecretResolver(cfg, home, base, sources, where=str(folder))
+    return SecretResolver(cfg, home, base, sources, where=str(folder), generates=False)
 
 
 def select(deployment: Deployment, name: str) -> Component:

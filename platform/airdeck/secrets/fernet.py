@@ -100,9 +100,9 @@ def _plain_url(url: str) -> str:
 def connect(stack: Stack) -> Any:
     import psycopg
 
-    from airdeck.config.render import database_url, mask_url
+    from airdeck.plan.secrets import mask_url
 
-    url = database_url(stack.cfg, stack.secrets)
+    url = stack.secret("database_url")
     try:
         return psycopg.connect(_plain_url(url), connect_timeout=5)
     except psycopg.Error as exc:
