@@ -30,5 +30,12 @@ install_python_deps() {
         python3 -m pip install --quiet --user "uv==${UV_VERSION}" 2>/dev/null \
             || python3 -m pip install --quiet "uv==${UV_VERSION}"
     fi
-    (cd "$REPO" && uv_cmd sync --frozen --quiet "$@")
+    # An install without the dev group (scripts/up passes --no-dev) is inexact: it adds what the
+    # platform needs and removes nothing, so it never uninstalls the test tools scripts/test installed;
+    # scripts/test's exact install then finds nothing to do either. Both stay idempotent.
+    local inexact=()
+    for arg in "$@"; do
+        [ "$arg" = "--no-dev" ] && inexact=(--inexact)
+    done
+    (cd "$REPO" && uv_cmd sync --frozen --quiet "${inexact[@]}" "$@")
 }

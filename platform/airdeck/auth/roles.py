@@ -31,8 +31,11 @@ from typing import Any
 import yaml
 
 from airdeck.config.auth import BUILTIN_ROLES
+from airdeck.resources import data_root
 
-DEFAULT_FILE = Path("security/roles.yaml")
+#: The roles file airdeck ships (packaged from the repository's security/roles.yaml); pass another
+#: with ``--file``. In a checkout it is the repository's file itself (the package's data link, resolved).
+DEFAULT_FILE = (data_root() / "security" / "roles.yaml").resolve()
 ACTIONS = ("can_create", "can_read", "can_edit", "can_delete", "menu_access")
 ROLE_NAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,64}$")
 FILE_KEYS = ("version", "permission_sets", "roles")
@@ -161,6 +164,9 @@ def parse_roles(data: Any, source: str) -> dict[str, RoleSpec]:
 def load_roles(path: Path) -> dict[str, RoleSpec]:
     source = str(path)
     if not path.is_file():
+        if path == DEFAULT_FILE:
+            raise RolesFileError(source, ["airdeck's packaged roles file is missing; reinstall airdeck, "
+                                          "or pass your own with --file"])
         raise RolesFileError(source, [f"file not found (create it, or pass --file; default {DEFAULT_FILE})"])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -21,14 +21,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from airdeck.errors import AirdeckError
+from airdeck.resources import ResourceNotFoundError, data_path, data_root
 from airdeck.stack.errors import StackError
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h))+$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.-]+:\d{1,5}$")
 
-#: Where the repository keeps the mapping and the Prometheus files, relative to the package.
-REPO_ROOT = Path(__file__).resolve().parents[3]
+#: The packaged data folder, laid out like the repository (``prometheus/…``). Only for
+#: ``metrics/wiring.py``'s fallback path until it asks :mod:`airdeck.resources` itself; then remove it.
+REPO_ROOT = data_root()
 
 
 class _Section(BaseModel):
@@ -110,12 +113,20 @@ class ObservabilitySettings(_Section):
         return ports
 
 
-class ObservabilityFileError(StackError):
-    """A file the observability services need is missing."""
+class ObservabilityFileError(StackError, AirdeckError):
+    """A file the observability services need is missing.
+
+    Also a :class:`StackError` while the CLI catches that type (the base becomes ``AirdeckError`` alone
+    once the CLI catches it).
+    """
+
+
+#: The mapping airdeck ships (packaged from the repository's prometheus/statsd-mapping.yml).
+DEFAULT_MAPPING = "prometheus/statsd-mapping.yml"
 
 
 def mapping_file(settings: ObservabilitySettings) -> Path:
-    """The mapping file the bridge reads: the configured one, else the repository's."""
+    """The mapping file the bridge reads: the configured one, else the one airdeck ships."""
     if settings.bridge.mapping is not None:
         path = settings.bridge.mapping.expanduser().absolute()
         if not path.is_file():
@@ -123,16 +134,17 @@ def mapping_file(settings: ObservabilitySettings) -> Path:
                 f"observability.bridge.mapping: {path} does not exist; point it at a statsd_exporter mapping file"
             )
         return path
-    return repo_file("prometheus/statsd-mapping.yml", "observability.bridge.mapping")
+    return repo_file(DEFAULT_MAPPING, "observability.bridge.mapping")
 
 
 def repo_file(relative: str, key: str) -> Path:
-    """A file of airdeck's ``prometheus/`` folder, or an error naming the key that replaces it."""
-    path = REPO_ROOT / relative
+    """A file airdeck ships from its ``prometheus/`` folder, or an error naming the key that replaces it."""
+    try:
+        path = data_path(relative)
+    except ResourceNotFoundError as exc:
+        raise ObservabilityFileError(f"{exc}. Or set {key} in airdeck.yaml to a copy of that file.") from None
     if not path.is_file():
         raise ObservabilityFileError(
-            f"{relative} was not found at {path} (airdeck runs from a wheel without the repository's "
-            f"prometheus/ folder). Set {key} in airdeck.yaml to a copy of that file, or run airdeck from "
-            "a checkout of the repository."
+            f"airdeck's packaged {relative} is not a file ({path}); reinstall airdeck, or set {key} in airdeck.yaml"
         )
     return path

@@ -1,0 +1,1 @@
+"""Packaging: the files airdeck ships, the installed wheel, and the docs that name every package."""
