@@ -7,24 +7,19 @@ The same words are used in the Helm values and the Terraform variables.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from airdeck.config.airflow_options import MANAGED_OPTIONS
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.auth import AuthSettings
+from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tls import TLSSettings
-
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class Section(BaseModel):
-    """Base for every section: unknown keys are errors, values are validated on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class EmbeddedDatabase(Section):
@@ -83,18 +78,12 @@ class ApiServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address the api-server listens on.")
     port: Port = Field(8080, description="Port the api-server listens on.")
     workers: int = Field(2, ge=1, le=64, description="gunicorn workers of the api-server.")
-    worker_timeout: int = Field(120, ge=10, le=3600, description="gunicorn worker timeout, seconds.")
-    base_url: str | None = Field(
+    worker_timeout: Annotated[Duration, Between("10s", "1h"), WholeSeconds] = Field(
+        timedelta(minutes=2), description="gunicorn worker timeout.")
+    base_url: HttpUrl | None = Field(
         None,
         description="Public base URL users open (links in alerts). Default: http://<host>:<port>.",
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an absolute http:// or https:// URL")
-        return value.rstrip("/") if value else value
 
     #: "https" when tls.enabled (set by AirdeckConfig); the default URL and health checks follow it.
     _scheme: str = PrivateAttr("http")
@@ -112,10 +101,11 @@ class SchedulerSettings(Section):
 
 class DagProcessorSettings(Section):
     parsing_processes: int = Field(2, ge=1, le=64, description="[dag_processor] parsing_processes.")
-    refresh_interval: int = Field(
-        30, ge=1, description="Seconds between scans of the DAG folder for new files."
+    refresh_interval: Annotated[Duration, Between("1s"), WholeSeconds] = Field(
+        timedelta(seconds=30), description="Time between scans of the DAG folder for new files."
     )
-    min_file_process_interval: int = Field(30, ge=1, description="Seconds before a file is re-parsed.")
+    min_file_process_interval: Annotated[Duration, Between("1s"), WholeSeconds] = Field(
+        timedelta(seconds=30), description="Time before a file is re-parsed.")
 
 
 class TriggererSettings(Section):
@@ -132,7 +122,7 @@ class WorkersSettings(Section):
 
 class AdminSettings(Section):
     username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    email: str = Field("admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    email: EmailAddress = "admin@localhost"
     first_name: str = "Platform"
     last_name: str = "Admin"
 
@@ -160,22 +150,22 @@ class AirflowSettings(Section):
     def _no_secrets_inline(
         cls, value: dict[str, dict[str, str | int | float | bool]]
     ) -> dict[str, dict[str, str | int | float | bool]]:
-        managed = {("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key"),
-                   ("database", "sql_alchemy_conn"), ("celery", "broker_url"), ("celery", "result_backend")}
         for section, options in value.items():
             for key in options:
-                if (section.lower(), key.lower()) in managed:
+                managed_by = MANAGED_OPTIONS.get((section.lower(), key.lower()))
+                if managed_by is not None:
                     raise ValueError(
-                        f"[{section}] {key} is managed by airdeck (generated secret or URL); "
-                        "set database.url / broker.url instead, or leave it to airdeck"
+                        f"[{section}] {key} is a secret managed by airdeck; it is set by {managed_by}, "
+                        "not in airflow.extra_config"
                     )
         return value
 
 
 class SupervisionSettings(Section):
-    start_timeout: int = Field(240, ge=10, le=3600, description="Seconds a service may take to be healthy.")
-    stop_timeout: int = Field(
-        45, ge=1, le=600, description="Seconds a service gets to stop gracefully before SIGKILL."
+    start_timeout: Annotated[Duration, Between("10s", "1h"), WholeSeconds] = Field(
+        timedelta(minutes=4), description="Time a service may take to be healthy.")
+    stop_timeout: Annotated[Duration, Between("1s", "10m"), WholeSeconds] = Field(
+        timedelta(seconds=45), description="Time a service gets to stop gracefully before SIGKILL."
     )
     start_retries: int = Field(
         5, ge=0, le=100, description="Quick restarts (exit within startsecs) before a service is FATAL."

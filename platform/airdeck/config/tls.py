@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class Section(BaseModel):
-    """Same rules as airdeck.config.model.Section (kept here: model.py imports this module)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from airdeck.config.base import Section
 
 
 class TLSSettings(Section):
