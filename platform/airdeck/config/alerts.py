@@ -110,6 +110,8 @@ class DigestSettings(Section):
 
 
 class DeliverySettings(Section):
+    """How alerts are read from Airflow and delivered: polling, retries, timeouts."""
+
     poll_interval: Duration = Field(timedelta(seconds=5), description="How often Airflow's state is read.")
     overlap: Duration = Field(timedelta(seconds=60),
                               description="Re-read window behind the cursor (late commits are not missed).")
@@ -125,6 +127,8 @@ class DeliverySettings(Section):
 
 
 class DispatcherSettings(Section):
+    """The alert-dispatcher's own HTTP endpoints."""
+
     host: str = Field("127.0.0.1", description="Address of /healthz, /metrics and /nudge.")
     port: Port = Field(9465, description="Port of /healthz, /metrics (Prometheus) and /nudge.")
 

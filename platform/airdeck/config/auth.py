@@ -39,6 +39,8 @@ def _filter_is_balanced(value: str) -> bool:
 
 
 class LdapSettings(Section):
+    """The LDAP directory people sign in against, and how its groups map to roles."""
+
     url: str = Field(
         ...,
         description="ldap://host:389 (with start_tls) or ldaps://host:636. One directory server.",
@@ -82,9 +84,9 @@ class LdapSettings(Section):
         ),
     )
     uid_attribute: str = Field("uid", description="Attribute holding the login name (AD: sAMAccountName).")
-    first_name_attribute: str = "givenName"
-    last_name_attribute: str = "sn"
-    email_attribute: str = "mail"
+    first_name_attribute: str = Field("givenName", description="Attribute holding the user's first name.")
+    last_name_attribute: str = Field("sn", description="Attribute holding the user's last name.")
+    email_attribute: str = Field("mail", description="Attribute holding the user's email address.")
 
     # --- groups
     group_attribute: str | None = Field(
@@ -93,7 +95,8 @@ class LdapSettings(Section):
     group_search_base: str | None = Field(
         None, description="Also search groups here whose group_member_attribute names the user."
     )
-    group_filter: str = Field("(|(objectClass=groupOfNames)(objectClass=group))")
+    group_filter: str = Field("(|(objectClass=groupOfNames)(objectClass=group))",
+                              description="LDAP filter the groups found under group_search_base must match.")
     group_member_attribute: str = Field("member", description="Attribute of a group listing member DNs.")
     nested_groups: bool = Field(True, description="Count the groups of the user's groups too (recursively).")
     in_chain_matching: Literal["auto", "always", "never"] = Field(
@@ -192,6 +195,8 @@ class LdapSettings(Section):
 
 
 class AuthSettings(Section):
+    """How people sign in and which roles they get."""
+
     mode: Literal["db", "ldap"] = Field("db", description="db: accounts in Airflow's database; ldap: a directory.")
     ldap: LdapSettings | None = Field(None, description="The directory, required when mode is ldap.")
     break_glass_users: list[str] | None = Field(

@@ -124,7 +124,7 @@ def _units(micros: int, stop: str = "ms") -> str:
 
 _DURATION_JSON_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "string", "pattern": DURATION_PATTERN},
+        {"type": "string", "pattern": DURATION_PATTERN, "minLength": 1},
         {"type": "string", "pattern": r"^P", "description": "ISO 8601, e.g. PT15S"},
         {"type": "number", "minimum": 0, "description": "seconds"},
     ],
@@ -159,9 +159,9 @@ class Between:
         for branch in out["anyOf"]:
             if branch.get("type") == "number":
                 if low is not None:
-                    branch["minimum"] = low.total_seconds()
+                    branch["minimum"] = _number(low.total_seconds())
                 if high is not None:
-                    branch["maximum"] = high.total_seconds()
+                    branch["maximum"] = _number(high.total_seconds())
         return out
 
     def _check(self, value: timedelta) -> timedelta:
@@ -181,6 +181,10 @@ def _whole_seconds(value: timedelta) -> timedelta:
 
 #: Metadata for a :data:`Duration` that an integer-seconds setting receives: ``Annotated[Duration, WholeSeconds]``.
 WholeSeconds = AfterValidator(_whole_seconds)
+
+
+def _number(seconds: float) -> int | float:
+    return int(seconds) if seconds.is_integer() else seconds
 
 
 # --- other shared values ----------------------------------------------------------------------------

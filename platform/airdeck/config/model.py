@@ -23,11 +23,15 @@ from airdeck.config.tls import TLSSettings
 
 
 class EmbeddedDatabase(Section):
+    """The PostgreSQL airdeck starts itself when database.url is unset."""
+
     port: Port = Field(15432, description="TCP port of the embedded PostgreSQL (loopback only).")
     max_connections: int = Field(300, ge=50, le=5000, description="PostgreSQL max_connections.")
 
 
 class DatabaseSettings(Section):
+    """Airflow's metadata database."""
+
     url: SecretStr | None = Field(
         None,
         description=(
@@ -53,10 +57,14 @@ class DatabaseSettings(Section):
 
 
 class EmbeddedBroker(Section):
+    """The Valkey airdeck starts itself when broker.url is unset."""
+
     port: Port = Field(16379, description="TCP port of the embedded Valkey (loopback only).")
 
 
 class BrokerSettings(Section):
+    """The Celery broker."""
+
     url: SecretStr | None = Field(
         None,
         description=(
@@ -75,6 +83,8 @@ class BrokerSettings(Section):
 
 
 class ApiServerSettings(Section):
+    """Airflow's api-server (UI, REST API, Execution API)."""
+
     host: str = Field("127.0.0.1", description="Address the api-server listens on.")
     port: Port = Field(8080, description="Port the api-server listens on.")
     workers: int = Field(2, ge=1, le=64, description="gunicorn workers of the api-server.")
@@ -96,10 +106,14 @@ class ApiServerSettings(Section):
 
 
 class SchedulerSettings(Section):
+    """Airflow's scheduler."""
+
     health_check_port: Port = Field(8974, description="Port of the scheduler's /health server.")
 
 
 class DagProcessorSettings(Section):
+    """Airflow's dag-processor, which parses DAG files."""
+
     parsing_processes: int = Field(2, ge=1, le=64, description="[dag_processor] parsing_processes.")
     refresh_interval: Annotated[Duration, Between("1s"), WholeSeconds] = Field(
         timedelta(seconds=30), description="Time between scans of the DAG folder for new files."
@@ -109,10 +123,14 @@ class DagProcessorSettings(Section):
 
 
 class TriggererSettings(Section):
+    """Airflow's triggerer, which runs deferred tasks' triggers."""
+
     capacity: int = Field(1000, ge=1, description="Triggers one triggerer runs at most.")
 
 
 class WorkersSettings(Section):
+    """The Celery workers that run tasks."""
+
     replicas: int = Field(1, ge=1, le=32, description="Number of Celery worker processes.")
     concurrency: int = Field(8, ge=1, le=256, description="Task slots per worker.")
     log_server_port: Port = Field(
@@ -121,13 +139,18 @@ class WorkersSettings(Section):
 
 
 class AdminSettings(Section):
-    username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    email: EmailAddress = "admin@localhost"
-    first_name: str = "Platform"
-    last_name: str = "Admin"
+    """The admin account created once, with a generated password."""
+
+    username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$",
+                          description="Login name of the admin account.")
+    email: EmailAddress = Field("admin@localhost", description="Email address of the admin account.")
+    first_name: str = Field("Platform", description="First name of the admin account.")
+    last_name: str = Field("Admin", description="Last name of the admin account.")
 
 
 class AirflowSettings(Section):
+    """Airflow settings shared by every service."""
+
     dags_folder: Path | None = Field(
         None, description="Folder of DAG files. Default: the example DAGs bundled with airdeck."
     )
@@ -162,6 +185,8 @@ class AirflowSettings(Section):
 
 
 class SupervisionSettings(Section):
+    """How services are started, restarted and stopped."""
+
     start_timeout: Annotated[Duration, Between("10s", "1h"), WholeSeconds] = Field(
         timedelta(minutes=4), description="Time a service may take to be healthy.")
     stop_timeout: Annotated[Duration, Between("1s", "10m"), WholeSeconds] = Field(

@@ -29,10 +29,14 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class StatsdSettings(Section):
+    """Where Airflow sends its StatsD metrics."""
+
     port: Port = Field(9125, description="UDP port on 127.0.0.1 where the bridge receives Airflow's StatsD.")
 
 
 class BridgeSettings(Section):
+    """The metrics bridge: StatsD in, Prometheus /metrics out."""
+
     enabled: bool = Field(True, description="Start the metrics bridge (StatsD → Prometheus) with the platform.")
     metrics_port: Port = Field(9102, description="TCP port of the bridge's /metrics (loopback only).")
     mapping: Path | None = Field(
@@ -42,6 +46,8 @@ class BridgeSettings(Section):
 
 
 class PrometheusSettings(Section):
+    """The Prometheus airdeck can start, scraping the bridge."""
+
     enabled: bool = Field(
         False, description="Start Prometheus with the platform (also: `airdeck up --with-prometheus`)."
     )
@@ -56,6 +62,8 @@ class PrometheusSettings(Section):
 
 
 class TracingSettings(Section):
+    """Where Airflow sends its OpenTelemetry traces."""
+
     otlp_endpoint: HttpUrl | None = Field(
         None,
         description=(
@@ -67,6 +75,8 @@ class TracingSettings(Section):
 
 
 class ObservabilitySettings(Section):
+    """Metrics, traces and the Grafana that shows them."""
+
     statsd: StatsdSettings = Field(default_factory=StatsdSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)

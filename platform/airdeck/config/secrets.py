@@ -32,6 +32,8 @@ _reject_inline_secrets = no_inline_credentials(INLINE_SECRET_KEYS)
 
 
 class VaultAuthSettings(Section):
+    """How the platform signs in to Vault; credentials come from files."""
+
     method: Literal["token", "approle", "kubernetes"] = Field(
         "approle", description="How the platform signs in to Vault.")
     mount_point: str | None = Field(
@@ -61,6 +63,8 @@ class VaultAuthSettings(Section):
 
 
 class VaultSettings(Section):
+    """The Vault (or OpenBao) server and the KV layout of the platform's secrets."""
+
     url: HttpUrl = Field(description="Address of Vault or OpenBao, e.g. https://vault.example.com:8200.")
     mount_point: str = Field("airflow", description="KV version 2 mount holding the platform's secrets.")
     connections_path: str = Field("connections", description="Folder of connections under the mount.")
@@ -91,6 +95,8 @@ class VaultSettings(Section):
 
 
 class SecretsSettings(Section):
+    """Where connections, variables and the platform keys live."""
+
     backend: Literal["local", "vault"] = Field(
         "local", description="local: connections and variables in the database only; "
                              "vault: Airflow's VaultBackend first, then the database.")

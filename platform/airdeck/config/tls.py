@@ -14,6 +14,8 @@ from airdeck.config.base import Section
 
 
 class TLSSettings(Section):
+    """HTTPS for the api-server."""
+
     enabled: bool = Field(False, description="Serve the api-server over HTTPS.")
     cert_file: Path | None = Field(
         None, description="PEM server certificate (with its chain). Default: the one airdeck generates.")
