@@ -102,8 +102,8 @@ def format_duration(duration: timedelta) -> str:
 def prometheus_duration(duration: timedelta) -> str:
     """Prometheus's own duration string (``15s``, ``1m30s``, ``500ms``) for its configuration files.
 
-    Prometheus counts in whole milliseconds: a finer remainder is rounded to the nearest one."""
-    millis = round(_micros(duration) / 1000)
+    Prometheus counts in whole milliseconds: a finer remainder is rounded to the nearest one (half up)."""
+    millis = (_micros(duration) + 500) // 1000
     return _units(millis * 1000) if millis else "0s"
 
 
