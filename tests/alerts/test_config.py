@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from airdeck.config.alerts import AlertsSettings, parse_duration
+from airdeck.config import ConfigError
+from airdeck.config.alerts import AlertsSettings
+from airdeck.config.base import parse_duration
+from airdeck.config.loader import parse_config
 
 from tests.harness import REPO
 
@@ -56,16 +59,10 @@ def test_email_channel_without_recipients_and_unknown_key(tmp_path: Path) -> Non
     assert "alerts.channels.mail.too: unknown key" in result.stderr
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800),
-                                               (45, 45), ("0.5s", 0.5)])
-def test_durations(text: object, seconds: float) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "5 minutes", "m", "-3", "1h 2x", True])
-def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="duration|negative"):
-        parse_duration(text)
+def test_sla_within_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="longer than 0s"):
+        AlertsSettings.model_validate({**GOOD, "slas": [{"within": 0}]})
+    assert AlertsSettings.model_validate(GOOD).slas[0].within == parse_duration("30m") == timedelta(minutes=30)
 
 
 def test_routing_semantics() -> None:
@@ -84,4 +81,14 @@ def test_routing_semantics() -> None:
 
 def test_settings_survive_the_json_round_trip_to_the_dispatcher() -> None:
     settings = AlertsSettings.model_validate({**GOOD, "digest": {"window": "90s"}})
-    assert AlertsSettings.model_validate(settings.model_dump(mode="json")) == settings
+    document = settings.model_dump(mode="json")
+    assert document["digest"]["window"] == "1m30s" and document["slas"][0]["within"] == "30m"
+    assert AlertsSettings.model_validate(document) == settings
+
+
+def test_grafana_url_lives_under_observability() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"alerts": {**GOOD, "grafana_url": "https://grafana.example.com"}}, "airdeck.yaml")
+    assert "alerts: grafana_url moved to observability.grafana_url" in info.value.render()
+    cfg = parse_config({"alerts": GOOD, "observability": {"grafana_url": "https://grafana.example.com/"}})
+    assert cfg.observability.grafana_url == "https://grafana.example.com"

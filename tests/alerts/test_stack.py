@@ -63,8 +63,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         "airflow": {"dags_folder": str(dags), "parallelism": 32, "max_active_tasks_per_dag": 32},
         "workers": {"concurrency": 12},
         "dag_processor": {"refresh_interval": 5},
+        "observability": {"grafana_url": "http://grafana.example.com"},
         "alerts": {
-            "grafana_url": "http://grafana.example.com",
             "channels": {
                 "slack_a": {"type": "slack", "connection": "slack_a"},
                 "email_a": {"type": "email", "connection": "smtp_test", "to": ["team-a@example.com"]},

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from airdeck.config import ConfigError, load_config
+from airdeck.config.base import format_duration, parse_duration, prometheus_duration
 from airdeck.config.loader import parse_config
 from airdeck.config.model import AirdeckConfig
+from pydantic import BaseModel
 
 
 def _error(data: object) -> ConfigError:
@@ -169,3 +173,98 @@ def test_cli_validate_ok(tmp_path: Path) -> None:
     result = _cli("config", "validate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+
+
+# --- the shared vocabulary (config/base.py) ---------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30s", 30), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("250ms", 0.25), ("1m30s", 90), (45, 45),
+    (0.5, 0.5), ("0.5s", 0.5), ("90", 90), ("PT15S", 15), ("P1DT2H", 93600), (" 1H ", 3600),
+])
+def test_duration_forms(text: object, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m", "-3", "1h 2x", "5m1h", "P", True, None, [5]])
+def test_bad_durations_name_the_accepted_forms(text: object) -> None:
+    with pytest.raises(ValueError, match=r"write e\.g\. 30s, 5m|negative"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(("seconds", "human", "prometheus"), [
+    (0, "0s", "0s"), (15, "15s", "15s"), (90, "1m30s", "1m30s"), (300, "5m", "5m"), (5400, "1h30m", "1h30m"),
+    (86400, "1d", "1d"), (0.25, "250ms", "250ms"), (1.5, "1.5s", "1s500ms"), (0.0005, "0.0005s", "1ms"),
+])
+def test_durations_are_written_in_the_short_form(seconds: float, human: str, prometheus: str) -> None:
+    duration = timedelta(seconds=seconds)
+    assert format_duration(duration) == human
+    assert parse_duration(human) == duration
+    assert prometheus_duration(duration) == prometheus
+    assert abs(parse_duration(prometheus) - duration) <= timedelta(microseconds=500)
+
+
+def test_former_integer_seconds_still_read_and_dump_in_the_short_form() -> None:
+    cfg = parse_config({"supervision": {"start_timeout": 240, "stop_timeout": 45},
+                        "dag_processor": {"refresh_interval": "1m"}, "api_server": {"worker_timeout": "PT2M"}})
+    assert cfg.supervision.start_timeout == timedelta(minutes=4)
+    assert cfg.supervision.stop_timeout.total_seconds() == 45
+    document = cfg.model_dump(mode="json")
+    assert document["supervision"] == {"start_timeout": "4m", "stop_timeout": "45s", "start_retries": 5}
+    assert document["dag_processor"]["refresh_interval"] == "1m"
+    assert document["api_server"]["worker_timeout"] == "2m"
+    assert AirdeckConfig.model_validate(document) == cfg
+
+
+def test_duration_bounds_and_whole_seconds_name_the_key() -> None:
+    text = _error({"supervision": {"start_timeout": "5s"}, "secrets": {"backend": "vault", "vault": {
+        "url": "http://127.0.0.1:8200", "timeout": "10m"}}, "dag_processor": {"refresh_interval": "1.5s"}}).render()
+    assert "supervision.start_timeout: must be at least 10s (got '5s')" in text
+    assert "secrets.vault.timeout: must be at most 5m (got '10m')" in text
+    assert "dag_processor.refresh_interval: must be a whole number of seconds" in text
+
+
+def test_every_section_shares_one_base_and_nothing_is_defined_twice() -> None:
+    import ast
+
+    from airdeck.config import base
+
+    def models(model: type[BaseModel]) -> set[type[BaseModel]]:
+        found = {model}
+        for field in model.model_fields.values():
+            for arg in (field.annotation, *get_args(field.annotation),
+                        *(a for inner in get_args(field.annotation) for a in get_args(inner))):
+                if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in found:
+                    found |= models(arg)
+        return found
+
+    sections = models(AirdeckConfig)
+    assert len(sections) > 25
+    assert all(issubclass(model, base.Section) for model in sections), sections
+    shared = {"Section", "Port", "Duration", "HttpUrl", "EmailAddress", "HostPort", "parse_duration",
+              "SECRET_OPTIONS", "INLINE_SECRET_KEYS", "grafana_url"}
+    defined: dict[str, list[str]] = {}
+    for module in sorted(Path(base.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = ([node.name] if isinstance(node, ast.ClassDef | ast.FunctionDef) else
+                     [t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign) else
+                     [node.target.id] if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                     else [])
+            for name in names:
+                if name in shared:
+                    defined.setdefault(name, []).append(module.name)
+    assert {name: where for name, where in defined.items() if len(where) > 1} == {}
+
+
+def test_shared_value_types_explain_themselves() -> None:
+    text = _error({"api_server": {"base_url": "grafana.example.com"}, "admin": {"email": "nobody"},
+                   "observability": {"prometheus": {"alertmanagers": ["localhost"]},
+                                     "grafana_url": "ftp://x"}}).render()
+    assert "api_server.base_url: must be an absolute http:// or https:// URL" in text
+    assert "admin.email: 'nobody' is not an email address" in text
+    assert "observability.prometheus.alertmanagers.0: 'localhost' is not host:port" in text
+    assert "observability.grafana_url: must be an absolute http:// or https:// URL" in text
+
+
+def test_defaults_survive_the_json_round_trip() -> None:
+    cfg = AirdeckConfig()
+    assert AirdeckConfig.model_validate(cfg.model_dump(mode="json")) == cfg

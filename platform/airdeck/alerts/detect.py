@@ -66,8 +66,10 @@ def links(public_url: str, grafana_url: str | None, dag_id: str, run_id: str | N
 class Detector:
     """Reads Airflow's state through REST and queues alerts."""
 
-    def __init__(self, settings: AlertsSettings, api: AirflowApi, outbox: Outbox, public_url: str):
+    def __init__(self, settings: AlertsSettings, api: AirflowApi, outbox: Outbox, public_url: str,
+                 grafana_url: str | None = None):
         self.settings = settings
+        self.grafana_url = grafana_url
         self.api = api
         self.outbox = outbox
         self.public_url = public_url
@@ -198,7 +200,7 @@ class Detector:
                 if last is None or last.event == "recovered" or last.occurred_at >= occurred:
                     return []
         payload["occurred_at"] = occurred.isoformat()
-        payload["links"] = links(self.public_url, self.settings.grafana_url, dag_id, run_id, task_id, try_number,
+        payload["links"] = links(self.public_url, self.grafana_url, dag_id, run_id, task_id, try_number,
                                  map_index)
         return [NewAlert(idem_key=key, channel=channel, event=event, occurred_at=occurred, payload=payload,
                          dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index,

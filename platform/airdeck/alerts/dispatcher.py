@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,19 +37,11 @@ from airdeck.alerts.metrics import AlertMetrics
 from airdeck.alerts.source import AirflowApi
 from airdeck.alerts.store import NewAlert, Outbox, Row, backoff, utcnow
 from airdeck.config.alerts import AlertsSettings
+from airdeck.config.base import format_duration
 
 log = logging.getLogger("airdeck.alerts.dispatcher")
 
 CLAIM_LIMIT = 1000
-
-
-def human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds % 3600 == 0 and seconds >= 3600:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0 and seconds >= 60:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
 
 
 @dataclass
@@ -61,6 +53,7 @@ class DispatcherSettings:
     api_url: str
     public_url: str
     admin_username: str
+    grafana_url: str | None = None  # observability.grafana_url: links to the DAG dashboard
     secrets_dir: str | None = None
     admin_password: str | None = None  # tests may give it inline
     verify: bool | str = True  # CA file of the api-server's certificate when TLS is on
@@ -84,8 +77,9 @@ class Dispatcher:
 
     def __init__(self, settings: AlertsSettings, outbox: Outbox, api: AirflowApi | None, public_url: str,
                  metrics: AlertMetrics | None = None, senders: dict[str, Any] | None = None,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, grafana_url: str | None = None):
         self.settings = settings
+        self.grafana_url = grafana_url
         self.outbox = outbox
         self.api = api
         self.public_url = public_url
@@ -93,7 +87,7 @@ class Dispatcher:
         timeout = settings.delivery.timeout.total_seconds()
         self.senders: dict[str, Any] = senders or {
             name: Sender(name, channel, timeout) for name, channel in settings.channels.items()}
-        self.detector = Detector(settings, api, outbox, public_url) if api is not None else None
+        self.detector = Detector(settings, api, outbox, public_url, grafana_url) if api is not None else None
         self.clock = clock
         self.stop_event = threading.Event()
         self.wake = threading.Event()
@@ -170,7 +164,8 @@ class Dispatcher:
         live: list[Row] = []
         for row in rows:
             if now - row.created_at > delivery.max_age:
-                self.outbox.mark_dead(row.id, row.last_error or f"not delivered within {human(delivery.max_age)}")
+                reason = row.last_error or f"not delivered within {format_duration(delivery.max_age)}"
+                self.outbox.mark_dead(row.id, reason)
                 self.metrics.dead.labels(channel).inc()
             elif (row.event == "dag_run_failed" and row.run_id and row.dag_id
                   and self.outbox.covered_by_task_alert(channel, row.dag_id, row.run_id)):
@@ -220,9 +215,9 @@ class Dispatcher:
     def render(self, channel: str, row: Row) -> Message:
         if row.kind == "digest":
             members = row.payload.get("members") or []
-            grafana = f"{self.settings.grafana_url}/d/airdeck-dag" if self.settings.grafana_url else None
+            grafana = f"{self.grafana_url}/d/airdeck-dag" if self.grafana_url else None
             return render_digest(row.idem_key, channel, members, self.settings.digest.threshold,
-                                 human(self.settings.digest.window), grafana)
+                                 format_duration(self.settings.digest.window), grafana)
         return render_alert(row.idem_key, row.payload)
 
     def _send(self, channel: str, row: Row) -> int:
@@ -312,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = DispatcherSettings.load(Path(args.settings))
     outbox = Outbox.connect(settings.database_url)
     api = AirflowApi(settings.api_url, settings.credentials, verify=settings.verify)
-    dispatcher = Dispatcher(settings.alerts, outbox, api, settings.public_url)
+    dispatcher = Dispatcher(settings.alerts, outbox, api, settings.public_url, grafana_url=settings.grafana_url)
     server = dispatcher.serve(settings.alerts.dispatcher.host, settings.alerts.dispatcher.port)
     log.info("alert dispatcher serving /healthz, /metrics, /nudge on %s:%d; channels: %s",
              settings.alerts.dispatcher.host, server.server_address[1], ", ".join(settings.alerts.channels))

@@ -108,7 +108,7 @@ class Directory:
             version=ssl.PROTOCOL_TLS_CLIENT,
         )
         return Server(s.url, use_ssl=s.url.startswith("ldaps://"), tls=tls,
-                      connect_timeout=s.connect_timeout, get_info=NONE)
+                      connect_timeout=s.connect_timeout.total_seconds(), get_info=NONE)
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc) or type(exc).__name__
@@ -122,7 +122,7 @@ class Directory:
         Raises DirectoryUnavailable when the directory cannot be reached, TLS fails or it times out."""
         s = self.settings
         conn = Connection(self._server(), user=user, password=password, auto_bind=False, read_only=True,
-                          receive_timeout=max(1, math.ceil(s.response_timeout)), raise_exceptions=False,
+                          receive_timeout=max(1, math.ceil(s.response_timeout.total_seconds())), raise_exceptions=False,
                           auto_referrals=False)
         try:
             conn.open()

@@ -3,7 +3,6 @@
 Example::
 
     alerts:
-      grafana_url: https://grafana.example.com
       channels:
         team-a-slack: {type: slack, connection: slack_team_a}
         oncall-mail:  {type: email, connection: smtp_default, to: [oncall@example.com]}
@@ -13,7 +12,8 @@ Example::
       slas:
         - {dag_id: "etl_*", within: 30m, after: queued_at}
 
-Durations are written ``90s``, ``5m``, ``1h30m``, ``2d`` (or a number of seconds).
+Durations are written ``90s``, ``5m``, ``1h30m``, ``2d`` (or a number of seconds). Links to Grafana in
+messages use ``observability.grafana_url``.
 """
 
 from __future__ import annotations
@@ -22,48 +22,16 @@ import difflib
 import re
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+from airdeck.config.base import Duration, EmailAddress, Port, Section
+
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 EVENTS = ("task_failed", "dag_run_failed", "sla_missed", "task_retry", "recovered")
 Event = Literal["task_failed", "dag_run_failed", "sla_missed", "task_retry", "recovered"]
-
-
-def parse_duration(value: object) -> timedelta:
-    """``"1h30m"`` → timedelta; a bare number is seconds. Raises ValueError with the accepted forms."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
-    text = str(value).strip().lower().replace(" ", "")
-    if text.startswith("p"):  # ISO 8601 (PT15S), as pydantic writes timedeltas to JSON
-        from pydantic import TypeAdapter, ValidationError
-
-        try:
-            return TypeAdapter(timedelta).validate_python(text.upper())
-        except ValidationError:
-            raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d") from None
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 1h30m, 2d (units d, h, m, s)")
-    days, hours, minutes, seconds = match.groups()
-    return timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0),
-                     seconds=float(seconds or 0))
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _conn_id(value: str) -> str:
@@ -72,27 +40,19 @@ def _conn_id(value: str) -> str:
     return value
 
 
-class ChannelSettings(_Section):
+class ChannelSettings(Section):
     """One destination. Slack uses an incoming-webhook connection, email an SMTP connection."""
 
     type: Literal["slack", "email"] = Field(description="slack (incoming webhook) or email (SMTP).")
     connection: str = Field(
         description="Airflow connection id: type slackwebhook (token/URL in the password) or smtp.")
-    to: list[str] = Field(default_factory=list, description="Email recipients (email channels only).")
+    to: list[EmailAddress] = Field(default_factory=list, description="Email recipients (email channels only).")
     from_email: str | None = Field(None, description="Sender address; default: the SMTP connection's from_email.")
 
     @field_validator("connection")
     @classmethod
     def _connection_id(cls, value: str) -> str:
         return _conn_id(value)
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.match(r"^[^@\s]+@[^@\s]+$", address):
-                raise ValueError(f"{address!r} is not an email address")
-        return value
 
     @model_validator(mode="after")
     def _recipients(self) -> ChannelSettings:
@@ -103,7 +63,7 @@ class ChannelSettings(_Section):
         return self
 
 
-class DagMatch(_Section):
+class DagMatch(Section):
     """Which DAGs a rule applies to. Every given criterion must hold; a list matches if any entry does."""
 
     dag_id: str | None = Field(None, description="dag_id glob pattern, e.g. 'etl_*'.")
@@ -140,7 +100,7 @@ class SlaSettings(DagMatch):
         return value
 
 
-class DigestSettings(_Section):
+class DigestSettings(Section):
     """Storm protection: more than ``threshold`` alerts in ``window`` on one channel become one summary."""
 
     threshold: int = Field(10, ge=1, le=10000, description="Individual messages per channel per window.")
@@ -149,7 +109,9 @@ class DigestSettings(_Section):
         timedelta(seconds=20), description="How long a digest collects further alerts before it is sent.")
 
 
-class DeliverySettings(_Section):
+class DeliverySettings(Section):
+    """How alerts are read from Airflow and delivered: polling, retries, timeouts."""
+
     poll_interval: Duration = Field(timedelta(seconds=5), description="How often Airflow's state is read.")
     overlap: Duration = Field(timedelta(seconds=60),
                               description="Re-read window behind the cursor (late commits are not missed).")
@@ -164,12 +126,14 @@ class DeliverySettings(_Section):
     log_lines: int = Field(12, ge=0, le=200, description="Last log lines of the error quoted in a message.")
 
 
-class DispatcherSettings(_Section):
+class DispatcherSettings(Section):
+    """The alert-dispatcher's own HTTP endpoints."""
+
     host: str = Field("127.0.0.1", description="Address of /healthz, /metrics and /nudge.")
-    port: int = Field(9465, ge=1, le=65535, description="Port of /healthz, /metrics (Prometheus) and /nudge.")
+    port: Port = Field(9465, description="Port of /healthz, /metrics (Prometheus) and /nudge.")
 
 
-class AlertsSettings(_Section):
+class AlertsSettings(Section):
     """Failure and SLA alerts by email and Slack."""
 
     channels: dict[str, ChannelSettings] = Field(
@@ -184,7 +148,6 @@ class AlertsSettings(_Section):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
-    grafana_url: str | None = Field(None, description="Grafana base URL for the DAG dashboard link.")
 
     @field_validator("channels")
     @classmethod
@@ -194,12 +157,13 @@ class AlertsSettings(_Section):
                 raise ValueError(f"channel name {name!r}: use letters, digits, _ . - (at most 64)")
         return value
 
-    @field_validator("grafana_url")
+    @model_validator(mode="before")
     @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an absolute http:// or https:// URL")
-        return value.rstrip("/") if value else value
+    def _grafana_url_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "grafana_url" in data:
+            raise ValueError("grafana_url moved to observability.grafana_url (one Grafana for dashboards and "
+                             "alert links); write it there")
+        return data
 
     @model_validator(mode="after")
     def _known_channels(self) -> AlertsSettings:

@@ -8,16 +8,25 @@ environment variable, read by the api-server when it binds.
 
 from __future__ import annotations
 
+import os
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from airdeck.config.base import Between, Duration, Section, no_inline_credentials
 
 BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+#: A flask-limiter rate, as FAB's auth_rate_limit takes it: "5 per 40 second", "20 per minute", "100/day".
+_RATE_LIMIT = re.compile(r"^\d+\s*(?:per|/)\s*(?:\d+\s*)?(?:second|minute|hour|day|month|year)s?$")
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+#: Keys that would put the service account's password into airdeck.yaml, and where it is read from instead.
+INLINE_PASSWORD_KEYS = dict.fromkeys(
+    ("bind_password", "password", "bindpw"),
+    "bind_password_file (a 0600 file) or bind_password_env (an environment variable)",
+)
 
 
 def _filter_is_balanced(value: str) -> bool:
@@ -29,7 +38,9 @@ def _filter_is_balanced(value: str) -> bool:
     return depth == 0 and value.startswith("(") and value.endswith(")")
 
 
-class LdapSettings(_Section):
+class LdapSettings(Section):
+    """The LDAP directory people sign in against, and how its groups map to roles."""
+
     url: str = Field(
         ...,
         description="ldap://host:389 (with start_tls) or ldaps://host:636. One directory server.",
@@ -44,8 +55,10 @@ class LdapSettings(_Section):
     verify_certificate: bool = Field(
         True, description="Verify the directory's certificate and host name. Turn off only for a lab."
     )
-    connect_timeout: float = Field(5.0, gt=0, le=120, description="Seconds to open the connection.")
-    response_timeout: float = Field(10.0, gt=0, le=300, description="Seconds to wait for each answer.")
+    connect_timeout: Annotated[Duration, Between("1ms", "2m")] = Field(
+        timedelta(seconds=5), description="Time allowed to open the connection.")
+    response_timeout: Annotated[Duration, Between("1ms", "5m")] = Field(
+        timedelta(seconds=10), description="Time to wait for each answer.")
 
     # --- how the user is found and their password checked
     user_dn_template: str | None = Field(
@@ -71,9 +84,9 @@ class LdapSettings(_Section):
         ),
     )
     uid_attribute: str = Field("uid", description="Attribute holding the login name (AD: sAMAccountName).")
-    first_name_attribute: str = "givenName"
-    last_name_attribute: str = "sn"
-    email_attribute: str = "mail"
+    first_name_attribute: str = Field("givenName", description="Attribute holding the user's first name.")
+    last_name_attribute: str = Field("sn", description="Attribute holding the user's last name.")
+    email_attribute: str = Field("mail", description="Attribute holding the user's email address.")
 
     # --- groups
     group_attribute: str | None = Field(
@@ -82,7 +95,8 @@ class LdapSettings(_Section):
     group_search_base: str | None = Field(
         None, description="Also search groups here whose group_member_attribute names the user."
     )
-    group_filter: str = Field("(|(objectClass=groupOfNames)(objectClass=group))")
+    group_filter: str = Field("(|(objectClass=groupOfNames)(objectClass=group))",
+                              description="LDAP filter the groups found under group_search_base must match.")
     group_member_attribute: str = Field("member", description="Attribute of a group listing member DNs.")
     nested_groups: bool = Field(True, description="Count the groups of the user's groups too (recursively).")
     in_chain_matching: Literal["auto", "always", "never"] = Field(
@@ -109,15 +123,7 @@ class LdapSettings(_Section):
     @model_validator(mode="before")
     @classmethod
     def _no_inline_password(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("bind_password", "password", "bindpw"):
-                if key in data:
-                    raise ValueError(
-                        f"'{key}' must not be written in airdeck.yaml; put the service account's password in a "
-                        "file readable only by airdeck (bind_password_file: /path) or an environment variable "
-                        "(bind_password_env: NAME)"
-                    )
-        return data
+        return no_inline_credentials(INLINE_PASSWORD_KEYS)(data)
 
     @field_validator("url")
     @classmethod
@@ -173,8 +179,6 @@ class LdapSettings(_Section):
 
     def bind_password(self) -> str | None:
         """The service account's password, read now from its file or environment variable."""
-        import os
-
         if self.bind_password_file is not None:
             try:
                 return self.bind_password_file.read_text(encoding="utf-8").strip()
@@ -190,7 +194,9 @@ class LdapSettings(_Section):
         return None
 
 
-class AuthSettings(_Section):
+class AuthSettings(Section):
+    """How people sign in and which roles they get."""
+
     mode: Literal["db", "ldap"] = Field("db", description="db: accounts in Airflow's database; ldap: a directory.")
     ldap: LdapSettings | None = Field(None, description="The directory, required when mode is ldap.")
     break_glass_users: list[str] | None = Field(
@@ -216,8 +222,7 @@ class AuthSettings(_Section):
     @field_validator("login_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        parts = value.split()
-        if len(parts) != 3 or not parts[0].isdigit() or parts[1] != "per":
+        if not _RATE_LIMIT.match(value.strip()):
             raise ValueError("must read like '5 per 40 second' or '20 per minute'")
         return value
 

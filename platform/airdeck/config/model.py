@@ -7,32 +7,31 @@ The same words are used in the Helm values and the Terraform variables.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from airdeck.config.airflow_options import MANAGED_OPTIONS
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.auth import AuthSettings
+from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tls import TLSSettings
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class Section(BaseModel):
-    """Base for every section: unknown keys are errors, values are validated on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
 
 class EmbeddedDatabase(Section):
+    """The PostgreSQL airdeck starts itself when database.url is unset."""
+
     port: Port = Field(15432, description="TCP port of the embedded PostgreSQL (loopback only).")
     max_connections: int = Field(300, ge=50, le=5000, description="PostgreSQL max_connections.")
 
 
 class DatabaseSettings(Section):
+    """Airflow's metadata database."""
+
     url: SecretStr | None = Field(
         None,
         description=(
@@ -58,10 +57,14 @@ class DatabaseSettings(Section):
 
 
 class EmbeddedBroker(Section):
+    """The Valkey airdeck starts itself when broker.url is unset."""
+
     port: Port = Field(16379, description="TCP port of the embedded Valkey (loopback only).")
 
 
 class BrokerSettings(Section):
+    """The Celery broker."""
+
     url: SecretStr | None = Field(
         None,
         description=(
@@ -80,21 +83,17 @@ class BrokerSettings(Section):
 
 
 class ApiServerSettings(Section):
+    """Airflow's api-server (UI, REST API, Execution API)."""
+
     host: str = Field("127.0.0.1", description="Address the api-server listens on.")
     port: Port = Field(8080, description="Port the api-server listens on.")
     workers: int = Field(2, ge=1, le=64, description="gunicorn workers of the api-server.")
-    worker_timeout: int = Field(120, ge=10, le=3600, description="gunicorn worker timeout, seconds.")
-    base_url: str | None = Field(
+    worker_timeout: Annotated[Duration, Between("10s", "1h"), WholeSeconds] = Field(
+        timedelta(minutes=2), description="gunicorn worker timeout.")
+    base_url: HttpUrl | None = Field(
         None,
         description="Public base URL users open (links in alerts). Default: http://<host>:<port>.",
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an absolute http:// or https:// URL")
-        return value.rstrip("/") if value else value
 
     #: "https" when tls.enabled (set by AirdeckConfig); the default URL and health checks follow it.
     _scheme: str = PrivateAttr("http")
@@ -107,22 +106,31 @@ class ApiServerSettings(Section):
 
 
 class SchedulerSettings(Section):
+    """Airflow's scheduler."""
+
     health_check_port: Port = Field(8974, description="Port of the scheduler's /health server.")
 
 
 class DagProcessorSettings(Section):
+    """Airflow's dag-processor, which parses DAG files."""
+
     parsing_processes: int = Field(2, ge=1, le=64, description="[dag_processor] parsing_processes.")
-    refresh_interval: int = Field(
-        30, ge=1, description="Seconds between scans of the DAG folder for new files."
+    refresh_interval: Annotated[Duration, Between("1s"), WholeSeconds] = Field(
+        timedelta(seconds=30), description="Time between scans of the DAG folder for new files."
     )
-    min_file_process_interval: int = Field(30, ge=1, description="Seconds before a file is re-parsed.")
+    min_file_process_interval: Annotated[Duration, Between("1s"), WholeSeconds] = Field(
+        timedelta(seconds=30), description="Time before a file is re-parsed.")
 
 
 class TriggererSettings(Section):
+    """Airflow's triggerer, which runs deferred tasks' triggers."""
+
     capacity: int = Field(1000, ge=1, description="Triggers one triggerer runs at most.")
 
 
 class WorkersSettings(Section):
+    """The Celery workers that run tasks."""
+
     replicas: int = Field(1, ge=1, le=32, description="Number of Celery worker processes.")
     concurrency: int = Field(8, ge=1, le=256, description="Task slots per worker.")
     log_server_port: Port = Field(
@@ -131,13 +139,18 @@ class WorkersSettings(Section):
 
 
 class AdminSettings(Section):
-    username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    email: str = Field("admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
-    first_name: str = "Platform"
-    last_name: str = "Admin"
+    """The admin account created once, with a generated password."""
+
+    username: str = Field("admin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$",
+                          description="Login name of the admin account.")
+    email: EmailAddress = Field("admin@localhost", description="Email address of the admin account.")
+    first_name: str = Field("Platform", description="First name of the admin account.")
+    last_name: str = Field("Admin", description="Last name of the admin account.")
 
 
 class AirflowSettings(Section):
+    """Airflow settings shared by every service."""
+
     dags_folder: Path | None = Field(
         None, description="Folder of DAG files. Default: the example DAGs bundled with airdeck."
     )
@@ -160,22 +173,24 @@ class AirflowSettings(Section):
     def _no_secrets_inline(
         cls, value: dict[str, dict[str, str | int | float | bool]]
     ) -> dict[str, dict[str, str | int | float | bool]]:
-        managed = {("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key"),
-                   ("database", "sql_alchemy_conn"), ("celery", "broker_url"), ("celery", "result_backend")}
         for section, options in value.items():
             for key in options:
-                if (section.lower(), key.lower()) in managed:
+                managed_by = MANAGED_OPTIONS.get((section.lower(), key.lower()))
+                if managed_by is not None:
                     raise ValueError(
-                        f"[{section}] {key} is managed by airdeck (generated secret or URL); "
-                        "set database.url / broker.url instead, or leave it to airdeck"
+                        f"[{section}] {key} is a secret managed by airdeck; it is set by {managed_by}, "
+                        "not in airflow.extra_config"
                     )
         return value
 
 
 class SupervisionSettings(Section):
-    start_timeout: int = Field(240, ge=10, le=3600, description="Seconds a service may take to be healthy.")
-    stop_timeout: int = Field(
-        45, ge=1, le=600, description="Seconds a service gets to stop gracefully before SIGKILL."
+    """How services are started, restarted and stopped."""
+
+    start_timeout: Annotated[Duration, Between("10s", "1h"), WholeSeconds] = Field(
+        timedelta(minutes=4), description="Time a service may take to be healthy.")
+    stop_timeout: Annotated[Duration, Between("1s", "10m"), WholeSeconds] = Field(
+        timedelta(seconds=45), description="Time a service gets to stop gracefully before SIGKILL."
     )
     start_retries: int = Field(
         5, ge=0, le=100, description="Quick restarts (exit within startsecs) before a service is FATAL."

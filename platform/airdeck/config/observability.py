@@ -5,7 +5,7 @@ Example::
     observability:
       statsd: {port: 9125}                 # UDP port Airflow sends StatsD to (the bridge listens)
       bridge: {enabled: true, metrics_port: 9102}
-      prometheus: {enabled: false, port: 9090, scrape_interval: 15s}
+      prometheus: {enabled: false, port: 9090, scrape_interval: 15s, evaluation_interval: 1m}
       tracing: {otlp_endpoint: http://127.0.0.1:4318}
       grafana_url: https://grafana.example.com
 
@@ -15,34 +15,26 @@ Every Airflow service sends its metrics to the bridge (``[metrics]`` is rendered
 
 from __future__ import annotations
 
-import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
+from airdeck.config.base import Between, Duration, HostPort, HttpUrl, Port, Section
 from airdeck.errors import AirdeckError
-from airdeck.resources import ResourceNotFoundError, data_path, data_root
-from airdeck.stack.errors import StackError
-
-Port = Annotated[int, Field(ge=1, le=65535)]
-_PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h))+$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9_.-]+:\d{1,5}$")
-
-#: The packaged data folder, laid out like the repository (``prometheus/…``). Only for
-#: ``metrics/wiring.py``'s fallback path until it asks :mod:`airdeck.resources` itself; then remove it.
-REPO_ROOT = data_root()
+from airdeck.resources import ResourceNotFoundError, data_path
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class StatsdSettings(Section):
+    """Where Airflow sends its StatsD metrics."""
 
-
-class StatsdSettings(_Section):
     port: Port = Field(9125, description="UDP port on 127.0.0.1 where the bridge receives Airflow's StatsD.")
 
 
-class BridgeSettings(_Section):
+class BridgeSettings(Section):
+    """The metrics bridge: StatsD in, Prometheus /metrics out."""
+
     enabled: bool = Field(True, description="Start the metrics bridge (StatsD → Prometheus) with the platform.")
     metrics_port: Port = Field(9102, description="TCP port of the bridge's /metrics (loopback only).")
     mapping: Path | None = Field(
@@ -51,35 +43,26 @@ class BridgeSettings(_Section):
     )
 
 
-class PrometheusSettings(_Section):
+class PrometheusSettings(Section):
+    """The Prometheus airdeck can start, scraping the bridge."""
+
     enabled: bool = Field(
         False, description="Start Prometheus with the platform (also: `airdeck up --with-prometheus`)."
     )
     port: Port = Field(9090, description="TCP port of Prometheus (loopback only).")
-    scrape_interval: str = Field("15s", description="How often Prometheus scrapes the bridge.")
-    evaluation_interval: str = Field("1m", description="How often Prometheus evaluates the rules.")
-    alertmanagers: list[str] = Field(
+    scrape_interval: Annotated[Duration, Between("1s")] = Field(
+        timedelta(seconds=15), description="How often Prometheus scrapes the bridge.")
+    evaluation_interval: Annotated[Duration, Between("1s")] = Field(
+        timedelta(minutes=1), description="How often Prometheus evaluates the rules.")
+    alertmanagers: list[HostPort] = Field(
         default_factory=list, description="Alertmanager addresses (host:port) Prometheus sends alerts to."
     )
 
-    @field_validator("scrape_interval", "evaluation_interval")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        if not _PROM_DURATION.match(value):
-            raise ValueError(f"{value!r} is not a Prometheus duration; write e.g. 5s, 15s, 1m")
-        return value
 
-    @field_validator("alertmanagers")
-    @classmethod
-    def _targets(cls, value: list[str]) -> list[str]:
-        for target in value:
-            if not _HOST_PORT.match(target):
-                raise ValueError(f"{target!r} is not host:port (e.g. 127.0.0.1:9093)")
-        return value
+class TracingSettings(Section):
+    """Where Airflow sends its OpenTelemetry traces."""
 
-
-class TracingSettings(_Section):
-    otlp_endpoint: str | None = Field(
+    otlp_endpoint: HttpUrl | None = Field(
         None,
         description=(
             "OTLP collector that receives Airflow's traces, e.g. http://127.0.0.1:4318 (OTLP/HTTP) "
@@ -88,20 +71,16 @@ class TracingSettings(_Section):
     )
     protocol: Literal["http/protobuf", "grpc"] = Field("http/protobuf", description="OTLP transport.")
 
-    @field_validator("otlp_endpoint")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:4318")
-        return value.rstrip("/") if value else value
 
+class ObservabilitySettings(Section):
+    """Metrics, traces and the Grafana that shows them."""
 
-class ObservabilitySettings(_Section):
     statsd: StatsdSettings = Field(default_factory=StatsdSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
-    grafana_url: str | None = Field(None, description="Grafana's URL, shown by `airdeck up` and linked in docs.")
+    grafana_url: HttpUrl | None = Field(
+        None, description="Grafana's base URL: alert messages link to the DAG dashboard there.")
 
     def local_ports(self) -> list[tuple[str, int]]:
         """TCP ports of the observability services (the StatsD port is UDP and not listed)."""
@@ -113,12 +92,8 @@ class ObservabilitySettings(_Section):
         return ports
 
 
-class ObservabilityFileError(StackError, AirdeckError):
-    """A file the observability services need is missing.
-
-    Also a :class:`StackError` while the CLI catches that type (the base becomes ``AirdeckError`` alone
-    once the CLI catches it).
-    """
+class ObservabilityFileError(AirdeckError):
+    """A file the observability services need is missing."""
 
 
 #: The mapping airdeck ships (packaged from the repository's prometheus/statsd-mapping.yml).

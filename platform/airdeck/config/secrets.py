@@ -8,16 +8,19 @@ Credentials for Vault (token, AppRole secret_id, Kubernetes JWT) are read from f
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-#: Keys that would put a credential into airdeck.yaml, and the file-based key to use instead.
+from airdeck.config.base import Between, Duration, HttpUrl, Section, WholeSeconds, no_inline_credentials
+
+#: Keys that would put a Vault credential into airdeck.yaml, and the file-based key to use instead.
 INLINE_SECRET_KEYS = {
     "token": "token_file",
     "secret_id": "secret_id_file",
-    "password": "a file",
+    "password": "token_file or secret_id_file",
     "jwt": "kubernetes_jwt_file",
     "kubernetes_jwt": "kubernetes_jwt_file",
 }
@@ -25,24 +28,12 @@ INLINE_SECRET_KEYS = {
 DEFAULT_K8S_JWT = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-class Section(BaseModel):
-    """Same rules as airdeck.config.model.Section (kept here: model.py imports this module)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _reject_inline_secrets(data: Any) -> Any:
-    if isinstance(data, dict):
-        for key, instead in INLINE_SECRET_KEYS.items():
-            if key in data:
-                raise ValueError(
-                    f"'{key}' is a credential and is not accepted inline in airdeck.yaml; "
-                    f"write it to a file readable only by you (chmod 600) and set {instead} instead"
-                )
-    return data
+_reject_inline_secrets = no_inline_credentials(INLINE_SECRET_KEYS)
 
 
 class VaultAuthSettings(Section):
+    """How the platform signs in to Vault; credentials come from files."""
+
     method: Literal["token", "approle", "kubernetes"] = Field(
         "approle", description="How the platform signs in to Vault.")
     mount_point: str | None = Field(
@@ -72,14 +63,17 @@ class VaultAuthSettings(Section):
 
 
 class VaultSettings(Section):
-    url: str = Field(description="Address of Vault or OpenBao, e.g. https://vault.example.com:8200.")
+    """The Vault (or OpenBao) server and the KV layout of the platform's secrets."""
+
+    url: HttpUrl = Field(description="Address of Vault or OpenBao, e.g. https://vault.example.com:8200.")
     mount_point: str = Field("airflow", description="KV version 2 mount holding the platform's secrets.")
     connections_path: str = Field("connections", description="Folder of connections under the mount.")
     variables_path: str = Field("variables", description="Folder of variables under the mount.")
     config_path: str = Field("config", description="Folder of Airflow settings (fernet_key, ...) under the mount.")
     ca_file: Path | None = Field(None, description="CA bundle that signed Vault's certificate (https).")
     namespace: str | None = Field(None, description="Vault Enterprise namespace.")
-    timeout: int = Field(10, ge=1, le=300, description="Seconds per request to Vault.")
+    timeout: Annotated[Duration, Between("1s", "5m"), WholeSeconds] = Field(
+        timedelta(seconds=10), description="Time allowed for each request to Vault.")
     platform_secrets: bool = Field(
         False, description="Read the Fernet key, jwt_secret and secret_key from <mount>/<config_path> "
                             "instead of the state folder (`airdeck vault bootstrap --platform-secrets` "
@@ -91,13 +85,6 @@ class VaultSettings(Section):
     def _no_inline_secrets(cls, data: Any) -> Any:
         return _reject_inline_secrets(data)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
-            raise ValueError("must be an http:// or https:// URL such as https://vault.example.com:8200")
-        return value.rstrip("/")
-
     @field_validator("mount_point", "connections_path", "variables_path", "config_path")
     @classmethod
     def _plain_path(cls, value: str) -> str:
@@ -108,6 +95,8 @@ class VaultSettings(Section):
 
 
 class SecretsSettings(Section):
+    """Where connections, variables and the platform keys live."""
+
     backend: Literal["local", "vault"] = Field(
         "local", description="local: connections and variables in the database only; "
                              "vault: Airflow's VaultBackend first, then the database.")

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class Section(BaseModel):
-    """Same rules as airdeck.config.model.Section (kept here: model.py imports this module)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from airdeck.config.base import Section
 
 
 class TLSSettings(Section):
+    """HTTPS for the api-server."""
+
     enabled: bool = Field(False, description="Serve the api-server over HTTPS.")
     cert_file: Path | None = Field(
         None, description="PEM server certificate (with its chain). Default: the one airdeck generates.")

@@ -82,7 +82,7 @@ def backend_kwargs(cfg: AirdeckConfig, home: AirdeckHome) -> dict[str, Any]:
         "config_path": vault.config_path,
         "kv_engine_version": 2,
         "auth_type": vault.auth.method,
-        "timeout": vault.timeout,
+        "timeout": int(vault.timeout.total_seconds()),
     }
     if vault.ca_file:
         kwargs["verify"] = str(vault.ca_file.absolute())
@@ -109,7 +109,7 @@ def uses_backend(component: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- clients
-def _client(url: str, ca_file: Path | None, timeout: int, namespace: str | None = None) -> Any:
+def _client(url: str, ca_file: Path | None, timeout: float, namespace: str | None = None) -> Any:
     import hvac
 
     verify: bool | str = str(ca_file) if ca_file else True
@@ -147,7 +147,7 @@ def call(url: str, action: Callable[[], Any]) -> Any:
 def platform_client(cfg: AirdeckConfig, home: AirdeckHome) -> Any:
     """A client signed in the way the Airflow services sign in (to check reachability and read keys)."""
     vault = _vault(cfg)
-    client = _client(vault.url, vault.ca_file, vault.timeout, vault.namespace)
+    client = _client(vault.url, vault.ca_file, vault.timeout.total_seconds(), vault.namespace)
     auth = vault.auth
     if auth.method == "token":
         assert auth.token_file is not None  # noqa: S101
@@ -195,7 +195,7 @@ class Target:
     config_path: str = "config"
     ca_file: Path | None = None
     namespace: str | None = None
-    timeout: int = 10
+    timeout: float = 10  # seconds
 
     @classmethod
     def of(cls, cfg: AirdeckConfig, url: str | None = None) -> Target:
@@ -209,7 +209,7 @@ class Target:
         return cls(url=(url or vault.url).rstrip("/"), mount_point=vault.mount_point,
                    connections_path=vault.connections_path, variables_path=vault.variables_path,
                    config_path=vault.config_path, ca_file=vault.ca_file, namespace=vault.namespace,
-                   timeout=vault.timeout)
+                   timeout=vault.timeout.total_seconds())
 
     def client(self, token: str) -> Any:
         client = _client(self.url, self.ca_file, self.timeout, self.namespace)
@@ -351,7 +351,7 @@ def check_reachable(cfg: AirdeckConfig, home: AirdeckHome) -> None:
     if cfg.secrets.backend != "vault" and not (cfg.secrets.vault and cfg.secrets.vault.platform_secrets):
         return
     vault = _vault(cfg)
-    client = _client(vault.url, vault.ca_file, vault.timeout, vault.namespace)
+    client = _client(vault.url, vault.ca_file, vault.timeout.total_seconds(), vault.namespace)
     status = call(vault.url, lambda: client.sys.read_health_status(method="GET", standby_ok=True))
     if isinstance(status, dict) and status.get("sealed"):
         raise VaultError(f"Vault at {vault.url} is sealed; unseal it, then start again")
