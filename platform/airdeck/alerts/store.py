@@ -12,6 +12,8 @@ States::
                          └─ older than max_age ──► dead
     queued ──storm──► digested (folded into a digest row, which is itself a row of kind 'digest')
     queued ──a task alert already covers this run──► suppressed
+
+:func:`read_outbox` is the read-only view ``airdeck alerts list`` shows.
 """
 
 from __future__ import annotations
@@ -35,11 +37,16 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     func,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from airdeck.errors import AirdeckError
+from airdeck.plan.secrets import mask_url
 
 STATES = ("queued", "sending", "sent", "dead", "digested", "suppressed")
 
@@ -277,3 +284,35 @@ def backoff(attempts: int, initial: timedelta, maximum: timedelta) -> timedelta:
     """Exponential backoff: initial, 2×, 4×, … capped at ``maximum``."""
     seconds = initial.total_seconds() * (2 ** max(0, attempts - 1))
     return timedelta(seconds=min(seconds, maximum.total_seconds()))
+
+
+class OutboxUnavailable(AirdeckError):
+    """The outbox cannot be read: the metadata database is down, unreachable or refuses the platform."""
+
+
+@dataclass(frozen=True)
+class OutboxListing:
+    """The newest rows of the outbox (as asked) and how many rows are in each state."""
+
+    rows: list[Row]
+    counts: dict[str, int]
+
+
+def read_outbox(url: str, *, state: str | None = None, limit: int = 50, channel: str | None = None) -> OutboxListing:
+    """Read the outbox without changing anything (a database the dispatcher never used holds no rows).
+
+    Raises :class:`OutboxUnavailable` naming the database (password masked) when it cannot be read."""
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).has_table(outbox.name)
+        if not present:
+            return OutboxListing([], dict.fromkeys(STATES, 0))
+        box = Outbox(engine)
+        return OutboxListing(box.rows(state, limit, channel), box.counts())
+    except DBAPIError as exc:
+        reason = (str(exc.orig).strip().splitlines() or [""])[0] if exc.orig else type(exc).__name__
+        raise OutboxUnavailable(f"cannot read the alert outbox in the metadata database {mask_url(url)}: "
+                                f"{reason}; is the platform running (`airdeck status`)?") from None
+    finally:
+        engine.dispose()

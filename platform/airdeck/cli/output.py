@@ -1,33 +1,79 @@
-"""How the CLI shows results: tables for people, JSON for programs."""
+"""The one place that prints what commands return: rich tables and notes for people, JSON for programs.
+
+Every piece of text that comes from data (service names, error messages, log lines) is shown as
+literal text, never as rich markup, so ``[/]`` or ``[red]`` in a message is printed as it is.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sys
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as RichTable
+from rich.text import Text as RichText
 
-from airdeck.stack.orchestrator import ServiceStatus
+from airdeck.cli.results import Block, Document, Note, Result, Table, Text
 
+#: Width of tables when standard output is not a terminal (pipes, files, CI logs).
+PIPE_WIDTH = 140
 
-def status_table(statuses: Sequence[ServiceStatus]) -> Table:
-    table = Table(title="airdeck services", title_justify="left")
-    for column in ("service", "state", "health", "pid", "restarts", "url"):
-        table.add_column(column, no_wrap=True, overflow="fold")
-    for st in statuses:
-        health = "[green]healthy[/]" if st.healthy else "[red]unhealthy[/]"
-        table.add_row(st.name, st.state, health, str(st.pid or "-"), str(st.restarts), st.url or "-")
-    return table
+_MARKS = {"ok": ("✓ ", "green"), "fail": ("✗ ", "red")}
+_STYLES = {"warn": "yellow", "bad": "red"}
 
 
-def print_status(console: Console, statuses: Sequence[ServiceStatus], as_json: bool) -> None:
-    if not console.is_terminal:
-        console = Console(width=140)
-    if as_json:
-        print(json.dumps({"services": [s.as_dict() for s in statuses]}, indent=2))
+def render(result: Result, console: Console) -> None:
+    """Show every block of ``result``: notes on ``console`` (standard error), the rest on standard output."""
+    for block in result.blocks:
+        show(block, console, as_json=result.as_json)
+
+
+def show(block: Block, console: Console, as_json: bool = False) -> None:
+    if isinstance(block, Note):
+        console.print(note_text(block))
+    elif isinstance(block, Text):
+        stream = sys.stderr if block.err else sys.stdout
+        stream.write(block.text + block.end)
+        stream.flush()
+    elif isinstance(block, Document):
+        _json(block.data, block.indent)
+    elif as_json:
+        _json(block.document(), 2)
     else:
-        console.print(status_table(statuses))
-        for st in statuses:
-            if not st.healthy:
-                console.print(f"[red]{st.name}[/]: {st.health}")
+        out = _stdout()
+        out.print(rich_table(block))
+        for label, text in block.footnotes:
+            out.print(RichText.assemble((label, "red"), ": ", text))
+
+
+def note_text(note: Note) -> RichText:
+    """A note as rich text: the mark (✓/✗) coloured, the message literal."""
+    if note.kind in _MARKS:
+        mark, style = _MARKS[note.kind]
+        return RichText.assemble((mark, style), note.text)
+    return RichText(note.text, style=_STYLES.get(note.kind, ""))
+
+
+def rich_table(table: Table) -> RichTable:
+    out = RichTable(title=RichText(table.title), title_justify="left")
+    for column in table.columns:
+        out.add_column(column.header, no_wrap=True, overflow="fold")
+    for record in table.records:
+        out.add_row(*(RichText(column.cell(record), style=column.style(record) or "") for column in table.columns))
+    return out
+
+
+def error(message: str) -> None:
+    """The one line an error prints: plain text on standard error, whatever characters it holds."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+def _json(data: object, indent: int | None) -> None:
+    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _stdout() -> Console:
+    console = Console(file=sys.stdout)
+    return console if console.is_terminal else Console(file=sys.stdout, width=PIPE_WIDTH)

@@ -1,0 +1,158 @@
+"""`airdeck up|down|status|logs|credentials`: run the local platform and look at it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airdeck.cli.context import CliContext, CommandError
+from airdeck.cli.results import Column, Document, Note, Result, Table, Text
+from airdeck.stack.orchestrator import ServiceStatus, Stack, tail
+
+if TYPE_CHECKING:
+    from airdeck.cli.context import Subcommands
+
+ORDER = 10
+
+#: Seconds between checks, while `airdeck up` waits in the foreground or `logs -f` follows a file.
+POLL_SECONDS = 0.5
+
+
+def register(sub: Subcommands) -> None:
+    up = sub.add_parser("up", help="start the platform and wait until every service is healthy")
+    up.add_argument("--detach", "-d", action="store_true", help="return once healthy, leave it running")
+    up.add_argument("--with-prometheus", action="store_true",
+                    help="also start Prometheus (scraping the metrics bridge, with airdeck's rules)")
+    up.set_defaults(handler=up_platform)
+
+    down = sub.add_parser("down", help="stop every service gracefully (then forcefully after the stop timeout)")
+    down.set_defaults(handler=down_platform)
+
+    status = sub.add_parser("status", help="state, health, pid and URL of every service")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=show_status)
+
+    logs = sub.add_parser("logs", help="show the log of one service")
+    logs.add_argument("service")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("--lines", "-n", type=int, default=100, help="lines to show first (default 100)")
+    logs.set_defaults(handler=show_logs)
+
+    creds = sub.add_parser("credentials", help="the admin account and its generated password")
+    creds.add_argument("--json", action="store_true", help="print JSON")
+    creds.set_defaults(handler=show_credentials)
+
+
+STATUS_COLUMNS = (
+    Column.of_key("service", "name"),
+    Column.of_key("state"),
+    Column.of_key("health", styles={"healthy": "green", "unhealthy": "red"}),
+    Column.of_key("pid"),
+    Column.of_key("restarts"),
+    Column.of_key("url"),
+)
+
+
+def status_table(statuses: Sequence[ServiceStatus]) -> Table:
+    """Every service as a row; for people, the cause of each unhealthy one under the table."""
+    return Table("airdeck services", "services", STATUS_COLUMNS, tuple(s.as_dict() for s in statuses),
+                 footnotes=tuple((s.name, s.health) for s in statuses if not s.healthy))
+
+
+def show_status(ctx: CliContext) -> Result:
+    statuses = ctx.stack().status()
+    healthy = bool(statuses) and all(s.healthy for s in statuses)
+    return Result.of(status_table(statuses), exit_code=0 if healthy else 1, as_json=ctx.args.json)
+
+
+def up_platform(ctx: CliContext) -> Result:
+    stack = ctx.stack()
+    statuses = stack.up(with_prometheus=ctx.args.with_prometheus)
+    shown: list[Table | Note] = [status_table(statuses)]
+    if not all(s.healthy for s in statuses):
+        shown.append(Note("some services are not healthy; see `airdeck status` and `airdeck logs SERVICE`", "warn"))
+    shown.append(Note(f"Airflow UI: {stack.public_url()}  (user {stack.cfg.admin.username}; "
+                      "password: airdeck credentials)"))
+    if ctx.args.detach:
+        return Result.of(*shown, Note("running in the background; stop it with: airdeck down"))
+    ctx.show(Result.of(*shown, Note("press Ctrl-C to stop")))
+    if _wait_for_stop_signal(stack):
+        ctx.show(Result.of(Note("supervisord is gone; cleaning up", "bad")))
+    ctx.show(Result.of(Note("stopping…")))
+    stack.down()
+    return Result.of(Note("airdeck is stopped", "ok"))
+
+
+def _wait_for_stop_signal(stack: Stack) -> bool:
+    """Wait for Ctrl-C or SIGTERM; True when supervisord died first."""
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stopping:
+        time.sleep(POLL_SECONDS)
+        if not stopping and not stack.supervisor.is_running():
+            return True
+    return False
+
+
+def down_platform(ctx: CliContext) -> Result:
+    ctx.stack().down()
+    return Result.of(Note("airdeck is stopped", "ok"))
+
+
+def show_logs(ctx: CliContext) -> Result:
+    stack = ctx.stack()
+    service = ctx.args.service
+    known = [*stack.component_names(), "supervisord"]
+    if service not in known:
+        raise CommandError(f"unknown service {service!r}; services: {', '.join(known)}", exit_code=2)
+    path = ctx.home.service_log(service)
+    if not path.exists():
+        raise CommandError(f"{path} does not exist yet; has `airdeck up` run with AIRDECK_HOME={ctx.home.root}?")
+    first = Result.of(Text(tail(path, ctx.args.lines)))
+    if not ctx.args.follow:
+        return first
+    ctx.show(first)
+    _follow(path)
+    return Result()
+
+
+def _follow(path: Path) -> None:
+    """Print what is appended to ``path`` until interrupted, reopening it when it is rotated."""
+    handle = open(path, "rb")  # noqa: SIM115 (reopened on rotation)
+    try:
+        handle.seek(0, os.SEEK_END)
+        while True:
+            chunk = handle.read()
+            if chunk:
+                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+                continue
+            if path.exists() and path.stat().st_size < handle.tell():
+                handle.close()
+                handle = open(path, "rb")  # noqa: SIM115
+            time.sleep(POLL_SECONDS)
+    finally:
+        handle.close()
+
+
+def show_credentials(ctx: CliContext) -> Result:
+    stack = ctx.stack()
+    if not stack.secrets.exists("admin_password"):
+        raise CommandError(f"no credentials in {ctx.home.root} yet; run `airdeck up` first")
+    data = {"url": stack.public_url(), "username": stack.cfg.admin.username,
+            "password": stack.secrets.get("admin_password")}
+    if ctx.args.json:
+        return Result.of(Document(data, indent=None))
+    return Result.of(Text.lines([f"url:      {data['url']}", f"username: {data['username']}",
+                                 f"password: {data['password']}"]))

@@ -1,0 +1,64 @@
+"""`airdeck rbac sync|export`: roles as code (security/roles.yaml) against the live roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airdeck.auth.rbac import LiveRoles
+from airdeck.auth.roles import DEFAULT_FILE, RolesFileError
+from airdeck.cli.context import CliContext, CommandError
+from airdeck.cli.results import Result, Text
+
+if TYPE_CHECKING:
+    from airdeck.cli.context import Subcommands
+
+ORDER = 31
+
+
+def register(sub: Subcommands) -> None:
+    parser = sub.add_parser("rbac", help="roles as code: security/roles.yaml against the live roles")
+    actions = parser.add_subparsers(dest="rbac_command", required=True, metavar="ACTION")
+    sync = actions.add_parser("sync", help="create and update the roles of the file (idempotent)")
+    sync.add_argument("--file", "-f", type=Path, default=DEFAULT_FILE, help=f"roles file (default {DEFAULT_FILE})")
+    sync.add_argument("--check", action="store_true", help="change nothing; list the drift and exit 1 if any")
+    sync.add_argument("--prune", action="store_true", help="also delete custom roles that are not in the file")
+    sync.set_defaults(handler=rbac_sync)
+    export = actions.add_parser("export", help="write the live custom roles in the roles file format")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=rbac_export)
+
+
+def rbac_sync(ctx: CliContext) -> Result:
+    """With ``--check``: exit 1 when the live roles drift from the file."""
+    args = ctx.args
+    live = LiveRoles(ctx.stack())
+    try:
+        if args.check:
+            _desired, changes = live.plan(args.file, prune=args.prune)
+        else:
+            changes = live.sync(args.file, prune=args.prune)
+    except RolesFileError as exc:
+        raise CommandError(f"{exc.render()}\nnothing was changed", exit_code=exc.exit_code) from None
+    lines = Text.lines([line for change in changes for line in change.lines()])
+    listed = (lines,) if changes else ()
+    if args.check and changes:
+        return Result.of(*listed, Text(f"drift: {len(changes)} role(s) differ from {args.file}; apply with "
+                                       "`airdeck rbac sync`", err=True), exit_code=1)
+    if args.check:
+        done = f"ok: the live roles match {args.file}"
+    elif changes:
+        done = f"ok: {len(changes)} role(s) changed; the live roles match {args.file}"
+    else:
+        done = f"ok: already in sync with {args.file}"
+    return Result.of(*listed, Text(done))
+
+
+def rbac_export(ctx: CliContext) -> Result:
+    text = LiveRoles(ctx.stack()).export()
+    output: Path | None = ctx.args.output
+    if output is None:
+        return Result.of(Text(text, end=""))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    return Result.of(Text(f"ok: wrote {output}", err=True))

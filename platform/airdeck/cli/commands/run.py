@@ -1,0 +1,34 @@
+"""`airdeck run SERVICE`: the container entrypoint: one component, rendered, then exec'd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airdeck.cli.context import CliContext
+from airdeck.cli.results import Result
+from airdeck.run.entrypoint import run_component
+
+if TYPE_CHECKING:
+    from airdeck.cli.context import Subcommands
+
+ORDER = 80
+
+
+def register(sub: Subcommands) -> None:
+    run = sub.add_parser("run", help="render one component's configuration from airdeck.yaml and mounted secrets, "
+                                     "then exec it (container entrypoint)")
+    run.add_argument("service", metavar="SERVICE", help="the component, e.g. scheduler or api-server")
+    run.add_argument("--target", choices=["local", "kubernetes"], default="local",
+                     help="where it runs: addresses of the other components and where secrets come from "
+                          "(default local)")
+    run.add_argument("--release", help="Helm release name (kubernetes: components are <release>-<component>)")
+    run.add_argument("--secrets-dir", type=Path, help="folder of mounted secret files, one per secret")
+    run.set_defaults(handler=run_service)
+
+
+def run_service(ctx: CliContext) -> Result:
+    """Replace this process with the component (streams; returns only when it cannot start)."""
+    code = run_component(ctx.config(), ctx.home, ctx.args.service, target=ctx.args.target,
+                         release=ctx.args.release, secrets_dir=ctx.args.secrets_dir)
+    return Result(exit_code=code)
