@@ -60,6 +60,7 @@ def dispatcher_settings(cfg: AirdeckConfig, home: AirdeckHome, endpoints: Endpoi
         "api_url": endpoints.api_internal_url,
         "public_url": endpoints.api_public_url,
         "admin_username": cfg.admin.username,
+        "grafana_url": cfg.observability.grafana_url,
         "secrets_dir": str(home.secrets),
         "verify": (found or True) if cfg.tls.enabled else True,
     }

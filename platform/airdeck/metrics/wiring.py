@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -24,10 +23,12 @@ from typing import Any
 import yaml
 
 from airdeck.config.model import AirdeckConfig
-from airdeck.config.observability import REPO_ROOT, ObservabilityFileError, mapping_file, repo_file
+from airdeck.config.base import parse_duration, prometheus_duration
+from airdeck.config.observability import DEFAULT_MAPPING, ObservabilityFileError, mapping_file, repo_file
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.endpoints import Endpoints
 from airdeck.plan.model import Component, FileSpec, Probe, Settings
+from airdeck.resources import data_root
 from airdeck.state.home import AirdeckHome
 
 BRIDGE = "metrics-bridge"
@@ -99,7 +100,7 @@ def _mapping_or_default(cfg: AirdeckConfig) -> Path:
     try:
         return mapping_file(cfg.observability)
     except ObservabilityFileError:
-        return cfg.observability.bridge.mapping or REPO_ROOT / "prometheus" / "statsd-mapping.yml"
+        return cfg.observability.bridge.mapping or data_root() / DEFAULT_MAPPING
 
 
 def bridge_component(endpoints: Endpoints) -> Component:
@@ -133,9 +134,10 @@ def render_prometheus_config(cfg: AirdeckConfig) -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
     prom = cfg.observability.prometheus
     document.setdefault("global", {}).update(
-        {"scrape_interval": prom.scrape_interval, "evaluation_interval": prom.evaluation_interval})
-    if _seconds(prom.scrape_interval) < _seconds(document["global"].get("scrape_timeout", "10s")):
-        document["global"]["scrape_timeout"] = prom.scrape_interval
+        {"scrape_interval": prometheus_duration(prom.scrape_interval),
+         "evaluation_interval": prometheus_duration(prom.evaluation_interval)})
+    if prom.scrape_interval < parse_duration(document["global"].get("scrape_timeout", "10s")):
+        document["global"]["scrape_timeout"] = prometheus_duration(prom.scrape_interval)
     document["rule_files"] = [str((source.parent / pattern).resolve()) for pattern in document.get("rule_files", [])]
     if prom.alertmanagers:
         document["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(prom.alertmanagers)}]}]}
@@ -147,11 +149,6 @@ def render_prometheus_config(cfg: AirdeckConfig) -> dict[str, Any]:
         if job.get("job_name") in targets:
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
     return document
-
-
-def _seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h)", duration))
 
 
 def prometheus_config_text(cfg: AirdeckConfig) -> str:

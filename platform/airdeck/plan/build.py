@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +36,11 @@ CORE_SECRET_SETTINGS = (
     SecretSetting("celery", "broker_url", SecretRef("broker_url")),
     SecretSetting("celery", "result_backend", SecretRef("database_url", "db+{}")),
 )
+
+
+def seconds(duration: timedelta) -> str:
+    """A duration as Airflow's integer-seconds settings want it."""
+    return str(int(duration.total_seconds()))
 
 
 def airflow_bin() -> str:
@@ -99,7 +105,7 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "host": ep.api_bind_host,
             "port": str(api.port),
             "workers": str(api.workers),
-            "worker_timeout": str(api.worker_timeout),
+            "worker_timeout": seconds(api.worker_timeout),
             "base_url": ep.api_public_url,
             "expose_config": "False",
             "expose_stacktrace": "False",
@@ -118,8 +124,8 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
         },
         "dag_processor": {
             "parsing_processes": str(cfg.dag_processor.parsing_processes),
-            "refresh_interval": str(cfg.dag_processor.refresh_interval),
-            "min_file_process_interval": str(cfg.dag_processor.min_file_process_interval),
+            "refresh_interval": seconds(cfg.dag_processor.refresh_interval),
+            "min_file_process_interval": seconds(cfg.dag_processor.min_file_process_interval),
         },
         "triggerer": {"capacity": str(cfg.triggerer.capacity)},
     }
@@ -180,7 +186,7 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
     if name == API_SERVER:
         api = cfg.api_server
         argv: tuple[str, ...] = (airflow, "api-server", "--host", ep.api_bind_host, "--port", str(api.port),
-                "--workers", str(api.workers), "--worker-timeout", str(api.worker_timeout))
+                "--workers", str(api.workers), "--worker-timeout", seconds(api.worker_timeout))
         return Component(name, "api-server", argv, depends_on=tuple(infrastructure),
                          ports=(("api_server.port", api.port),), bind_host=ep.api_bind_host,
                          probe=Probe("api-health", url=ep.api_internal_url, ca_file=ca), url=ep.api_public_url,

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from airdeck import concerns
+from airdeck.config.base import format_duration
 from airdeck.config.model import AirdeckConfig
 from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
@@ -117,6 +118,11 @@ class Stack:
             self._deployment = concerns.plan(self.cfg, self.home)
         return self._deployment
 
+    @property
+    def _stop_timeout(self) -> int:
+        """Seconds a component gets to stop gracefully before SIGKILL (supervisord's stopwaitsecs)."""
+        return int(self.cfg.supervision.stop_timeout.total_seconds())
+
     def component_names(self) -> list[str]:
         return self.deployment.names()
 
@@ -185,7 +191,7 @@ class Stack:
         for spec in specs:
             materialise(spec, resolve)
         self.home.supervisor_conf.write_text(
-            render_config(self.home, self.programs(), stop_timeout=self.cfg.supervision.stop_timeout,
+            render_config(self.home, self.programs(), stop_timeout=self._stop_timeout,
                           start_retries=self.cfg.supervision.start_retries), encoding="utf-8")
 
     def supervisor_env(self) -> dict[str, str]:
@@ -272,7 +278,7 @@ class Stack:
             self.supervisor.start(comp.name)
         started = time.monotonic()
         pending = {comp.name: comp for comp in wave}
-        deadline = started + self.cfg.supervision.start_timeout
+        deadline = started + self.cfg.supervision.start_timeout.total_seconds()
         with self.console.status(f"starting {', '.join(pending)}") as spinner:
             while pending:
                 for name, comp in list(pending.items()):
@@ -289,7 +295,8 @@ class Stack:
                 if time.monotonic() > deadline:
                     comp = next(iter(pending.values()))
                     raise ServiceUnhealthyError(self._unhealthy_message(
-                        comp, f"not healthy after {self.cfg.supervision.start_timeout}s ({self.check(comp).detail})"))
+                        comp, f"not healthy after {format_duration(self.cfg.supervision.start_timeout)} "
+                        f"({self.check(comp).detail})"))
                 spinner.update(f"starting {', '.join(pending)} ({time.monotonic() - started:.0f}s)")
                 time.sleep(1.0)
 
@@ -374,7 +381,7 @@ class Stack:
             known = set(self.supervisor.all_info())
             for wave in reversed(self.deployment.waves()):
                 self._stop_all([c.name for c in wave if c.name in known], quiet)
-            self.supervisor.shutdown(timeout=self.cfg.supervision.stop_timeout + 15)
+            self.supervisor.shutdown(timeout=self._stop_timeout + 15)
         return self.cleanup_stale(quiet=quiet)
 
     def _stop_all(self, names: list[str], quiet: bool) -> None:
@@ -383,7 +390,7 @@ class Stack:
                 self.supervisor.rpc.stopProcess(name, False)
             except Exception:  # noqa: BLE001,S110 - not running is fine
                 pass
-        deadline = time.monotonic() + self.cfg.supervision.stop_timeout + 10
+        deadline = time.monotonic() + self._stop_timeout + 10
         while time.monotonic() < deadline:
             states = {n: (self.supervisor.info(n) or {}).get("statename") for n in names}
             if all(s in ("STOPPED", "EXITED", "FATAL", None) for s in states.values()):
@@ -432,7 +439,7 @@ class Stack:
         """Kill processes left by a run that did not stop cleanly; remove stale pid files and sockets."""
         leftovers = self.stack_processes()
         if leftovers:
-            _terminate(leftovers, timeout=self.cfg.supervision.stop_timeout)
+            _terminate(leftovers, timeout=self._stop_timeout)
             if not quiet:
                 self.console.print(f"[yellow]![/] cleaned up {len(leftovers)} process(es) left by an earlier run")
         for pidfile in self.home.run.glob("*.pid") if self.home.run.exists() else []:
