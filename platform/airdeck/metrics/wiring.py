@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from airdeck.config.model import AirdeckConfig
 from airdeck.config.base import parse_duration, prometheus_duration
+from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import DEFAULT_MAPPING, ObservabilityFileError, mapping_file, repo_file
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.endpoints import Endpoints
