@@ -1,22 +1,18 @@
-"""Real servers for alert tests: an SMTP server (aiosmtpd), a Slack incoming-webhook receiver, PostgreSQL."""
+"""Real servers for alert tests: an SMTP server (aiosmtpd), a Slack incoming-webhook receiver."""
 
 from __future__ import annotations
 
 import json
 import os
-import pwd
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import psycopg
 from aiosmtpd.controller import Controller
 
 
@@ -147,52 +143,6 @@ def html_of(message: Message) -> str:
             payload = part.get_payload(decode=True)
             return payload.decode(part.get_content_charset() or "utf-8") if isinstance(payload, bytes) else ""
     return ""
-
-
-class Postgres:
-    """A throwaway PostgreSQL from the pgserver wheel's binaries (as the pgserver user when run as root)."""
-
-    def __init__(self, folder: Path):
-        from airdeck.stack import postgres
-
-        self.port = free_port()
-        self.password = "alerts-test"
-        data, sockets = folder / "data", folder / "sock"
-        postgres.prepare(data, sockets, self.password)
-        user = postgres.run_as_user()
-        kwargs: dict[str, Any] = {}
-        if user:
-            entry = pwd.getpwnam(user)
-            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        self.log = open(folder / "postgres.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(postgres.command(data, sockets, self.port, 100), stdout=self.log,
-                                     stderr=subprocess.STDOUT, **kwargs)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with psycopg.connect(self.dsn("postgres"), connect_timeout=2, autocommit=True) as conn:
-                    conn.execute("CREATE DATABASE alerts")
-                break
-            except psycopg.Error as exc:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    log = (folder / "postgres.log").read_text()[-2000:]
-                    raise RuntimeError(f"PostgreSQL did not start: {log}") from exc
-                time.sleep(0.3)
-
-    def dsn(self, db: str = "alerts") -> str:
-        return f"postgresql://airflow:{self.password}@127.0.0.1:{self.port}/{db}"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://airflow:{self.password}@127.0.0.1:{self.port}/alerts"
-
-    def stop(self) -> None:
-        self.proc.send_signal(2)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 def set_connection_env(conn_id: str, conn: dict[str, Any]) -> None:
