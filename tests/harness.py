@@ -263,7 +263,7 @@ class PostgresServer:
                 with psycopg.connect(self.dsn("postgres"), connect_timeout=2, autocommit=True) as conn:
                     conn.execute(f'CREATE DATABASE "{database}"')
                 break
-            except psycopg.Error as exc:
+            except psycopg.OperationalError as exc:  # not up yet
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     log = (folder / "postgres.log").read_text()[-2000:]
                     raise RuntimeError(f"PostgreSQL did not start: {log}") from exc
