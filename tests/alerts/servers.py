@@ -1,4 +1,4 @@
-"""Real servers for alert tests: an SMTP server (aiosmtpd), a Slack incoming-webhook receiver."""
+"""Real servers for alert tests: an SMTP server (aiosmtpd), a Slack incoming-webhook receiver, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.harness import PostgresServer
 
 
 def free_port() -> int:
@@ -143,6 +146,13 @@ def html_of(message: Message) -> str:
             payload = part.get_payload(decode=True)
             return payload.decode(part.get_content_charset() or "utf-8") if isinstance(payload, bytes) else ""
     return ""
+
+
+class Postgres(PostgresServer):
+    """A throwaway PostgreSQL with the database ``alerts`` in ``folder`` (used by benchmarks/alert_latency.py)."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder, "alerts", password="alerts-test")
 
 
 def set_connection_env(conn_id: str, conn: dict[str, Any]) -> None:
