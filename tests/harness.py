@@ -232,3 +232,70 @@ def running_stack(folder: Path, extra: dict[str, Any] | None = None,
     finally:
         stack.airdeck("down", check=False, timeout=300)
         remove_home(stack.home)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL from the pgserver wheel's binaries (as the pgserver user when run as root),
+    with one empty database ``database`` owned by the role ``airflow``. Call :meth:`stop` when done."""
+
+    def __init__(self, folder: Path, database: str, password: str):
+        import pwd
+
+        import psycopg
+        from airdeck.stack import postgres
+
+        self.port = free_port()
+        self.password = password
+        self.database = database
+        data, sockets = folder / "data", folder / "sock"
+        postgres.prepare(data, sockets, self.password)
+        user = postgres.run_as_user()
+        kwargs: dict[str, Any] = {}
+        if user:
+            entry = pwd.getpwnam(user)
+            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        self.log = open(folder / "postgres.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(postgres.command(data, sockets, self.port, 100), stdout=self.log,
+                                     stderr=subprocess.STDOUT, **kwargs)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with psycopg.connect(self.dsn("postgres"), connect_timeout=2, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{database}"')
+                break
+            except psycopg.OperationalError as exc:  # not up yet
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    log = (folder / "postgres.log").read_text()[-2000:]
+                    raise RuntimeError(f"PostgreSQL did not start: {log}") from exc
+                time.sleep(0.3)
+
+    def dsn(self, db: str | None = None) -> str:
+        return f"postgresql://airflow:{self.password}@127.0.0.1:{self.port}/{db or self.database}"
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy form, as airdeck gives it to Airflow."""
+        return f"postgresql+psycopg://airflow:{self.password}@127.0.0.1:{self.port}/{self.database}"
+
+    def stop(self) -> None:
+        self.proc.send_signal(2)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@contextmanager
+def postgres_server(database: str, password: str) -> Iterator[PostgresServer]:
+    """A :class:`PostgresServer` in a fresh folder under /tmp, stopped and removed afterwards.
+
+    Not under pytest's tmp folder: another pytest run resets that to 0700, which locks out the
+    PostgreSQL user (``pgserver`` when tests run as root); see :func:`new_home`."""
+    folder = Path(tempfile.mkdtemp(prefix="airdeck-pg-", dir="/tmp"))
+    server = PostgresServer(folder, database, password)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

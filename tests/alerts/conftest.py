@@ -13,16 +13,14 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airdeck-alerts-airflow-"))
 os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
-from tests.alerts.servers import Postgres, SlackReceiver, SmtpServer  # noqa: E402
+from tests.alerts.servers import SlackReceiver, SmtpServer  # noqa: E402
+from tests.harness import PostgresServer, postgres_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    server = Postgres(tmp_path_factory.mktemp("pg"))
-    try:
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server("alerts", "alerts-test") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

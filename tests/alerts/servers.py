@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from aiosmtpd.controller import Controller
+
+from tests.harness import PostgresServer
 
 
 def free_port() -> int:
@@ -149,51 +148,11 @@ def html_of(message: Message) -> str:
     return ""
 
 
-class Postgres:
-    """A throwaway PostgreSQL from the pgserver wheel's binaries (as the pgserver user when run as root)."""
+class Postgres(PostgresServer):
+    """A throwaway PostgreSQL with the database ``alerts`` in ``folder`` (used by benchmarks/alert_latency.py)."""
 
     def __init__(self, folder: Path):
-        from airdeck.plan.servers import postgres_argv, postgres_user
-        from airdeck.stack import postgres
-
-        self.port = free_port()
-        self.password = "alerts-test"
-        data, sockets = folder / "data", folder / "sock"
-        postgres.prepare(data, sockets, self.password)
-        user = postgres_user()
-        kwargs: dict[str, Any] = {}
-        if user:
-            entry = pwd.getpwnam(user)
-            kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        self.log = open(folder / "postgres.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(postgres_argv(data, sockets, self.port, 100), stdout=self.log,
-                                     stderr=subprocess.STDOUT, **kwargs)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with psycopg.connect(self.dsn("postgres"), connect_timeout=2, autocommit=True) as conn:
-                    conn.execute("CREATE DATABASE alerts")
-                break
-            except psycopg.Error as exc:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    log = (folder / "postgres.log").read_text()[-2000:]
-                    raise RuntimeError(f"PostgreSQL did not start: {log}") from exc
-                time.sleep(0.3)
-
-    def dsn(self, db: str = "alerts") -> str:
-        return f"postgresql://airflow:{self.password}@127.0.0.1:{self.port}/{db}"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://airflow:{self.password}@127.0.0.1:{self.port}/alerts"
-
-    def stop(self) -> None:
-        self.proc.send_signal(2)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        super().__init__(folder, "alerts", password="alerts-test")
 
 
 def set_connection_env(conn_id: str, conn: dict[str, Any]) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,20 +170,29 @@ def test_fernet_rotation_of_500_connections_and_variables_resumes_and_leaves_no_
     assert status["keys"][0]["values"] == status["encrypted_values"] and not status["undecryptable"]
     assert old_key not in json.dumps(status)
 
-    # interrupted after re-encryption: the old key is still listed, nothing is lost, status says so
+    # interrupted for real: the `airdeck fernet rotate` process and its `airflow rotate-fernet-key` child are
+    # killed while the values are being re-encrypted; the old key is still listed, nothing is lost, status says so
     token_env = {"VAULT_TOKEN": bao.root_token}
-    broken = _airdeck(stack, "fernet", "rotate", env={**token_env, fernet_mod.FAULT_ENV: "reencrypted"})
-    assert broken.returncode != 0 and "interrupted" in broken.stderr
+    broken = _kill_rotation_during_reencryption(stack, home, token_env)
+    assert broken.returncode == -signal.SIGKILL, broken.stderr
+    assert "rotation complete" not in broken.stdout + broken.stderr
     state = json.loads((home / "secrets" / fernet_mod.STATE_FILE).read_text())
-    assert state["phase"] == "reencrypted"
+    assert state["phase"] == "added"
+    listed = _vault_value(bao, "fernet_key").split(",")
+    assert len(listed) == 2 and listed[1] == old_key and fernet_mod.fingerprint(listed[0]) == state["new"]
     middle = json.loads(_airdeck(stack, "fernet", "status", "--json").stdout)
-    assert middle["rotation"]["phase"] == "reencrypted"
-    assert [k["values"] for k in middle["keys"]] == [middle["encrypted_values"], 0]
+    assert middle["rotation"]["phase"] == "added"
+    assert [k["fingerprint"] for k in middle["keys"]] == [state["new"], fernet_mod.fingerprint(old_key)]
+    # one transaction, killed before it committed: the old key still decrypts every value, the new one none
+    assert [k["values"] for k in middle["keys"]] == [0, middle["encrypted_values"]]
+    assert middle["encrypted_values"] == status["encrypted_values"]
     assert not middle["undecryptable"]
+    # the services, restarted with both keys, still serve the values meanwhile
+    assert stack.api("GET", "/variables/rot_var_3").json()["value"] == variables["rot_var_3"]
 
     resumed = _airdeck(stack, "fernet", "rotate", env=token_env)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming" in resumed.stderr
+    assert "resuming" in resumed.stderr and "from phase 'added'" in resumed.stderr
     new_key = _vault_value(bao, "fernet_key")
     assert "," not in new_key and new_key != old_key
     assert fernet_mod.fingerprint(new_key) == state["new"]  # the same rotation finished, not a new one
@@ -217,6 +228,60 @@ def test_fernet_rotation_of_500_connections_and_variables_resumes_and_leaves_no_
     assert f"extra-{marker}" not in dump.stdout
     # the services still serve the values after both restarts
     assert stack.api("GET", "/variables/rot_var_7").json()["value"] == variables["rot_var_7"]
+
+
+def _rotation_state(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):  # not written yet (it is replaced atomically, never half-written)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _reencrypting(pid: int) -> bool:
+    """Whether the process ``pid`` runs `airflow rotate-fernet-key` below it."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return False
+    for child in children:
+        try:
+            if "rotate-fernet-key" in " ".join(child.cmdline()):
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
+def _kill_rotation_during_reencryption(stack: Stack, home: Path,
+                                       env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `airdeck fernet rotate`; once its state file records phase 'added' and its
+    `airflow rotate-fernet-key` child runs, SIGKILL it and every process below it (a crash)."""
+    state_file = home / "secrets" / fernet_mod.STATE_FILE
+    proc = subprocess.Popen([*AIRDECK, "fernet", "rotate"], env={**stack.env(), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            state = _rotation_state(state_file)
+            if state is not None and state.get("phase") == "added" and _reencrypting(proc.pid):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate(timeout=60)
+                raise AssertionError(f"the rotation was never caught re-encrypting (state {state}, exit code "
+                                     f"{proc.returncode}):\n{out}\n{err}")
+            time.sleep(0.05)
+        victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        for victim in victims:
+            victim.kill()
+        _, alive = psutil.wait_procs(victims, timeout=60)
+        assert not alive, f"still running after SIGKILL: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _stack_processes(home: Path) -> list[psutil.Process]:

@@ -38,6 +38,7 @@ from airdeck.alerts.source import AirflowApi
 from airdeck.alerts.store import NewAlert, Outbox, Row, backoff, utcnow
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.base import format_duration
+from airdeck.state.secrets import SecretFileError, read_private
 
 log = logging.getLogger("airdeck.alerts.dispatcher")
 
@@ -53,9 +54,8 @@ class DispatcherSettings:
     api_url: str
     public_url: str
     admin_username: str
+    secrets_dir: str  # the platform's secrets folder; the admin password is its 0600 file admin_password
     grafana_url: str | None = None  # observability.grafana_url: links to the DAG dashboard
-    secrets_dir: str | None = None
-    admin_password: str | None = None  # tests may give it inline
     verify: bool | str = True  # CA file of the api-server's certificate when TLS is on
 
     @classmethod
@@ -65,11 +65,12 @@ class DispatcherSettings:
         return cls(**data)
 
     def credentials(self) -> tuple[str, str]:
-        if self.admin_password is not None:
-            return self.admin_username, self.admin_password
-        from airdeck.state.secrets import SecretStore
-
-        return self.admin_username, SecretStore(Path(str(self.secrets_dir))).get("admin_password")
+        """The admin account the dispatcher reads Airflow's state as, read afresh at every call."""
+        path = Path(self.secrets_dir) / "admin_password"
+        if not path.exists():
+            raise SecretFileError(f"{path} does not exist: the admin password is written there by `airdeck up` "
+                                  "(secrets_dir in the dispatcher settings names the platform's secrets folder)")
+        return self.admin_username, read_private(path)
 
 
 class Dispatcher:

@@ -44,7 +44,7 @@ class SecretsConcern(Concern):
     def preflight(self, phase: Phase) -> list[Check]:
         if phase == "before_start":
             return [check_vault]
-        return [fernet.check_before_start]
+        return [fernet.check_before_airflow]
 
 
 def check_vault(runtime: Runtime) -> None:
