@@ -24,9 +24,9 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken
 
-from airdeck.plan.secrets import mask_url
 from airdeck.errors import AirdeckError
 from airdeck.plan.concern import Runtime
+from airdeck.plan.secrets import mask_url
 from airdeck.secrets import vault as vault_mod
 from airdeck.state.secrets import read_private, write_private
 

@@ -57,5 +57,5 @@ def fernet_rotate(ctx: CliContext) -> Result:
     token = vault.admin_token(ctx.args.vault_token_file) if ctx.args.vault_token_file else None
     if token is None and isinstance(stack.secrets, vault.VaultSecretStore):
         token = vault.admin_token(None)
-    state = fernet.rotate(stack, ctx.say, vault_token=token)
+    state = fernet.rotate(stack, vault_token=token)
     return Result.of(Note(f"rotation complete: key {state['new']} encrypts and decrypts everything", "ok"))
