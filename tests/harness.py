@@ -242,6 +242,7 @@ class PostgresServer:
         import pwd
 
         import psycopg
+        from airdeck.plan.servers import postgres_argv, postgres_user
         from airdeck.stack import postgres
 
         self.port = free_port()
@@ -249,13 +250,13 @@ class PostgresServer:
         self.database = database
         data, sockets = folder / "data", folder / "sock"
         postgres.prepare(data, sockets, self.password)
-        user = postgres.run_as_user()
+        user = postgres_user()
         kwargs: dict[str, Any] = {}
         if user:
             entry = pwd.getpwnam(user)
             kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         self.log = open(folder / "postgres.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(postgres.command(data, sockets, self.port, 100), stdout=self.log,
+        self.proc = subprocess.Popen(postgres_argv(data, sockets, self.port, 100), stdout=self.log,
                                      stderr=subprocess.STDOUT, **kwargs)
         deadline = time.monotonic() + 60
         while True:

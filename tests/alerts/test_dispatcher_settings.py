@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from airdeck import concerns
 from airdeck.alerts.dispatcher import DispatcherSettings
-from airdeck.alerts.wiring import write_dispatcher_settings
+from airdeck.alerts.wiring import SERVICE
 from airdeck.config.loader import parse_config
+from airdeck.plan.render import materialise
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretFileError, SecretStore
 
@@ -18,7 +20,8 @@ from tests.alerts.test_config import GOOD
 def _written(tmp_path: Path) -> tuple[Path, AirdeckHome]:
     cfg = parse_config({"alerts": GOOD, "admin": {"username": "ops-admin"}})
     home = AirdeckHome(tmp_path / "home")
-    path = write_dispatcher_settings(cfg, home, SecretStore(home.secrets))
+    (spec,) = concerns.plan(cfg, home).component(SERVICE).files  # what `airdeck up` writes
+    path = materialise(spec, concerns.resolver(cfg, home, SecretStore(home.secrets), generate=True))
     return path, home
 
 
