@@ -19,7 +19,6 @@ from airdeck.plan.concern import Concern, PlanContext
 from airdeck.plan.endpoints import Endpoints
 from airdeck.plan.model import Component, FileSpec, Probe, SecretRef, placeholder
 from airdeck.state.home import AirdeckHome
-from airdeck.tls.settings import ca_file
 
 SERVICE = "alert-dispatcher"
 LOCAL_SETTINGS_HEADER = ("# Rendered by airdeck from airdeck.yaml (alerts). "
@@ -51,9 +50,9 @@ def settings_file(home: AirdeckHome) -> Path:
     return home.service_dir(SERVICE) / "dispatcher.json"
 
 
-def dispatcher_settings(cfg: AirdeckConfig, home: AirdeckHome, endpoints: Endpoints) -> FileSpec:
+def dispatcher_settings(cfg: AirdeckConfig, home: AirdeckHome, endpoints: Endpoints,
+                        api_ca_file: str | None) -> FileSpec:
     """dispatcher.json: the alerts section, the API to read, and the database URL by reference."""
-    found = ca_file(cfg, home)
     document = {
         "alerts": cfg.alerts.model_dump(mode="json"),
         "database_url": placeholder("database_url"),
@@ -62,7 +61,7 @@ def dispatcher_settings(cfg: AirdeckConfig, home: AirdeckHome, endpoints: Endpoi
         "admin_username": cfg.admin.username,
         "grafana_url": cfg.observability.grafana_url,
         "secrets_dir": str(home.secrets),
-        "verify": (found or True) if cfg.tls.enabled else True,
+        "verify": api_ca_file or True,  # https: the CA the api-server's certificate is checked with
     }
     return FileSpec(str(settings_file(home)), json.dumps(document, indent=2), secrets=(SecretRef("database_url"),),
                     quote="json", mode=0o600)
@@ -78,7 +77,7 @@ class AlertsConcern(Concern):
         cfg, home, ep = ctx.cfg, ctx.home, ctx.endpoints
         if not cfg.alerts.enabled:
             return []
-        settings = dispatcher_settings(cfg, home, ep)
+        settings = dispatcher_settings(cfg, home, ep, ctx.api_ca_file)
         env = {"AIRFLOW_HOME": str(home.airflow_home), "AIRFLOW_CONFIG": str(home.service_config("cli")),
                "PYTHONUNBUFFERED": "1", "_AIRFLOW_PROCESS_CONTEXT": "server"}
         argv = (sys.executable, "-m", "airdeck.alerts.dispatcher", "--settings", settings.path)

@@ -25,6 +25,7 @@ import yaml
 from airdeck.config.base import parse_duration, prometheus_duration
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import DEFAULT_MAPPING, ObservabilityFileError, mapping_file, repo_file
+from airdeck.plan.build import CLI
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.endpoints import Endpoints
 from airdeck.plan.model import Component, FileSpec, Probe, Settings
@@ -40,8 +41,6 @@ PROMETHEUS_BIN = Path("/usr/bin/prometheus")
 DISABLED_TAGS = "job_id,run_id,dagrun_id"
 #: The scrape job the rules and dashboards expect (prometheus/rules, grafana/dashboards_src).
 SCRAPE_JOB = "airdeck-statsd"
-#: One-off commands get no traces: the OTEL_* environment only reaches supervised components.
-CLI = "cli"
 
 
 # ---------------------------------------------------------------------------------------- Airflow

@@ -179,7 +179,7 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
     config_file = airflow_cfg(str(ctx.home.service_config(name)), settings, secret_settings)
     env = _airflow_env(ctx, name, concerns)
     airflow = airflow_bin()
-    ca = ca_file_for_probes(ctx, concerns)
+    ca = ctx.api_ca_file
     index = worker_index(name)
     common = {"env": env, "airflow": True, "settings": settings, "secret_settings": tuple(secret_settings),
               "files": (config_file,)}
@@ -224,6 +224,7 @@ def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target, concerns: Sequen
     """The deployment of ``cfg`` on ``target``: pure, writes nothing, holds no secret value."""
     endpoints = Endpoints(cfg, target)
     ctx = PlanContext(cfg, home, endpoints)
+    ctx = PlanContext(cfg, home, endpoints, ca_file_for_probes(ctx, concerns))
     components: list[Component] = []
     if target.kind == "local":
         if cfg.database.url is None:

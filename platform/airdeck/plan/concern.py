@@ -41,6 +41,7 @@ class PlanContext:
     cfg: AirdeckConfig
     home: AirdeckHome
     endpoints: Endpoints
+    api_ca_file: str | None = None  # the CA clients verify an https api-server with (from the concerns' settings)
 
 
 class Runtime(Protocol):

@@ -14,10 +14,9 @@ import stat
 from pathlib import Path
 
 from airdeck.config.model import AirdeckConfig
+from airdeck.plan.model import Settings
 from airdeck.state.home import AirdeckHome
 from airdeck.tls.certs import TLSError, TLSFiles, default_names, generate
-
-Settings = dict[str, dict[str, str]]
 
 
 def server_files(cfg: AirdeckConfig, home: AirdeckHome) -> tuple[Path, Path, Path | None]:
@@ -27,18 +26,6 @@ def server_files(cfg: AirdeckConfig, home: AirdeckHome) -> tuple[Path, Path, Pat
         return tls.cert_file.absolute(), tls.key_file.absolute(), tls.ca_file.absolute() if tls.ca_file else None
     files = TLSFiles.of(home)
     return files.server_cert, files.server_key, (tls.ca_file or files.ca_cert).absolute()
-
-
-def ca_file(cfg: AirdeckConfig, home: AirdeckHome) -> str | None:
-    """The CA bundle health checks verify the api-server with (None: plain http, or the system CAs)."""
-    if not cfg.tls.enabled:
-        return None
-    ca = server_files(cfg, home)[2]
-    return str(ca) if ca else None
-
-
-def client_context(ca: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=ca)
 
 
 def contribute(cfg: AirdeckConfig, home: AirdeckHome, service: str) -> Settings:
