@@ -90,3 +90,31 @@ def test_service_that_never_becomes_healthy_shows_its_log_and_stops_everything(t
     finally:
         s.airdeck("down", check=False, timeout=300)
         remove_home(s.home)
+
+
+def test_api_server_on_another_address_is_checked_and_reached_there(tmp_path: Path) -> None:
+    """``api_server.host`` other than 127.0.0.1 (127.0.0.2: another address of this machine, on loopback
+    because tests send traffic nowhere else): every health check and every component reaches it there.
+    The api-server does not listen on 127.0.0.1 at all, so any check or URL still built for 127.0.0.1
+    would keep the platform from becoming healthy."""
+    import httpx
+    import yaml
+
+    config = write_config(tmp_path, {"api_server": {"host": "127.0.0.2"}})
+    s = Stack(new_home(), config)
+    try:
+        result = s.airdeck("up", "--detach", check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        status = s.status()
+        assert {svc["name"]: svc["health"] for svc in status["services"]} == {
+            svc["name"]: "healthy" for svc in status["services"]}
+        port = yaml.safe_load(config.read_text())["api_server"]["port"]
+        assert next(svc for svc in status["services"] if svc["name"] == "api-server")["url"] == \
+            f"http://127.0.0.2:{port}"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5)
+        health = httpx.get(f"http://127.0.0.2:{port}/api/v2/monitor/health", timeout=10).json()
+        assert health["scheduler"]["status"] == health["triggerer"]["status"] == "healthy"
+    finally:
+        s.airdeck("down", check=False, timeout=300)
+        remove_home(s.home)
