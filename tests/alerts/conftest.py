@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airdeck-alerts-airflow-"))
 os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
-from tests.alerts.servers import SlackReceiver, SmtpServer  # noqa: E402
+from tests.alerts.servers import SmtpServer  # noqa: E402
 from tests.harness import PostgresServer, postgres_server  # noqa: E402
 
 
@@ -21,15 +21,6 @@ from tests.harness import PostgresServer, postgres_server  # noqa: E402
 def postgres() -> Iterator[PostgresServer]:
     with postgres_server("alerts", "alerts-test") as server:
         yield server
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackReceiver]:
-    receiver = SlackReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
 
 
 @pytest.fixture

@@ -26,15 +26,6 @@ from tests.cli.helpers import PLATFORM, run
 from tests.harness import free_port
 
 
-@pytest.fixture
-def slack() -> Iterator[SlackReceiver]:
-    receiver = SlackReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
 def _config(tmp_path: Path, **extra: object) -> Path:
     path = tmp_path / "airdeck.yaml"
     path.write_text(yaml.safe_dump({"alerts": {"channels": {

@@ -272,10 +272,15 @@ def _kill_rotation_during_reencryption(stack: Stack, home: Path,
                 raise AssertionError(f"the rotation was never caught re-encrypting (state {state}, exit code "
                                      f"{proc.returncode}):\n{out}\n{err}")
             time.sleep(0.05)
-        victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-        for victim in victims:
-            victim.kill()
-        _, alive = psutil.wait_procs(victims, timeout=60)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.kill()  # through Popen: psutil.wait_procs would reap our own child and lose its exit status
+        for child in children:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        proc.wait(timeout=60)
+        _, alive = psutil.wait_procs(children, timeout=60)
         assert not alive, f"still running after SIGKILL: {alive}"
     finally:
         if proc.poll() is None:
