@@ -244,5 +244,6 @@ def migrate(cfg: AirdeckConfig, env: Mapping[str, str], secrets_dir: Path | None
         print(f"could not create the admin account {admin.username}: {made.stderr.strip()[-1500:]}",
               file=sys.stderr)
         return made.returncode
-    print(f"admin account {admin.username}: {made.stdout.strip() or 'done'}")
+    lines = made.stdout.strip().splitlines()
+    print(f"admin account {admin.username}: {lines[-1] if lines else 'done'}")
     return 0
