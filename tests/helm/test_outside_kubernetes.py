@@ -35,7 +35,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.stack, pytest.mark.timeout(15
 
 RELEASE = "rk"
 COMPONENTS = ["api-server", "scheduler", "dag-processor", "triggerer", "worker", "alert-dispatcher"]
-FIGURES = Path(__file__).with_name("measured-pss.json")
 
 
 def _valkey(folder: Path, port: int, password: str) -> subprocess.Popen[bytes]:
@@ -193,9 +192,11 @@ def test_helm_test_canary_runs_a_dag_to_success(platform: dict[str, Any]) -> Non
     assert code == 0, text[-4000:]
     assert "example_fanout" in text and ": success" in text
     figures = {name: round(platform["pods"][name].pss() / 2**20) for name in COMPONENTS}
-    FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
-    print("PSS per component after a DAG run (MiB):", figures)
-    assert all(v > 0 for v in figures.values())
+    print("PSS per component after a DAG run (MiB):", figures)  # the record is measured-pss.json
+    for name, mib in figures.items():
+        limit = platform["pods"][name].spec["containers"][0]["resources"]["limits"]["memory"]
+        limit_mib = int(limit[:-2]) * (1024 if limit.endswith("Gi") else 1)
+        assert 0 < mib < limit_mib, f"{name}: {mib} MiB PSS against a {limit} limit"
 
 
 def test_no_secret_reaches_argv_or_env(platform: dict[str, Any]) -> None:
