@@ -12,21 +12,35 @@ container's.
 from __future__ import annotations
 
 import os
+import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from airdeck import concerns
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
+from airdeck.plan.build import airflow_bin
 from airdeck.plan.concern import SecretSource
 from airdeck.plan.endpoints import Target
 from airdeck.plan.model import Component, Deployment, FileSpec
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import MissingSecretError, SecretResolver
+from airdeck.run.canary import Canary
 from airdeck.state.home import AirdeckHome
+from airdeck.state.secrets import GENERATED, write_private
 
 TARGETS = ("local", "kubernetes")
+
+#: One-off jobs of a deployment (not components): the chart's migration Job, the init container every
+#: Airflow pod waits in until the schema is current, and the `helm test` canary.
+JOBS = ("migrate", "wait-for-migrations", "canary")
+
+#: What ``--probe`` runs inside a component's container, per probe kind of the plan (HTTP probes
+#: are the chart's own httpGet probes and need no command).
+HEARTBEAT_JOBS = {"dag_processor": "DagProcessorJob", "triggerer": "TriggererJob", "scheduler": "SchedulerJob"}
 
 
 class RunError(AirdeckError):
@@ -91,17 +105,40 @@ def select(deployment: Deployment, name: str) -> Component:
         return deployment.component(name)
     except KeyError:
         raise RunError(f"unknown component {name!r} for this target; components: "
-                       f"{', '.join(deployment.names())}") from None
+                       f"{', '.join(deployment.names())}; jobs: {', '.join(JOBS)}") from None
+
+
+def _target(target: str, release: str | None) -> Target:
+    if target not in TARGETS:
+        raise RunError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    return Target.kubernetes(release or "airdeck") if target == "kubernetes" else Target.local()
+
+
+def mirror_mounted(secrets_dir: Path, home: AirdeckHome) -> None:
+    """Copy the mounted platform secrets that processes read from the state folder themselves (the
+    alert dispatcher reads ``admin_password`` afresh at every call) into ``$AIRDECK_HOME/secrets`` as
+    0600 files: a mounted Secret is group-readable (0440 under fsGroup), a state file is private."""
+    if secrets_dir.resolve() == home.secrets.resolve():
+        return
+    for name in GENERATED:
+        try:
+            value = read_mounted(secrets_dir, name)
+        except KeyError:
+            continue
+        write_private(home.secrets / name, value)
 
 
 def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local", release: str | None = None,
             secrets_dir: Path | None = None) -> tuple[Component, dict[str, str]]:
-    """Render everything component ``name`` needs; returns it and the environment to exec it with."""
-    if target not in TARGETS:
-        raise RunError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
-    where = Target.kubernetes(release or "airdeck") if target == "kubernetes" else Target.local()
+    """Render everything component ``name`` needs; returns it and the environment to exec it with.
+
+    ``name`` may also be one of :data:`JOBS`: they run with the one-off commands' configuration."""
+    where = _target(target, release)
     deployment = concerns.plan(cfg, home, where)
-    component = select(deployment, name)
+    if name in JOBS and deployment.cli is not None:
+        component = deployment.cli
+    else:
+        component = select(deployment, name)
     if secrets_dir is not None and not secrets_dir.is_dir():
         raise RunError(f"--secrets-dir {secrets_dir} is not a folder")
     resolve = resolver_for(cfg, home, where, secrets_dir)
@@ -112,19 +149,101 @@ def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "
         directory.mkdir(parents=True, exist_ok=True)
     for spec in specs:
         materialise(spec, resolve)
+    if secrets_dir is not None:
+        mirror_mounted(secrets_dir, home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(component.env)
     return component, env
 
 
-def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local",
-                  release: str | None = None, secrets_dir: Path | None = None) -> int:
-    """Render component ``name`` and replace this process with it (returns only if exec fails)."""
-    component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir)
-    if component.directory:
-        os.chdir(component.directory)
+def _exec(name: str, argv: list[str], env: Mapping[str, str], directory: str | None = None) -> int:
+    if directory:
+        os.chdir(directory)
     try:
-        os.execvpe(component.argv[0], list(component.argv), env)
+        os.execvpe(argv[0], argv, dict(env))
     except OSError as exc:
-        raise RunError(f"cannot start {name}: {component.argv[0]}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot start {name}: {argv[0]}: {exc.strerror or exc}") from None
     return 1  # not reached: exec replaced this process
+
+
+def probe_argv(component: Component) -> list[str] | None:
+    """The command that tells whether this container's process is alive, from the plan's probe:
+    ``airflow jobs check --local`` for a heartbeat, a Celery ping of this worker's node. None for
+    components the chart probes over HTTP."""
+    probe = component.probe
+    if probe is None:
+        return None
+    airflow = airflow_bin()
+    if probe.kind == "heartbeat" and probe.detail in HEARTBEAT_JOBS:
+        return [airflow, "jobs", "check", "--job-type", HEARTBEAT_JOBS[probe.detail], "--local", "--limit", "1"]
+    if probe.kind == "celery-ping":
+        node = probe.detail.replace("%h", socket.gethostname())
+        celery = str(Path(sys.executable).parent / "celery")
+        return [celery, "--app", "airflow.providers.celery.executors.celery_executor.app", "inspect", "ping",
+                "--destination", node, "--timeout", "20"]
+    return None
+
+
+def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local",
+                  release: str | None = None, secrets_dir: Path | None = None, probe: bool = False,
+                  migration_wait: int = 600, dag: str = "example_fanout", timeout: float = 600.0) -> int:
+    """Render component (or job) ``name`` and replace this process with it (returns only if exec fails).
+
+    ``probe``: instead of starting it, check the running component of this container (its files are
+    already written) and exit 0 when it is alive."""
+    if probe:
+        if name in JOBS:
+            raise RunError(f"--probe checks a component, not the job {name!r}")
+        deployment = concerns.plan(cfg, home, _target(target, release))
+        component = select(deployment, name)
+        argv = probe_argv(component)
+        if argv is None:
+            raise RunError(f"{name} is probed over HTTP ({component.probe.kind if component.probe else 'no probe'}); "
+                           "it has no probe command")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+        env.update(component.env)
+        return _exec(f"the probe of {name}", argv, env)
+    component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir)
+    if name == "migrate":
+        return migrate(cfg, env, secrets_dir)
+    if name == "wait-for-migrations":
+        return _exec(name, [airflow_bin(), "db", "check-migrations", "--migration-wait-timeout",
+                            str(migration_wait)], env)
+    if name == "canary":
+        if secrets_dir is None:
+            raise RunError("the canary signs in as the admin account: pass --secrets-dir holding admin_password")
+        try:
+            password = read_mounted(secrets_dir, "admin_password")
+        except KeyError:
+            raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
+                           "canary") from None
+        return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
+    return _exec(name, list(component.argv), env, component.directory)
+
+
+def migrate(cfg: AirdeckConfig, env: Mapping[str, str], secrets_dir: Path | None) -> int:
+    """The migration Job: ``airflow db migrate`` (a no-op when current), then the admin account when
+    its password is mounted (created once; never changed here)."""
+    done = subprocess.run([airflow_bin(), "db", "migrate"], env=dict(env), check=False)
+    if done.returncode != 0:
+        print(f"airflow db migrate failed (exit {done.returncode})", file=sys.stderr)
+        return done.returncode
+    if secrets_dir is None:
+        return 0
+    try:
+        password = read_mounted(secrets_dir, "admin_password")
+    except KeyError:
+        print(f"no admin_password in {secrets_dir}: no admin account created (sign in through LDAP)",
+              file=sys.stderr)
+        return 0
+    admin = cfg.admin
+    made = subprocess.run([sys.executable, "-m", "airdeck.stack.admin_user", admin.username, admin.email,
+                           admin.first_name, admin.last_name], input=password, env=dict(env), text=True,
+                          capture_output=True, check=False)
+    if made.returncode != 0:
+        print(f"could not create the admin account {admin.username}: {made.stderr.strip()[-1500:]}",
+              file=sys.stderr)
+        return made.returncode
+    lines = made.stdout.strip().splitlines()
+    print(f"admin account {admin.username}: {lines[-1] if lines else 'done'}")
+    return 0

@@ -18,17 +18,28 @@ ORDER = 80
 def register(sub: Subcommands) -> None:
     run = sub.add_parser("run", help="render one component's configuration from airdeck.yaml and mounted secrets, "
                                      "then exec it (container entrypoint)")
-    run.add_argument("service", metavar="SERVICE", help="the component, e.g. scheduler or api-server")
+    run.add_argument("service", metavar="SERVICE",
+                     help="the component, e.g. scheduler or api-server, or a job: migrate (airflow db migrate and "
+                          "the admin account), wait-for-migrations (until the schema is current), canary (trigger "
+                          "a bundled DAG through the REST API and wait for success)")
     run.add_argument("--target", choices=["local", "kubernetes"], default="local",
                      help="where it runs: addresses of the other components and where secrets come from "
                           "(default local)")
     run.add_argument("--release", help="Helm release name (kubernetes: components are <release>-<component>)")
     run.add_argument("--secrets-dir", type=Path, help="folder of mounted secret files, one per secret")
+    run.add_argument("--probe", action="store_true",
+                     help="check the component already running in this container (exit 0 when alive)")
+    run.add_argument("--migration-wait", type=int, default=600, metavar="SECONDS",
+                     help="wait-for-migrations: how long to wait for a current schema (default 600)")
+    run.add_argument("--dag", default="example_fanout", help="canary: the DAG to trigger (default example_fanout)")
+    run.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                     help="canary: how long the run may take (default 600)")
     run.set_defaults(handler=run_service)
 
 
 def run_service(ctx: CliContext) -> Result:
     """Replace this process with the component (streams; returns only when it cannot start)."""
     code = run_component(ctx.config(), ctx.home, ctx.args.service, target=ctx.args.target,
-                         release=ctx.args.release, secrets_dir=ctx.args.secrets_dir)
+                         release=ctx.args.release, secrets_dir=ctx.args.secrets_dir, probe=ctx.args.probe,
+                         migration_wait=ctx.args.migration_wait, dag=ctx.args.dag, timeout=ctx.args.timeout)
     return Result(exit_code=code)

@@ -1,0 +1,309 @@
+{{/* Prefix of every object name: the release name (or fullnameOverride). Services are
+<prefix>-<component>, which is how `airdeck run --release <prefix>` addresses them. */}}
+{{- define "airdeck.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "airdeck.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: small and immutable. Call with (dict "root" $ "component" "scheduler"). */}}
+{{- define "airdeck.selectorLabels" -}}
+app.kubernetes.io/name: airdeck
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "airdeck.labels" -}}
+{{ include "airdeck.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: airdeck
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ include "airdeck.chart" .root }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "airdeck.serviceAccountName" -}}
+{{- default (include "airdeck.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "airdeck.image" -}}
+{{- $img := .image -}}
+{{- $tag := default .root.Chart.AppVersion $img.tag -}}
+{{- if $img.digest -}}{{ $img.repository }}@{{ $img.digest }}{{- else -}}{{ $img.repository }}:{{ $tag }}{{- end -}}
+{{- end -}}
+
+{{/* airdeck.yaml values as a dict (never nil). */}}
+{{- define "airdeck.cfg" -}}
+{{- toYaml (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{/* "true" when Vault holds the Fernet key, JWT secret and api secret_key. */}}
+{{- define "airdeck.vaultPlatform" -}}
+{{- $a := default dict .Values.airdeck -}}
+{{- if and (eq (dig "secrets" "backend" "local" $a) "vault") (dig "secrets" "vault" "platform_secrets" false $a) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "airdeck.vaultKubernetesAuth" -}}
+{{- $a := default dict .Values.airdeck -}}
+{{- if and (eq (dig "secrets" "backend" "local" $a) "vault") (eq (dig "secrets" "vault" "auth" "method" "token" $a) "kubernetes") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "airdeck.alertsEnabled" -}}
+{{- $a := default dict .Values.airdeck -}}
+{{- if gt (len (dig "alerts" "channels" dict $a)) 0 -}}true{{- end -}}
+{{- end -}}
+
+{{- define "airdeck.apiPort" -}}
+{{- dig "api_server" "port" 8080 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{- define "airdeck.apiScheme" -}}
+{{- if dig "tls" "enabled" false (default dict .Values.airdeck) -}}HTTPS{{- else -}}HTTP{{- end -}}
+{{- end -}}
+
+{{- define "airdeck.schedulerHealthPort" -}}
+{{- dig "scheduler" "health_check_port" 8974 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{- define "airdeck.workerLogPort" -}}
+{{- dig "workers" "log_server_port" 8793 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{- define "airdeck.dispatcherPort" -}}
+{{- dig "alerts" "dispatcher" "port" 9465 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{/* The platform secrets: (list valuesKey fileName defaultSuffix). */}}
+{{- define "airdeck.secretTable" -}}
+- [fernetKey, fernet_key, fernet-key]
+- [jwtSecret, jwt_secret, jwt-secret]
+- [apiSecretKey, api_secret_key, api-secret-key]
+- [adminPassword, admin_password, admin-password]
+- [databaseUrl, database_url, database]
+- [brokerUrl, broker_url, broker]
+{{- end -}}
+
+{{- define "airdeck.secretName" -}}
+{{- $s := index .root.Values.secrets .key -}}
+{{- default (printf "%s-%s" (include "airdeck.fullname" .root) .suffix) $s.existingSecret -}}
+{{- end -}}
+
+{{/* The projected volume of one container's secret files. Call with (dict "root" $ "admin" bool). */}}
+{{- define "airdeck.secretsVolume" -}}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+{{- $root := .root }}
+{{- $vault := include "airdeck.vaultPlatform" .root }}
+{{- range (include "airdeck.secretTable" .root | fromYamlArray) }}
+{{- $key := index . 0 }}{{ $file := index . 1 }}{{ $suffix := index . 2 }}
+{{- $platform := has $key (list "fernetKey" "jwtSecret" "apiSecretKey") }}
+{{- if and (or (ne $key "adminPassword") $.admin) (not (and $platform $vault)) }}
+      - secret:
+          name: {{ include "airdeck.secretName" (dict "root" $root "key" $key "suffix" $suffix) }}
+          items:
+            - key: {{ (index $root.Values.secrets $key).key }}
+              path: {{ $file }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* A digest of what the pods read: airdeck.yaml and the secret references (rolls the pods). */}}
+{{- define "airdeck.checksums" -}}
+checksum/airdeck-yaml: {{ include "airdeck.cfg" . | sha256sum }}
+checksum/secrets: {{ toJson .Values.secrets | sha256sum }}
+{{- end -}}
+
+{{- define "airdeck.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 50000
+runAsGroup: 50000
+fsGroup: 50000
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "airdeck.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 50000
+runAsGroup: 50000
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* The arguments of `airdeck run` for a component or job of this release. */}}
+{{- define "airdeck.runArgs" -}}
+- run
+- {{ .name }}
+- --target
+- kubernetes
+- --release
+- {{ include "airdeck.fullname" .root }}
+- --secrets-dir
+- /run/secrets/airdeck
+{{- end -}}
+
+{{- define "airdeck.env" -}}
+- name: AIRDECK_CONFIG
+  value: /etc/airdeck/airdeck.yaml
+- name: AIRDECK_HOME
+  value: /opt/airdeck/home
+- name: HOME
+  value: /opt/airdeck/home
+- name: TMPDIR
+  value: /tmp
+- name: PYTHONDONTWRITEBYTECODE
+  value: "1"
+{{- end -}}
+
+{{- define "airdeck.volumeMounts" -}}
+- name: config
+  mountPath: /etc/airdeck
+  readOnly: true
+- name: secrets
+  mountPath: /run/secrets/airdeck
+  readOnly: true
+- name: home
+  mountPath: /opt/airdeck/home
+- name: tmp
+  mountPath: /tmp
+{{- if include "airdeck.vaultKubernetesAuth" .root }}
+- name: sa-token
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "airdeck.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "airdeck.fullname" .root }}-config
+- name: home
+  emptyDir: {}
+- name: tmp
+  emptyDir: {}
+{{ include "airdeck.secretsVolume" . }}
+{{- if include "airdeck.vaultKubernetesAuth" .root }}
+- name: sa-token
+  projected:
+    defaultMode: 0440
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3600
+{{- end }}
+{{- end -}}
+
+{{/* The init container every Airflow pod waits in until the schema is current. */}}
+{{- define "airdeck.waitForMigrations" -}}
+- name: wait-for-migrations
+  image: {{ include "airdeck.image" (dict "root" .root "image" .root.Values.images.airdeck) }}
+  imagePullPolicy: {{ .root.Values.images.airdeck.pullPolicy }}
+  command: [airdeck]
+  args:
+    {{- include "airdeck.runArgs" (dict "root" .root "name" "wait-for-migrations") | nindent 4 }}
+    - --migration-wait
+    - {{ .root.Values.migrations.waitSeconds | quote }}
+  env:
+    {{- include "airdeck.env" . | nindent 4 }}
+  securityContext:
+    {{- include "airdeck.containerSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml .root.Values.migrations.resources | nindent 4 }}
+  volumeMounts:
+    {{- include "airdeck.volumeMounts" . | nindent 4 }}
+{{- end -}}
+
+{{/* The pod spec of an airdeck component. Call with (dict "root" $ "name" "scheduler" "values"
+.Values.scheduler "admin" bool "ports" list "probes" yaml). */}}
+{{- define "airdeck.podSpec" -}}
+serviceAccountName: {{ include "airdeck.serviceAccountName" .root }}
+automountServiceAccountToken: false
+securityContext:
+  {{- include "airdeck.podSecurityContext" . | nindent 2 }}
+terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
+{{- with .root.Values.images.pullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+affinity:
+{{- if .values.affinity }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else }}
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 14 }}
+{{- end }}
+initContainers:
+  {{- include "airdeck.waitForMigrations" . | nindent 2 }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "airdeck.image" (dict "root" .root "image" .root.Values.images.airdeck) }}
+    imagePullPolicy: {{ .root.Values.images.airdeck.pullPolicy }}
+    command: [airdeck]
+    args:
+      {{- include "airdeck.runArgs" . | nindent 6 }}
+    env:
+      {{- include "airdeck.env" . | nindent 6 }}
+    {{- with .ports }}
+    ports:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- .probes | nindent 4 }}
+    securityContext:
+      {{- include "airdeck.containerSecurityContext" . | nindent 6 }}
+    resources:
+      {{- toYaml .values.resources | nindent 6 }}
+    volumeMounts:
+      {{- include "airdeck.volumeMounts" . | nindent 6 }}
+volumes:
+  {{- include "airdeck.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{/* Pod labels: selector labels plus Azure Workload Identity's. */}}
+{{- define "airdeck.podLabels" -}}
+{{ include "airdeck.labels" . }}
+{{- if .root.Values.azureWorkloadIdentity }}
+azure.workload.identity/use: "true"
+{{- end }}
+{{- end -}}
+
+{{/* Exec probe: `airdeck run NAME --probe`. */}}
+{{- define "airdeck.execProbe" -}}
+exec:
+  command:
+    - airdeck
+    {{- include "airdeck.runArgs" . | nindent 4 }}
+    - --probe
+{{- end -}}
+
+{{/* checkov skips of a workload, each with its reason. Call with (dict "from" N) to number them. */}}
+{{- define "airdeck.checkovSkips" -}}
+checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through images.NAME.digest; the default is the release tag so one chart serves any registry mirror"
+checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
+{{- end -}}

@@ -1,0 +1,308 @@
+"""The chart rendered by Helm's engine: lint, Kubernetes 1.30 schemas, checkov, security, probes,
+selectors, PDBs, network flows, checksums, schema errors, upgrades and the generated monitoring objects."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helm.chart import CHART, CI, ROOT, by_kind, ci_values, named, pod_spec, render
+
+HELM_ERROR = 3
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+@pytest.fixture(scope="module", params=[p.name for p in CI])
+def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return render(ci_values(CHART / "ci" / request.param))
+
+
+def test_every_ci_file_exists() -> None:
+    names = {p.name for p in CI}
+    for scenario in ("default", "dev", "aws", "gcp", "azure", "ldap-vault"):
+        assert any(scenario in n for n in names), scenario
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_lint_strict_has_no_errors(values_file: str) -> None:
+    from helm_python import lint
+
+    report = lint(str(CHART), ci_values(CHART / "ci" / values_file), strict=True, kube_version="v1.30.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + list(report.get("errors") or [])
+    assert not problems, problems
+
+
+def test_objects_are_valid_kubernetes_1_30(rendered: list[dict[str, Any]]) -> None:
+    import kubernetes_validate
+
+    core = [o for o in rendered if "." not in o["apiVersion"].split("/")[0] or o["apiVersion"].split("/")[0]
+            in ("apps", "batch", "policy", "autoscaling", "networking.k8s.io")]
+    assert core
+    for obj in core:
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod_spec(obj)
+    return [] if spec is None else [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def test_security_of_every_pod_and_container(rendered: list[dict[str, Any]]) -> None:
+    for obj in rendered:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert spec["automountServiceAccountToken"] is False, where
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for c in _containers(obj):
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True and sc["runAsUser"] >= 999, where
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][kind]), (where, c["name"])
+            assert not any("valueFrom" in e for e in c.get("env", [])), f"{where}: secrets only as files"
+
+
+def test_probes_and_airflow_entrypoints(rendered: list[dict[str, Any]]) -> None:
+    for obj in rendered:
+        if obj["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        for c in pod_spec(obj)["containers"]:  # type: ignore[index]
+            assert "livenessProbe" in c and "readinessProbe" in c, obj["metadata"]["name"]
+            if c.get("command") == ["airdeck"]:
+                assert c["args"][:2] == ["run", c["name"]] and "--target" in c["args"]
+                assert c["args"][c["args"].index("--release") + 1] == "airdeck"
+    scheduler = named(rendered, "Deployment", "airdeck-scheduler")["spec"]["template"]["spec"]["containers"][0]
+    live = scheduler["livenessProbe"]
+    # A busy scheduler is not restarted: minutes of a stale heartbeat, not one slow answer (#20644).
+    assert live["periodSeconds"] * live["failureThreshold"] >= 300 and live["timeoutSeconds"] >= 10
+
+
+def test_selectors_match_labels_and_pdbs(rendered: list[dict[str, Any]]) -> None:
+    pods = {}
+    for obj in rendered:
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            selector = obj["spec"]["selector"]["matchLabels"]
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items(), obj["metadata"]["name"]
+            assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                     "app.kubernetes.io/component"}
+            pods[obj["metadata"]["name"]] = labels
+    for svc in by_kind(rendered, "Service"):
+        assert any(svc["spec"]["selector"].items() <= labels.items() for labels in pods.values()), svc
+    for pdb in by_kind(rendered, "PodDisruptionBudget"):
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert any(pdb["spec"]["selector"]["matchLabels"].items() <= labels.items() for labels in pods.values())
+
+
+def test_checksums_roll_pods_when_config_changes() -> None:
+    def checksum(values: dict[str, Any]) -> str:
+        dep = named(render(values), "Deployment", "airdeck-scheduler")
+        return str(dep["spec"]["template"]["metadata"]["annotations"]["checksum/airdeck-yaml"])
+
+    assert checksum({}) == checksum({})
+    assert checksum({}) != checksum({"airdeck": {"airflow": {"parallelism": 64}}})
+
+
+def _policy_allows(policies: list[dict[str, Any]], src: dict[str, str], dst: dict[str, str], port: int,
+                   protocol: str = "TCP") -> bool:
+    """Whether the rendered policies let a pod with labels ``src`` reach one with ``dst`` on ``port``."""
+
+    def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+        if not selector:
+            return True
+        if not selector.get("matchLabels", {}).items() <= labels.items():
+            return False
+        return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+    def peer_ok(peers: list[dict[str, Any]] | None, labels: dict[str, str]) -> bool:
+        if not peers:
+            return True
+        return any(("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], labels))
+                   for p in peers)
+
+    def ports_ok(ports: list[dict[str, Any]] | None) -> bool:
+        return not ports or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports)
+
+    egress = any(selects(p["spec"]["podSelector"], src) and "Egress" in p["spec"]["policyTypes"]
+                 and any(peer_ok(r.get("to"), dst) and ports_ok(r.get("ports")) for r in p["spec"].get("egress", []))
+                 for p in policies)
+    ingress_policies = [p for p in policies if selects(p["spec"]["podSelector"], dst)
+                        and "Ingress" in p["spec"]["policyTypes"]]
+    ingress = any(peer_ok(r.get("from"), src) and ports_ok(r.get("ports"))
+                  for p in ingress_policies for r in p["spec"].get("ingress", []))
+    return egress and ingress
+
+
+def test_network_policies_allow_exactly_the_platform_flows() -> None:
+    values = ci_values(CHART / "ci" / "06-ldap-vault-values.yaml")
+    objects = render(values)
+    policies = by_kind(objects, "NetworkPolicy")
+
+    def pod(component: str) -> dict[str, str]:
+        return {"app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
+                "app.kubernetes.io/component": component}
+
+    allowed = [("worker", "api-server", 8080, "TCP"), ("scheduler", "api-server", 8080, "TCP"),
+               ("triggerer", "api-server", 8080, "TCP"), ("alert-dispatcher", "api-server", 8080, "TCP"),
+               ("canary", "api-server", 8080, "TCP"), ("api-server", "worker", 8793, "TCP"),
+               ("worker", "statsd-exporter", 9125, "UDP"), ("scheduler", "statsd-exporter", 9125, "UDP"),
+               ("worker", "alert-dispatcher", 9465, "TCP")]
+    for src, dst, port, proto in allowed:
+        assert _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+    denied = [("statsd-exporter", "api-server", 8080, "TCP"), ("worker", "worker", 8793, "TCP"),
+              ("scheduler", "worker", 8793, "TCP"), ("api-server", "statsd-exporter", 9102, "TCP"),
+              ("worker", "api-server", 22, "TCP"), ("statsd-exporter", "worker", 8793, "TCP")]
+    for src, dst, port, proto in denied:
+        assert not _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+    # External flows: the database, broker, Vault (8200), LDAP (636) and Slack/SMTP by port only.
+    egress_ports = {(p["metadata"]["name"], port["port"]) for p in policies for r in p["spec"].get("egress", [])
+                    for port in r.get("ports", [])}
+    for expected in [("airdeck-airflow", 5432), ("airdeck-airflow", 6379), ("airdeck-airflow", 8200),
+                     ("airdeck-api-server", 636), ("airdeck-alert-dispatcher", 443),
+                     ("airdeck-alert-dispatcher", 587)]:
+        assert expected in egress_ports, expected
+    vault_rule = next(r for p in policies for r in p["spec"].get("egress", [])
+                      if any(x["port"] == 8200 for x in r.get("ports", [])))
+    assert vault_rule["to"] == [{"ipBlock": {"cidr": "10.10.0.0/24"}}]
+    deny = named(objects, "NetworkPolicy", "airdeck-default-deny")
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in deny["spec"]
+    # Without Vault, LDAP or alerts, none of their flows exists.
+    plain = {(p["metadata"]["name"], port["port"]) for p in by_kind(render({}), "NetworkPolicy")
+             for r in p["spec"].get("egress", []) for port in r.get("ports", [])}
+    assert not {8200, 636, 389, 443, 587} & {port for _, port in plain}
+
+
+def test_monitoring_objects_come_from_prometheus_and_grafana() -> None:
+    objects = render({})
+    rule = by_kind(objects, "PrometheusRule")[0]
+    rendered_rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    source_rules = [r for f in sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
+                    for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"]]
+    assert [(r.get("alert"), r.get("record"), r["expr"]) for r in rendered_rules] == \
+           [(r.get("alert"), r.get("record"), r["expr"]) for r in source_rules]
+    assert sum(1 for r in rendered_rules if "alert" in r) >= 5
+    uids = set()
+    for cm in by_kind(objects, "ConfigMap"):
+        if cm["metadata"]["labels"].get("grafana_dashboard") == "1":
+            for text in cm["data"].values():
+                uids.add(json.loads(text)["uid"])
+    assert uids == {json.loads(p.read_text())["uid"] for p in (ROOT / "grafana" / "dashboards").glob("*.json")}
+    mapping = named(objects, "ConfigMap", "airdeck-statsd-mapping")["data"]["mapping.yml"]
+    assert mapping.strip() == (ROOT / "prometheus" / "statsd-mapping.yml").read_text().strip()
+    off = render({"monitoring": {"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False},
+                                 "grafanaDashboards": {"enabled": False}}})
+    assert not by_kind(off, "PrometheusRule") and not by_kind(off, "ServiceMonitor")
+    assert not [c for c in by_kind(off, "ConfigMap") if "grafana_dashboard" in c["metadata"]["labels"]]
+
+
+def test_generated_files_have_not_drifted() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
+    done = subprocess.run([sys.executable, str(ROOT / "helm" / "generate.py"), "--check"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_schema_airdeck_part_is_the_model() -> None:
+    from airdeck.config.schema import json_schema
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    model = json_schema()
+    assert set(schema["properties"]["airdeck"]["properties"]) == set(model["properties"])
+    assert {k.removeprefix("airdeck.") for k in schema["$defs"]} == set(model["$defs"])
+
+
+@pytest.mark.parametrize(("values", "path"), [
+    ({"schedular": {"replicas": 2}}, "additional properties 'schedular'"),
+    ({"scheduler": {"replica": 2}}, "/scheduler"),
+    ({"airdeck": {"api_server": {"prot": 1}}}, "/airdeck/api_server"),
+    ({"workers": {"keda": {"enabled": "yes"}}}, "/workers/keda/enabled"),
+    ({"mode": "staging"}, "/mode"),
+])
+def test_schema_rejects_typos_with_the_key_path(values: dict[str, Any], path: str) -> None:
+    from helm_python import HelmError
+
+    with pytest.raises(HelmError) as raised:
+        render(values)
+    assert path in str(raised.value)
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"postgresql": {"enabled": True}}, "postgresql.enabled: the bundled PostgreSQL is for mode dev only"),
+    ({"redis": {"enabled": True}}, "redis.enabled"),
+    ({"secrets": {"generate": True}}, "secrets.generate: generated secrets are for mode dev only"),
+    ({"airdeck": {"database": {"url": "postgresql://u:pw@db/x"}}}, "secrets.databaseUrl"),
+    ({"mode": "dev", "postgresql": {"enabled": True}}, "set secrets.generate: true"),
+    ({"httpRoute": {"enabled": True}}, "httpRoute.parentRefs"),
+])
+def test_values_that_make_no_sense_fail_the_render(values: dict[str, Any], message: str) -> None:
+    from helm_python import HelmError
+
+    with pytest.raises(HelmError) as raised:
+        render(values)
+    assert message in str(raised.value)
+    assert "pw" not in str(raised.value).replace("password", "")
+
+
+def test_upgrade_keeps_every_secret() -> None:
+    dev = ci_values(CHART / "ci" / "02-dev-values.yaml")
+    installed = render(dev)
+    upgraded = render(dev, upgrade=True)
+    generated = by_kind(installed, "Secret")
+    assert len(generated) == 8 and all(s["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+                                       for s in generated)
+    assert not by_kind(upgraded, "Secret"), "an upgrade must not render (and so replace) generated secrets"
+
+    def refs(objects: list[dict[str, Any]]) -> list[Any]:
+        return [[v for v in pod_spec(o)["volumes"] if v["name"] == "secrets"]  # type: ignore[index]
+                for o in objects if pod_spec(o) is not None]
+
+    assert refs(installed) == refs(upgraded)
+    production = render({})
+    assert not by_kind(production, "Secret") and refs(production) == refs(render({}, upgrade=True))
+    again = render(dev)  # a second install renders new random values: only an install creates them
+    assert by_kind(again, "Secret")[0]["data"] != generated[0]["data"]
+
+
+def test_requests_and_limits_state_measured_figures() -> None:
+    text = (CHART / "values.yaml").read_text()
+    measured = json.loads((Path(__file__).with_name("measured-pss.json")).read_text())
+    values = yaml.safe_load(text)
+    keys = {"api-server": "apiServer", "scheduler": "scheduler", "dag-processor": "dagProcessor",
+            "triggerer": "triggerer", "worker": "workers", "alert-dispatcher": "alertDispatcher"}
+    for component, mib in measured.items():
+        assert f"Measured: {mib} MiB PSS" in text.split(f"\n{keys[component]}:")[1].split("\n\n")[0], component
+        request = values[keys[component]]["resources"]["requests"]["memory"]
+        assert int(request.removesuffix("Mi").removesuffix("Gi")) * (1024 if request.endswith("Gi") else 1) >= mib
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_checkov_finds_nothing(values_file: str, tmp_path: Path) -> None:
+    if not CHECKOV.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHECKOV} missing: scripts/test installs checkov into .venv-checkov")
+        pytest.skip(f"{CHECKOV} missing: run scripts/test to install checkov into .venv-checkov")
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(render(ci_values(CHART / "ci" / values_file))))
+    done = subprocess.run([str(CHECKOV), "-f", str(manifest), "--framework", "kubernetes", "--output", "json",
+                           "--quiet", "--skip-check", "CKV_K8S_21"], capture_output=True, text=True, timeout=600,
+                          check=False)
+    report = json.loads(done.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [(c["check_id"], c["resource"]) for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    assert not failed, failed
+    for r in reports:
+        for c in r.get("results", {}).get("skipped_checks", []):
+            assert c.get("suppress_comment"), f"skip of {c['check_id']} without a reason"

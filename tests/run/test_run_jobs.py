@@ -1,0 +1,47 @@
+"""`airdeck run` jobs and probes for the Helm chart: migrate, wait-for-migrations, canary, --probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airdeck import concerns
+from airdeck.config.loader import parse_config
+from airdeck.errors import AirdeckError
+from airdeck.plan.endpoints import Target
+from airdeck.run.entrypoint import prepare, probe_argv, run_component, select
+from airdeck.state.home import AirdeckHome
+
+from tests.run.test_run import EXTERNAL, MOUNTED, _secrets
+
+
+def test_jobs_use_the_one_off_configuration_and_mirror_runtime_secrets(tmp_path: Path) -> None:
+    home = AirdeckHome(tmp_path / "home")
+    secrets = _secrets(tmp_path / "secrets", {**MOUNTED, "admin_password": "pw"}, mode=0o440)
+    comp, env = prepare(parse_config(EXTERNAL), home, "migrate", target="kubernetes", release="r",
+                        secrets_dir=secrets)
+    assert comp.name == "cli" and Path(env["AIRFLOW_CONFIG"]).exists()
+    mirrored = home.secrets / "admin_password"
+    assert mirrored.read_text() == "pw" and oct(mirrored.stat().st_mode & 0o777) == "0o600"
+
+
+def test_probe_commands_follow_the_plan(tmp_path: Path) -> None:
+    deployment = concerns.plan(parse_config(EXTERNAL), AirdeckHome(tmp_path), Target.kubernetes("r"))
+    assert probe_argv(select(deployment, "triggerer"))[2:6] == ["check", "--job-type", "TriggererJob", "--local"]
+    assert probe_argv(select(deployment, "dag-processor"))[4] == "DagProcessorJob"
+    worker = probe_argv(select(deployment, "worker"))
+    assert worker is not None and "ping" in worker and worker[worker.index("--destination") + 1].startswith("worker@")
+    assert probe_argv(select(deployment, "api-server")) is None
+
+
+def test_probe_and_canary_refuse_what_they_cannot_do(tmp_path: Path) -> None:
+    cfg, home = parse_config(EXTERNAL), AirdeckHome(tmp_path / "home")
+    with pytest.raises(AirdeckError, match="probed over HTTP"):
+        run_component(cfg, home, "api-server", target="kubernetes", probe=True)
+    with pytest.raises(AirdeckError, match="not the job 'migrate'"):
+        run_component(cfg, home, "migrate", target="kubernetes", probe=True)
+    secrets = _secrets(tmp_path / "secrets", MOUNTED)
+    with pytest.raises(AirdeckError, match="no admin_password"):
+        run_component(cfg, home, "canary", target="kubernetes", secrets_dir=secrets)
+    with pytest.raises(AirdeckError, match="jobs: migrate, wait-for-migrations, canary"):
+        run_component(cfg, home, "nope", target="kubernetes")
