@@ -1,8 +1,7 @@
 """airdeck's git DAG bundle: Airflow's ``GitDagBundle`` that records every fetch and keeps serving.
 
 ``[dag_processor] dag_bundle_config_list`` names this class for each git bundle of airdeck.yaml. It
-changes two things, only for the dag-processor's tracking copy (``version is None``); a worker
-checking out one version runs the provider's code unchanged:
+changes three things; the first two only for the dag-processor's tracking copy (``version is None``):
 
 * after each fetch it records the version or the error (one line naming the bundle, without secrets)
   in the platform's database (:mod:`airdeck.dags.store`), for `airdeck dags status`, `airdeck status`
@@ -10,7 +9,9 @@ checking out one version runs the provider's code unchanged:
 * when the dag-processor restarts while the repository is unreachable, the provider's ``initialize``
   fails (and deletes its bare clone), so the bundle would serve nothing until the repository is back.
   When a complete local copy of the same repository exists, this class starts from it instead and
-  only tries to fetch: the last fetched version keeps serving.
+  only tries to fetch: the last fetched version keeps serving;
+* a worker that checks out a version the local clone already has does not fetch (the provider would,
+  and on an unreachable repository it deletes the clone the dag-processor serves from).
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ class GitBundle(GitDagBundle):
         self._record_success()
 
     # ------------------------------------------------------------------ the last good version
+    def _fetch_bare_repo(self) -> None:
+        # A worker checking out a version the local clone already has needs no fetch; the provider
+        # fetches anyway and, when the repository is unreachable, deletes the shared clone.
+        if self.version is not None and self._has_version(self.bare_repo, self.version):
+            return
+        super()._fetch_bare_repo()
+
     def _local_copy_usable(self) -> bool:
         """A bare clone of the same URL and a tracking checkout with a commit exist on disk."""
         if not (self.bare_repo_path / "HEAD").exists() or not (self.repo_path / ".git").exists():
