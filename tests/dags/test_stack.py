@@ -191,7 +191,8 @@ def test_two_bundles_and_the_push_to_visible_delay(env: Env) -> None:
 
 
 def test_syntax_error_alerts_once_and_recovers(env: Env) -> None:
-    commit = env.git.commit(env.team_a, {"dags/broken.py": "from airflow.sdk import dag\n\ndef oops(:\n    pass\n"}, "broken")
+    broken = "from airflow.sdk import dag\n\ndef oops(:\n    pass\n"  # Airflow parses files naming airflow and dag
+    commit = env.git.commit(env.team_a, {"dags/broken.py": broken}, "broken")
     post = wait_until(lambda: env.posts("broken.py"), 120, "the dag_import_error alert")[0]
     assert commit[:12] in post.text and "SyntaxError" in post.text and "team-a" in post.text, post.text
     status = env.stack.airdeck("status", check=False)
