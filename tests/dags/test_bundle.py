@@ -133,3 +133,16 @@ def test_probe_reports_each_problem(airflow_env: GitServer) -> None:
     assert not anon.ok and "bad credentials" in anon.detail
     gone = check("g", {"repo_url": "http://127.0.0.1:9/x.git", "tracking_ref": "main"})
     assert gone.detail.startswith("bundle g: repository unreachable")
+
+
+def test_a_wrong_branch_never_serves_another_branch(airflow_env: GitServer, engine) -> None:  # type: ignore[no-untyped-def]
+    from airdeck.dags.bundle import GitBundle
+
+    for _attempt in (1, 2):  # the dag-processor retries initialize; the second try must fail the same way
+        bundle = GitBundle(name="nope", repo_url=airflow_env.url("private"), tracking_ref="nope",
+                           git_conn_id="git_private", refresh_interval=5)
+        with pytest.raises(Exception):  # noqa: B017
+            bundle.initialize()
+        assert not bundle.is_initialized
+        status = store.read(engine)["nope"]
+        assert status.last_error is not None and "branch 'nope' not found" in status.last_error

@@ -101,11 +101,14 @@ class GitBundle(GitDagBundle):
             tracking = Repo(self.repo_path)
             try:
                 tracking.head.commit  # noqa: B018 - raises when the checkout has no commit
+                # the branch was fetched before (a checkout left by a wrong branch is not "good")
+                names = {ref.name for ref in tracking.refs}
+                fetched = f"origin/{self.tracking_ref}" in names or self.tracking_ref in {t.name for t in tracking.tags}
             finally:
                 tracking.close()
         except (GitError, ValueError, OSError):
             return False
-        return same_url
+        return same_url and fetched
 
     def _initialize_from_local_copy(self) -> None:
         with self.lock():

@@ -53,7 +53,8 @@ def classify(text: str, branch: str) -> tuple[str, str]:
                               "not found")) and "remote branch" not in low and "pathspec" not in low:
         return ("repository not found", "check dags.bundles[].git.url")
     if any(s in low for s in ("couldn't find remote ref", "remote branch", "pathspec", "unknown revision",
-                              "did not match any", "no such ref", "not a valid ref", "branch not found")):
+                              "did not match any", "no such ref", "not a valid ref", "branch not found",
+                              "failed to resolve", "valid revision")):
         return (f"branch {branch!r} not found", "check dags.bundles[].git.branch (the branch must exist)")
     if any(s in low for s in ("could not resolve host", "connection refused", "failed to connect", "timed out",
                               "couldn't connect", "network is unreachable", "no route to host", "unable to access",
