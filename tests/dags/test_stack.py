@@ -38,7 +38,7 @@ VALUE = "{value}"
 def bundle_versioned():
     @task
     def first():
-        time.sleep(40)
+        time.sleep(25)
 
     @task
     def second():
