@@ -10,6 +10,7 @@ from __future__ import annotations
 from airdeck.alerts.wiring import AlertsConcern
 from airdeck.auth.concern import AuthConcern
 from airdeck.config.model import AirdeckConfig
+from airdeck.dags.concern import DagsConcern
 from airdeck.errors import AirdeckError
 from airdeck.metrics.wiring import MetricsConcern
 from airdeck.plan import build
@@ -24,7 +25,8 @@ from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
 from airdeck.tls.concern import TLSConcern
 
-CONCERNS: tuple[Concern, ...] = (AuthConcern(), SecretsConcern(), TLSConcern(), AlertsConcern(), MetricsConcern())
+CONCERNS: tuple[Concern, ...] = (AuthConcern(), SecretsConcern(), TLSConcern(), AlertsConcern(), MetricsConcern(),
+                                 DagsConcern())
 
 
 def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target | None = None) -> Deployment:

@@ -99,6 +99,7 @@ class Detector:
             candidates += [("sla_missed", d) for d in self.api.missed_deadlines(since)]
         if self._wanted("recovered"):
             candidates += [("recovered", run) for run in self.api.dag_runs("success", since)]
+        import_alerts = self._import_errors() if self._wanted("dag_import_error") else []
         fresh = [(event, item, key) for event, item in candidates
                  if (key := self._key(event, item)) not in self._seen]
         known = self.outbox_keys([key for _, _, key in fresh])
@@ -114,6 +115,7 @@ class Detector:
             alerts += built
             if not built:
                 self._remember(key)
+        alerts += [a for a in import_alerts if a.idem_key not in self._seen]
         inserted = self.outbox.enqueue(alerts, now=utcnow())
         for alert in alerts:
             self._remember(alert.idem_key)
@@ -205,3 +207,57 @@ class Detector:
         return [NewAlert(idem_key=key, channel=channel, event=event, occurred_at=occurred, payload=payload,
                          dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index,
                          try_number=try_number, not_before=not_before) for channel in channels]
+
+    # ------------------------------------------------------------------ DAG import errors
+    def _import_errors(self) -> list[NewAlert]:
+        """One alert per broken file and commit; a ``recovered`` once a file that alerted imports again.
+
+        Airflow's import errors carry no bundle version; the commit is the version airdeck's git bundle
+        had switched to when the error was recorded (table ``airdeck_dag_bundle_versions``, written by
+        the dags concern's bundle in the dag-processor). Folder bundles have no commit."""
+        channels = route(self.settings, "dag_import_error", "", [], [])
+        if not channels:
+            return []
+        current = self.api.import_errors()
+        alerts: list[NewAlert] = []
+        failing: set[tuple[str, str]] = set()
+        now = utcnow()
+        for item in current:
+            bundle, filename = str(item.get("bundle_name") or ""), str(item.get("filename") or "")
+            failing.add((bundle, filename))
+            occurred = parse_time(item.get("timestamp")) or now
+            commit = self._commit_at(bundle, occurred)
+            key = "|".join(["dag_import_error", bundle, filename, commit or ""])
+            stack = [line for line in str(item.get("stack_trace") or "").splitlines() if line.strip()]
+            payload: dict[str, Any] = {
+                "event": "dag_import_error", "dag_id": f"{bundle}/{filename}", "bundle": bundle, "file": filename,
+                "commit": commit, "error": stack[-1].strip()[:500] if stack else "import failed",
+                "log_excerpt": [line[:500] for line in stack[-self.settings.delivery.log_lines:]],
+                "occurred_at": occurred.isoformat(), "detected_at": now.isoformat(),
+                "links": {"dag_url": f"{self.public_url.rstrip('/')}/dags?import_errors=true"},
+            }
+            alerts += [NewAlert(idem_key=key, channel=c, event="dag_import_error", occurred_at=occurred,
+                                payload=payload) for c in channels]
+        for last in self.outbox.latest_import_alerts():
+            where = (str(last.payload.get("bundle") or ""), str(last.payload.get("file") or ""))
+            if last.event != "dag_import_error" or where in failing:
+                continue
+            key = "recovered|" + last.idem_key
+            payload = {**last.payload, "event": "recovered", "recovered_from": "dag_import_error",
+                       "occurred_at": now.isoformat(), "detected_at": now.isoformat(), "log_excerpt": []}
+            alerts += [NewAlert(idem_key=key, channel=c, event="recovered", occurred_at=now, payload=payload)
+                       for c in channels]
+        return alerts
+
+    def _commit_at(self, bundle: str, when: datetime) -> str | None:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.outbox.engine.connect() as conn:
+                found = conn.execute(text(
+                    "SELECT version FROM airdeck_dag_bundle_versions WHERE name = :name AND first_seen_at <= :when "
+                    "ORDER BY first_seen_at DESC LIMIT 1"), {"name": bundle, "when": when}).scalar()
+        except SQLAlchemyError:  # no git bundle has recorded a version (folder bundles only)
+            return None
+        return str(found) if found else None

@@ -13,12 +13,15 @@ TITLES = {
     "task_retry": "Task will retry",
     "dag_run_failed": "DAG run failed",
     "sla_missed": "SLA missed",
+    "dag_import_error": "DAG import error",
     "recovered": "DAG recovered",
     "test": "Test alert",
 }
 EMOJI = {"task_failed": ":red_circle:", "task_retry": ":large_orange_circle:", "dag_run_failed": ":red_circle:",
-         "sla_missed": ":alarm_clock:", "recovered": ":large_green_circle:", "test": ":white_check_mark:"}
-COLORS = {"task_failed": "#d32f2f", "task_retry": "#ef6c00", "dag_run_failed": "#d32f2f", "sla_missed": "#6a1b9a",
+         "sla_missed": ":alarm_clock:",
+         "dag_import_error": ":warning:", "recovered": ":large_green_circle:", "test": ":white_check_mark:"}
+COLORS = {"dag_import_error": "#ef6c00",
+          "task_failed": "#d32f2f", "task_retry": "#ef6c00", "dag_run_failed": "#d32f2f", "sla_missed": "#6a1b9a",
           "recovered": "#2e7d32", "test": "#1565c0", "digest": "#d32f2f"}
 
 _TEMPLATES = PackageLoader("airdeck.alerts", "templates")
@@ -66,8 +69,50 @@ def _button(text: str, url: str, primary: bool = False) -> dict[str, Any]:
     return button
 
 
+def render_import_error(key: str, payload: dict[str, Any]) -> Message:
+    """A DAG file that fails to import (or imports again): bundle, file, commit, the error."""
+    fixed = payload["event"] == "recovered"
+    title = "DAG import fixed" if fixed else TITLES["dag_import_error"]
+    where = f"{payload.get('bundle')}/{payload.get('file')}"
+    commit = payload.get("commit") or "-"
+    summary = f"{title}: {payload.get('file')} in bundle {payload.get('bundle')} (commit {commit[:12]})"
+    facts = [("Bundle", payload.get("bundle")), ("File", payload.get("file")),
+             ("Commit", commit), ("Error" if not fixed else "Was", payload.get("error")),
+             ("When", payload.get("occurred_at"))]
+    emoji = EMOJI["recovered"] if fixed else EMOJI["dag_import_error"]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{title}: {where}"[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} {mrkdwn(summary)}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
+            f"*{label}:* `{mrkdwn(value)}`" for label, value in facts if value)[:2900]}},
+    ]
+    excerpt = payload.get("log_excerpt") or []
+    if excerpt and not fixed:
+        body = "\n".join(excerpt)[-2800:].replace("```", "'''")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Traceback*\n```{body}```"}})
+    url = (payload.get("links") or {}).get("dag_url")
+    if url:
+        blocks.append({"type": "actions", "elements": [_button("Import errors", url, primary=not fixed)]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"airdeck · `{mrkdwn(key)}`"}]})
+    rows = "".join(f"<tr><td style=\"padding:4px 8px;color:#555\">{html.escape(label)}</td>"
+                   f"<td style=\"padding:4px 8px\"><code>{html.escape(str(value))}</code></td></tr>"
+                   for label, value in facts if value)
+    trace = ("<pre style=\"white-space:pre-wrap;font-size:12px\">" + html.escape("\n".join(excerpt)) + "</pre>"
+             if excerpt and not fixed else "")
+    link = f"<p><a href=\"{html.escape(url)}\">Import errors</a></p>" if url else ""
+    color = COLORS["recovered" if fixed else "dag_import_error"]
+    body_html = (f"<!doctype html><html><body style=\"font-family:sans-serif;max-width:600px\">"
+                 f"<h2 style=\"color:{color}\">{html.escape(title)}</h2><p>{html.escape(summary)}</p>"
+                 f"<table>{rows}</table>{trace}{link}<p style=\"color:#888;font-size:11px\">{html.escape(key)}</p>"
+                 f"</body></html>")
+    text = "\n".join([summary, f"error: {payload.get('error')}"] + ([url] if url else []))
+    return Message(key=key, subject=f"[airdeck] {summary}"[:250], text=text, blocks=blocks, html=body_html)
+
+
 def render_alert(key: str, payload: dict[str, Any]) -> Message:
     event = payload["event"]
+    if event == "dag_import_error" or payload.get("recovered_from") == "dag_import_error":
+        return render_import_error(key, payload)
     title = TITLES.get(event, event)
     p = dict(payload)
     p.setdefault("max_tries", None)

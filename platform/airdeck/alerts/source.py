@@ -99,6 +99,10 @@ class AirflowApi:
                                 {"missed": "true", "last_updated_at_gte": iso(updated_since),
                                  "order_by": "last_updated_at"}))
 
+    def import_errors(self) -> list[dict[str, Any]]:
+        """Every DAG file that currently fails to import (filename, bundle_name, timestamp, stack_trace)."""
+        return list(self._pages("/api/v2/importErrors", "import_errors", {"order_by": "id"}))
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.get_json(f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
 

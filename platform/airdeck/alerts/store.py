@@ -247,6 +247,19 @@ class Outbox:
                                .order_by(outbox.c.occurred_at.desc(), outbox.c.id.desc()).limit(1)).mappings().first()
         return Row.of(row) if row else None
 
+    def latest_import_alerts(self) -> list[Row]:
+        """Per broken file (bundle and file in the payload), its latest import-error or recovered alert."""
+        query = (select(outbox).where(outbox.c.kind == "alert", outbox.c.event.in_(["dag_import_error", "recovered"]))
+                 .order_by(outbox.c.id))
+        latest: dict[tuple[str, str], Row] = {}
+        with self.engine.connect() as conn:
+            for mapping in conn.execute(query).mappings():
+                row = Row.of(mapping)
+                if row.event == "recovered" and row.payload.get("recovered_from") != "dag_import_error":
+                    continue
+                latest[(str(row.payload.get("bundle") or ""), str(row.payload.get("file") or ""))] = row
+        return list(latest.values())
+
     def rows(self, state: str | None = None, limit: int = 100, channel: str | None = None) -> list[Row]:
         query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
         if state:

@@ -30,8 +30,8 @@ from airdeck.config.base import Duration, EmailAddress, Port, Section
 
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-EVENTS = ("task_failed", "dag_run_failed", "sla_missed", "task_retry", "recovered")
-Event = Literal["task_failed", "dag_run_failed", "sla_missed", "task_retry", "recovered"]
+EVENTS = ("task_failed", "dag_run_failed", "sla_missed", "dag_import_error", "task_retry", "recovered")
+Event = Literal["task_failed", "dag_run_failed", "sla_missed", "dag_import_error", "task_retry", "recovered"]
 
 
 def _conn_id(value: str) -> str:
@@ -142,8 +142,9 @@ class AlertsSettings(Section):
     default_channels: list[str] = Field(
         default_factory=list, description="Channels for alerts that match no route (default: every channel).")
     events: list[Event] = Field(
-        default_factory=lambda: list[Event](["task_failed", "dag_run_failed", "sla_missed"]),
-        description="Events that alert: " + ", ".join(EVENTS) + ".")
+        default_factory=lambda: list[Event](["task_failed", "dag_run_failed", "sla_missed", "dag_import_error"]),
+        description="Events that alert: " + ", ".join(EVENTS) + " (a fixed dag_import_error always sends "
+                    "its own recovered).")
     slas: list[SlaSettings] = Field(default_factory=list, description="SLAs as Airflow Deadline Alerts.")
     digest: DigestSettings = Field(default_factory=DigestSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)

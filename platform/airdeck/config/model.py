@@ -17,6 +17,7 @@ from airdeck.config.airflow_options import MANAGED_OPTIONS
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.auth import AuthSettings
 from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
+from airdeck.config.dags import DagsSettings
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tls import TLSSettings
@@ -215,11 +216,19 @@ class AirdeckConfig(Section):
     tls: TLSSettings = Field(default_factory=TLSSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    dags: DagsSettings = Field(default_factory=DagsSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:
         self.api_server._scheme = "https" if self.tls.enabled else "http"
+        return self
+
+    @model_validator(mode="after")
+    def _one_way_to_name_dags(self) -> AirdeckConfig:
+        if self.dags.bundles and self.airflow.dags_folder is not None:
+            raise ValueError("airflow.dags_folder and dags.bundles cannot both be set; add the folder as a bundle: "
+                             f"dags.bundles: [{{name: dags-folder, folder: {self.airflow.dags_folder}}}]")
         return self
 
     @model_validator(mode="after")

@@ -7,11 +7,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airdeck.cli.commands.dags import import_error_notes
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table, Text
+from airdeck.dags.status import gather
 from airdeck.stack.orchestrator import ServiceStatus, Stack, tail
 
 if TYPE_CHECKING:
@@ -65,9 +68,16 @@ def status_table(statuses: Sequence[ServiceStatus]) -> Table:
 
 
 def show_status(ctx: CliContext) -> Result:
-    statuses = ctx.stack().status()
+    stack = ctx.stack()
+    statuses = stack.status()
     healthy = bool(statuses) and all(s.healthy for s in statuses)
-    return Result.of(status_table(statuses), exit_code=0 if healthy else 1, as_json=ctx.args.json)
+    table = status_table(statuses)
+    dag_notes = []
+    if any(s.name == "dag-processor" and s.state == "RUNNING" for s in statuses):
+        reports, _ = gather(stack.cfg, stack.secret("database_url"))  # failing bundles, import errors
+        dag_notes = import_error_notes(reports)
+        table = replace(table, extra={**table.extra, "dag_bundles": [r.as_dict() for r in reports]})
+    return Result.of(table, *dag_notes, exit_code=0 if healthy else 1, as_json=ctx.args.json)
 
 
 def up_platform(ctx: CliContext) -> Result:

@@ -1,0 +1,1 @@
+"""DAG delivery: Airflow 3 DAG bundles from git (versioned runs) or folders, their status and checks."""
