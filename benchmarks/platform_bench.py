@@ -32,7 +32,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from airdeck.config.render import bundled_dags_folder  # noqa: E402
+from airdeck.resources import example_dags_folder  # noqa: E402
 
 from tests.harness import Stack, free_ports, stack_pids, write_config  # noqa: E402
 
@@ -183,7 +183,7 @@ def standalone(workdir: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(bundled_dags_folder()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(example_dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",

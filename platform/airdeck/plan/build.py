@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 from airdeck.config.model import AirdeckConfig
@@ -20,6 +19,7 @@ from airdeck.plan.concern import Concern, PlanContext
 from airdeck.plan.endpoints import Endpoints, Target
 from airdeck.plan.model import Component, Deployment, Probe, SecretRef, SecretSetting, Settings
 from airdeck.plan.render import airflow_cfg
+from airdeck.resources import example_dags_folder
 from airdeck.state.home import AirdeckHome
 
 AIRFLOW_CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -48,10 +48,6 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def bundled_dags_folder() -> Path:
-    return Path(str(resources.files("airdeck") / "example_dags"))
-
-
 def worker_names(cfg: AirdeckConfig, target: Target) -> list[str]:
     if target.kind == "kubernetes":
         return ["worker"]  # one component; the chart sets the replicas
@@ -76,7 +72,7 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
     """airdeck's own non-secret Airflow settings of one component (``cli`` for one-off commands)."""
     cfg, home, ep = ctx.cfg, ctx.home, ctx.endpoints
     api = cfg.api_server
-    dags_folder = cfg.airflow.dags_folder or bundled_dags_folder()
+    dags_folder = cfg.airflow.dags_folder or example_dags_folder()
     return {
         "core": {
             "executor": "CeleryExecutor",
