@@ -244,12 +244,18 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1200, help="limit per airdeck fan-out, seconds")
     parser.add_argument("--standalone-timeout", type=float, default=900, help="limit per standalone fan-out")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--skip-standalone", action="store_true",
+                        help="measure airdeck only (e.g. to compare two airdeck commits on one machine)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="airdeck-bench-"))
     try:
         results = {"airdeck": bench_airdeck(workdir / "airdeck", sizes, args.timeout)}
         print(json.dumps({"airdeck": results["airdeck"]}), flush=True)
+        if args.skip_standalone:
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=2))
+            return _airdeck_ok(results["airdeck"], sizes)
         (workdir / "standalone").mkdir()
         results["standalone"] = bench_standalone(workdir / "standalone", sizes, args.standalone_timeout)
     finally:
@@ -270,6 +276,10 @@ def main() -> int:
         print(f"{f'fan-out {n}: run state':<34}{fa['run_state']:>14}{fs['run_state']:>14}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    return _airdeck_ok(a, sizes)
+
+
+def _airdeck_ok(a: dict[str, Any], sizes: list[int]) -> int:
     ok = all(a[f"fanout_{n}"]["failed"] == 0 and a[f"fanout_{n}"]["run_state"] == "success" for n in sizes)
     print("airdeck finished every fan-out with zero failed tasks" if ok else "airdeck LOST TASKS")
     return 0 if ok else 1
