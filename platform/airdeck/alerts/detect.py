@@ -13,8 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
+
 from airdeck.alerts.source import AirflowApi, parse_time
 from airdeck.alerts.store import NewAlert, Outbox, utcnow
+from airdeck.alerts.store import outbox as outbox_table
 from airdeck.config.alerts import AlertsSettings
 
 log = logging.getLogger("airdeck.alerts")
@@ -125,15 +128,12 @@ class Detector:
     def outbox_keys(self, keys: list[str]) -> set[str]:
         if not keys:
             return set()
-        from sqlalchemy import select
-
-        from airdeck.alerts.store import outbox
-
         found: set[str] = set()
         with self.outbox.engine.connect() as conn:
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
-                found |= {r[0] for r in conn.execute(select(outbox.c.idem_key).where(outbox.c.idem_key.in_(chunk)))}
+                query = select(outbox_table.c.idem_key).where(outbox_table.c.idem_key.in_(chunk))
+                found |= {r[0] for r in conn.execute(query)}
         return found
 
     @staticmethod

@@ -22,7 +22,7 @@ from typing import Any
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from flask import current_app
 
-from airdeck.auth.directory import Directory, DirectoryUnavailable, DirectoryUser
+from airdeck.auth.directory import Directory, DirectoryUnavailable, DirectoryUser, roles_for_groups
 from airdeck.config.auth import LdapSettings
 
 log = logging.getLogger("airdeck.auth")
@@ -113,8 +113,6 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
         return user
 
     def _airdeck_roles(self, entry: DirectoryUser) -> list[Any]:
-        from airdeck.auth.directory import roles_for_groups
-
         names = roles_for_groups(entry.groups, self.auth_roles_mapping,
                                  self.auth_user_registration_role if self.auth_user_registration else None)
         roles = []

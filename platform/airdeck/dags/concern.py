@@ -16,6 +16,7 @@ from typing import Any
 
 from airdeck.config.dags import BundleSettings
 from airdeck.config.model import AirdeckConfig
+from airdeck.dags.probe import run_probe
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.model import Settings
 from airdeck.state.home import AirdeckHome
@@ -77,8 +78,6 @@ def check_repositories(runtime: Runtime) -> None:
     version it fetched last (and the other bundles), and `airdeck dags status` shows the error."""
     if not any(b.git for b in runtime.cfg.dags.bundles):
         return
-    from airdeck.dags.probe import run_probe
-
     cli = runtime.deployment.cli
     results = run_probe(dict(cli.env) if cli is not None else {})
     for result in results:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.secrets import VaultSettings
 from airdeck.errors import AirdeckError
+from airdeck.plan.build import worker_index
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import GENERATED, SecretStore, read_private, write_private
 
@@ -105,7 +106,7 @@ def backend_kwargs(cfg: AirdeckConfig, home: AirdeckHome) -> dict[str, Any]:
 def uses_backend(component: str) -> bool:
     """Airflow components resolve secrets through ``[secrets] backend``; Celery workers' task processes
     through ``[workers] secrets_backend`` (task isolation: the worker itself needs none)."""
-    return not (component == "worker" or component.startswith("worker-"))
+    return worker_index(component) is None
 
 
 # ---------------------------------------------------------------------------------------------- clients

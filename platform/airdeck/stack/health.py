@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airdeck.plan.model import Probe
+from airdeck.stack import valkey as valkey_server
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,6 @@ def postgres(address: str, password: str) -> Health:
 
 
 def valkey(url: str) -> Health:
-    from airdeck.stack import valkey as valkey_server
-
     try:
         valkey_server.ping(url)
         return Health(True, "PONG")
