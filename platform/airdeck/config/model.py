@@ -19,6 +19,7 @@ from airdeck.config.auth import AuthSettings
 from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
+from airdeck.config.tasklogs import LoggingSettings
 from airdeck.config.tls import TLSSettings
 
 
@@ -216,6 +217,7 @@ class AirdeckConfig(Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:
