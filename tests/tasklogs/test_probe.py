@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from airdeck.config.model import AirdeckConfig
 from airdeck.plan.render import to_ini
 from airdeck.tasklogs import settings as task_settings
+
 from tests.tasklogs import emulators
 from tests.tasklogs.emulators import Emulator
 

@@ -151,7 +151,8 @@ def probe_wasb(io: Any, key: str, body: bytes, account: str | None) -> None:
         container.delete_blob(key, **options)
     except HttpResponseError as exc:
         reason = (str(exc.message or exc).splitlines() or [""])[0]
-        code = getattr(exc.error_code, "value", exc.error_code)  # StorageErrorCode is an enum of strings
+        error_code = getattr(exc, "error_code", None)
+        code = getattr(error_code, "value", error_code)  # StorageErrorCode is an enum of strings
         raise ProbeFailure(f"{code or exc.status_code}: {reason}") from None
     except AzureError as exc:
         raise ProbeFailure(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}") from None
