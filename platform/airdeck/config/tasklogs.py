@@ -86,9 +86,9 @@ def parse_remote(value: str) -> RemoteLocation:
                          "and put credentials in an Airflow connection (logging.connection)")
     netloc = parts.netloc
     prefix = parts.path.strip("/")
-    if prefix and not all(_PREFIX_PART.match(part) for part in prefix.split("/")):
+    if prefix and not all(_PREFIX_PART.match(part) and part not in (".", "..") for part in prefix.split("/")):
         raise ValueError(f"the prefix {prefix!r} may hold only letters, digits and _ . = @ + - "
-                         "between single slashes")
+                         "between single slashes (no . or .. parts)")
     if scheme == "wasb":
         container, at, account = netloc.partition("@")
         if not at:

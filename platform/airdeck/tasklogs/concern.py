@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
+from airdeck.plan.build import API_SERVER
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.model import Component, Settings
 from airdeck.state.home import AirdeckHome
@@ -58,7 +59,9 @@ def retention_component(cfg: AirdeckConfig, home: AirdeckHome) -> Component:
     argv = (sys.executable, "-m", "airdeck.tasklogs.retention", "--folder", str(home.task_logs),
             "--max-age", str(int(logging.retention.total_seconds())),
             "--every", str(int(logging.retention_interval.total_seconds())))
-    return Component(RETENTION, "log-retention", argv, env={"PYTHONUNBUFFERED": "1"}, start_secs=1)
+    # Nothing waits for it: it starts with the last wave, after the api-server.
+    return Component(RETENTION, "log-retention", argv, env={"PYTHONUNBUFFERED": "1"}, start_secs=1,
+                     depends_on=(API_SERVER,))
 
 
 def check_destination(runtime: Runtime) -> None:

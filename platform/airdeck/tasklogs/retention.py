@@ -53,7 +53,11 @@ def _walk(path: str, cutoff: float, result: Sweep, top: bool = False) -> bool:
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):
-                if _walk(entry.path, cutoff, result) and _older(entry, cutoff):
+                # age taken before the walk (removing files touches the folder); a folder the sweep emptied
+                # goes too, an empty one only when old (a task's folder is created just before its file)
+                old = _older(entry, cutoff)
+                removed = result.files
+                if _walk(entry.path, cutoff, result) and (old or result.files > removed):
                     os.rmdir(entry.path)
                     result.folders += 1
                 else:
