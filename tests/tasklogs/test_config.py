@@ -115,9 +115,8 @@ def test_the_plan_gives_every_airflow_component_the_same_remote_settings(tmp_pat
     assert retention.depends_on == ("api-server",)  # started last; nothing waits for it
 
 
-def test_retention_component_is_optional_and_runs_as_a_container_too(tmp_path: Path) -> None:
-    from airdeck.run.entrypoint import select
-
+def test_retention_component_is_optional_and_local_only(tmp_path: Path) -> None:
+    """On Kubernetes every pod has its own log volume: no Deployment of its own (a sidecar's business)."""
     assert "log-retention" not in concerns.plan(cfg(retention=None), AirdeckHome(tmp_path)).names()
     kube = concerns.plan(cfg(retention="7d"), AirdeckHome(tmp_path), Target.kubernetes("airdeck"))
-    assert str(7 * 86400) in select(kube, "log-retention").argv  # `airdeck run log-retention`, a sidecar
+    assert "log-retention" not in kube.names()

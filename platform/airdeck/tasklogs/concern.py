@@ -43,10 +43,10 @@ class TaskLogsConcern(Concern):
         return task_settings.environment(ctx.cfg)
 
     def components(self, ctx: PlanContext) -> list[Component]:
-        if ctx.cfg.logging.retention is None:
+        if ctx.cfg.logging.retention is None or ctx.endpoints.kubernetes:
+            # On Kubernetes each pod has its own log volume: the sweep belongs in a sidecar of the pods
+            # that write task logs (retention_component's argv), not in a Deployment of its own.
             return []
-        # On Kubernetes each pod has its own log volume: a chart runs `airdeck run log-retention` as a
-        # sidecar of the pods that write task logs, rather than as a Deployment of its own.
         return [retention_component(ctx.cfg, ctx.home)]
 
     def preflight(self, phase: Phase) -> list[Check]:
