@@ -23,10 +23,11 @@ from airdeck.secrets.concern import SecretsConcern
 from airdeck.secrets.vault import secret_store
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
+from airdeck.tasklogs.concern import TaskLogsConcern
 from airdeck.tls.concern import TLSConcern
 
 CONCERNS: tuple[Concern, ...] = (AuthConcern(), SecretsConcern(), TLSConcern(), AlertsConcern(), MetricsConcern(),
-                                 DagsConcern())
+                                 DagsConcern(), TaskLogsConcern())
 
 
 def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target | None = None) -> Deployment:

@@ -79,7 +79,8 @@ def test_components_and_their_order() -> None:
     deployment = concerns.plan(parse_config({"workers": {"replicas": 2}, **CONFIGS["alerts"]}), AirdeckHome(Path("/h")))
     waves = [[c.name for c in wave] for wave in deployment.waves()]
     assert waves == [["postgres", "valkey", "metrics-bridge"], ["api-server"],
-                     ["scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "alert-dispatcher"]]
+                     ["scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "alert-dispatcher",
+                      "log-retention"]]
     assert [c.name for c in deployment.components if c.airflow] == component_names(parse_config({"workers": {
         "replicas": 2}}))
 

@@ -110,7 +110,9 @@ def _issue(error: Any) -> ConfigIssue:
     if kind == "missing":
         return ConfigIssue(path, "is required")
     given = error.get("input")
-    if kind not in ("model_type",) and isinstance(given, str | int | float | bool) and "url" not in path:
+    # URLs are not echoed: one may carry a password (user:password@host) wherever it was written.
+    if (kind not in ("model_type",) and isinstance(given, str | int | float | bool) and "url" not in path
+            and "://" not in str(given)):
         message = f"{message} (got {given!r})"
     return ConfigIssue(path, message)
 

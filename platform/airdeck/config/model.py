@@ -20,6 +20,7 @@ from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, 
 from airdeck.config.dags import DagsSettings
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
+from airdeck.config.tasklogs import LoggingSettings
 from airdeck.config.tls import TLSSettings
 
 
@@ -218,6 +219,7 @@ class AirdeckConfig(Section):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     dags: DagsSettings = Field(default_factory=DagsSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:

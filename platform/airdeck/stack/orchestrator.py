@@ -196,6 +196,9 @@ class Stack:
 
     def supervisor_env(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
+        # Airflow's environment tier of connections (e.g. logging.connection): every component resolves
+        # them as one-off commands do. Inherited through supervisord's environment, never written to a file.
+        env.update({key: value for key, value in os.environ.items() if key.startswith("AIRFLOW_CONN_")})
         env[STACK_MARKER] = str(self.home.root)
         return env
 

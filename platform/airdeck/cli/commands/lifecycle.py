@@ -16,6 +16,7 @@ from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table, Text
 from airdeck.dags.status import gather
 from airdeck.stack.orchestrator import ServiceStatus, Stack, tail
+from airdeck.tasklogs.reader import read_task_log
 
 if TYPE_CHECKING:
     from airdeck.cli.context import Subcommands
@@ -40,10 +41,16 @@ def register(sub: Subcommands) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=show_status)
 
-    logs = sub.add_parser("logs", help="show the log of one service")
-    logs.add_argument("service")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs = sub.add_parser("logs", help="show the log of one service, or of a task (--task DAG_ID TASK_ID)")
+    logs.add_argument("service", nargs="?", help="a service of `airdeck status`")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (services)")
     logs.add_argument("--lines", "-n", type=int, default=100, help="lines to show first (default 100)")
+    logs.add_argument("--task", nargs=2, metavar=("DAG_ID", "TASK_ID"),
+                      help="a task's log, read through the api-server wherever it is (worker, object storage)")
+    logs.add_argument("--run", metavar="RUN_ID", help="with --task: the run (default: the DAG's latest)")
+    logs.add_argument("--try", dest="try_number", type=int, metavar="N",
+                      help="with --task: the try (default: the latest)")
+    logs.add_argument("--map-index", type=int, default=-1, metavar="N", help="with --task: a mapped task's index")
     logs.set_defaults(handler=show_logs)
 
     creds = sub.add_parser("credentials", help="the admin account and its generated password")
@@ -121,8 +128,18 @@ def down_platform(ctx: CliContext) -> Result:
 
 
 def show_logs(ctx: CliContext) -> Result:
+    args = ctx.args
+    if args.task:
+        if args.service or args.follow:
+            raise CommandError("give either SERVICE or --task DAG_ID TASK_ID (a task's log cannot be followed)",
+                               exit_code=2)
+        return show_task_log(ctx)
+    if args.run or args.try_number is not None or args.map_index != -1:
+        raise CommandError("--run, --try and --map-index go with --task DAG_ID TASK_ID", exit_code=2)
+    if not args.service:
+        raise CommandError("name a SERVICE (see airdeck status) or --task DAG_ID TASK_ID", exit_code=2)
     stack = ctx.stack()
-    service = ctx.args.service
+    service = args.service
     known = [*stack.component_names(), "supervisord"]
     if service not in known:
         raise CommandError(f"unknown service {service!r}; services: {', '.join(known)}", exit_code=2)
@@ -135,6 +152,24 @@ def show_logs(ctx: CliContext) -> Result:
     ctx.show(first)
     _follow(path)
     return Result()
+
+
+def show_task_log(ctx: CliContext) -> Result:
+    """A task try's log through the api-server (which reads it from the worker or from object storage)."""
+    stack = ctx.stack()
+    if not stack.secrets.exists("admin_password"):
+        raise CommandError(f"no platform in {ctx.home.root} yet; run `airdeck up` first")
+    api = stack.deployment.component("api-server")
+    probe = api.probe
+    base_url = probe.url if probe is not None and probe.url else stack.public_url()
+    verify: bool | str = probe.ca_file if probe is not None and probe.ca_file else True
+    dag_id, task_id = ctx.args.task
+    log = read_task_log(base_url, lambda: (stack.cfg.admin.username, stack.secrets.get("admin_password")),
+                        dag_id, task_id, run_id=ctx.args.run, try_number=ctx.args.try_number,
+                        map_index=ctx.args.map_index, verify=verify)
+    ctx.console.print(f"[dim]{log.dag_id} / {log.run_id} / {log.task_id}"
+                      f"{f' [{log.map_index}]' if log.map_index >= 0 else ''}, try {log.try_number}[/]")
+    return Result.of(Text.lines(log.lines()))
 
 
 def _follow(path: Path) -> None:
