@@ -45,3 +45,42 @@ def test_probe_and_canary_refuse_what_they_cannot_do(tmp_path: Path) -> None:
         run_component(cfg, home, "canary", target="kubernetes", secrets_dir=secrets)
     with pytest.raises(AirdeckError, match="jobs: migrate, wait-for-migrations, canary"):
         run_component(cfg, home, "nope", target="kubernetes")
+
+
+def test_the_migration_job_checks_before_it_migrates(tmp_path: Path) -> None:
+    """On Kubernetes nothing starts half-way either: an unwritable task log destination stops the
+    migration Job before `airflow db migrate`, so the Airflow pods keep waiting for the schema."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+    import yaml
+
+    from tests.harness import free_port, postgres_server
+
+    closed = free_port()  # nothing listens: the "store" is unreachable
+    with postgres_server("airflow", "job-test-pw") as pg:
+        from cryptography.fernet import Fernet
+
+        secrets = _secrets(tmp_path / "secrets", {**MOUNTED, "fernet_key": Fernet.generate_key().decode(),
+                                                  "database_url": pg.url,
+                                                  "broker_url": "redis://:pw@127.0.0.1:6379/0"})
+        config = tmp_path / "airdeck.yaml"
+        config.write_text(yaml.safe_dump({"logging": {"remote": "s3://job-logs/airflow", "connection": "aws_logs",
+                                                      "endpoint": f"http://127.0.0.1:{closed}"}}))
+        conn = json.dumps({"conn_type": "aws", "login": "AKIAEXAMPLE", "password": "job-secret-key",
+                           "extra": {"region_name": "us-east-1"}})
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+               "AIRFLOW_CONN_AWS_LOGS": conn, "AIRDECK_HOME": str(tmp_path / "home")}
+        done = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "--config", str(config), "run", "migrate",
+                               "--target", "kubernetes", "--secrets-dir", str(secrets)],
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert "s3://job-logs/airflow" in done.stderr and "logging.remote" in done.stderr, done.stderr
+        assert "job-secret-key" not in done.stdout + done.stderr and "job-test-pw" not in done.stderr
+        with psycopg.connect(pg.dsn(), autocommit=True) as db:
+            tables = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'alembic_version'"
+                                ).fetchone()
+        assert tables == (0,)  # `airflow db migrate` never ran

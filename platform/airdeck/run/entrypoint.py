@@ -205,6 +205,9 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
         return _exec(f"the probe of {name}", argv, env)
     component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir)
     if name == "migrate":
+        # Nothing starts half-way: the Airflow pods wait for this Job's migration, and it runs only once
+        # the Fernet key, the task log destination and the like have passed their checks.
+        check_before_airflow(cfg, home, env, target=target, release=release, secrets_dir=secrets_dir)
         return migrate(cfg, env, secrets_dir)
     if name == "wait-for-migrations":
         return _exec(name, [airflow_bin(), "db", "check-migrations", "--migration-wait-timeout",
@@ -219,6 +222,51 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
                            "canary") from None
         return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
     return _exec(name, list(component.argv), env, component.directory)
+
+
+class ContainerRuntime:
+    """The :class:`~airdeck.plan.concern.Runtime` of a one-off job in a container: the concerns' checks
+    run against the mounted configuration and secrets; restarting components is the cluster's job."""
+
+    def __init__(self, cfg: AirdeckConfig, home: AirdeckHome, deployment: Deployment, resolve: SecretResolver,
+                 env: Mapping[str, str]):
+        self.cfg = cfg
+        self.home = home
+        self.secrets = concerns.local_store(cfg, home)
+        self._deployment = deployment
+        self._resolve = resolve
+        self._env = dict(env)
+
+    @property
+    def deployment(self) -> Deployment:
+        return self._deployment
+
+    def secret(self, name: str) -> str:
+        return self._resolve(name)
+
+    def say(self, message: str) -> None:
+        print(f"✓ {message}", file=sys.stderr, flush=True)
+
+    def airflow_cli(self, *args: str) -> tuple[int, str]:
+        done = subprocess.run([airflow_bin(), *args], env=self._env, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout + done.stderr
+
+    def airflow_components(self) -> list[str]:
+        return [c.name for c in self._deployment.components if c.airflow]
+
+    def restart(self, components: list[str]) -> None:
+        raise RunError("components are restarted by the cluster (e.g. kubectl rollout restart), not from a job")
+
+
+def check_before_airflow(cfg: AirdeckConfig, home: AirdeckHome, env: Mapping[str, str], *, target: str,
+                         release: str | None, secrets_dir: Path | None) -> None:
+    """The concerns' ``before_airflow`` checks (the Fernet key fits the stored values, the task log
+    destination is writable, the DAG repositories answer), as ``airdeck up`` runs them locally."""
+    where = _target(target, release)
+    runtime = ContainerRuntime(cfg, home, concerns.plan(cfg, home, where),
+                               resolver_for(cfg, home, where, secrets_dir), env)
+    for check in concerns.preflight("before_airflow"):
+        check(runtime)
 
 
 def migrate(cfg: AirdeckConfig, env: Mapping[str, str], secrets_dir: Path | None) -> int:
