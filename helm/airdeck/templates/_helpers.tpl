@@ -166,6 +166,44 @@ seccompProfile:
   value: "1"
 {{- end -}}
 
+{{/* The components that resolve connection .id (a key of .Values.connections, entry .spec): its
+own `components`, else by use in airdeck.yaml: a git bundle's connection in the dag-processor (fetch)
+and the workers (checkout of a run's version); an alert channel's in the alert dispatcher; any other
+(a task's) in the workers and the triggerer, which read their environment first, and the api-server,
+whose Execution API answers the tasks' connection requests. Never the scheduler by default: Airflow's
+scheduler resolves no connection. A JSON list. */}}
+{{- define "airdeck.connectionComponents" -}}
+{{- $a := default dict .root.Values.airdeck -}}
+{{- if .spec.components -}}
+{{- toJson .spec.components -}}
+{{- else -}}
+{{- $out := list -}}
+{{- range (dig "dags" "bundles" (list) $a) }}
+{{- $git := default dict .git }}
+{{- if eq (default "" $git.connection) $.id }}{{ $out = concat $out (list "dag-processor" "worker") }}{{ end }}
+{{- end }}
+{{- range $_, $ch := (dig "alerts" "channels" dict $a) }}
+{{- if eq (default "" $ch.connection) $.id }}{{ $out = append $out "alert-dispatcher" }}{{ end }}
+{{- end }}
+{{- if not $out }}{{ $out = list "worker" "triggerer" "api-server" }}{{ end }}
+{{- toJson (uniq $out) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* AIRFLOW_CONN_<ID> of every connection component .name resolves, each from its Secret's key
+(the value never appears in the manifest). Call with (dict "root" $ "name" "worker"). */}}
+{{- define "airdeck.connectionEnv" -}}
+{{- range $id, $spec := .root.Values.connections }}
+{{- if has $.name (include "airdeck.connectionComponents" (dict "root" $.root "id" $id "spec" $spec) | fromJsonArray) }}
+- name: AIRFLOW_CONN_{{ upper $id }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $spec.secret }}
+      key: {{ $spec.key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "airdeck.volumeMounts" -}}
 - name: config
   mountPath: /etc/airdeck
@@ -270,6 +308,9 @@ containers:
       {{- include "airdeck.runArgs" . | nindent 6 }}
     env:
       {{- include "airdeck.env" . | nindent 6 }}
+      {{- with include "airdeck.connectionEnv" . }}
+      {{- . | nindent 6 }}
+      {{- end }}
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
