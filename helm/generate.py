@@ -127,8 +127,8 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     out: dict[str, Any] = {"description": description, "default": value}
     if path == ("connections",):
         # Keyed by Airflow connection id (Airflow's own rule: letters, digits, _ . -; at most 250).
-        out.update(type="object", propertyNames={"pattern": r"^[A-Za-z0-9_.-]{1,250}$"},
-                   additionalProperties=CONNECTION_ENTRY)
+        out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,250}$": CONNECTION_ENTRY},
+                   additionalProperties=False)
     elif key in STRING_MAPS:
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:
@@ -207,10 +207,9 @@ def reference() -> str:
             if kind == "object" and "properties" in spec:
                 walk(path + ".", spec["properties"])
                 continue
-            if kind == "object" and isinstance(spec.get("additionalProperties"), dict) \
-                    and "properties" in spec["additionalProperties"]:
+            if kind == "object" and "patternProperties" in spec:
                 rows.append(f"| `{path}` | object | `{{}}` | {spec['description'].replace('|', '/')} |")
-                entry = spec["additionalProperties"]
+                entry = next(iter(spec["patternProperties"].values()))
                 for sub, sub_spec in entry["properties"].items():
                     needed = "required" if sub in entry.get("required", []) else "optional"
                     rows.append(f"| `{path}.<connId>.{sub}` | {sub_spec['type']} | {needed} | "
