@@ -183,3 +183,12 @@ def test_git_bundles_open_egress_from_dag_processor_and_workers_only() -> None:
             {"name": "local", "folder": "/opt/dags"}]}}}, {}):
         names = [p["metadata"]["name"] for p in by_kind(render(values), "NetworkPolicy")]
         assert "airdeck-git" not in names, values
+
+
+def test_checkov_skip_of_env_secrets_is_only_on_workloads_with_connections() -> None:
+    for values in (ci_values(CI_FILE), {}):
+        objects = render(values)
+        with_env = {k.split("/")[0] for k, v in _conn_env(objects).items() if v}
+        skipped = {o["metadata"]["name"] for o in objects
+                   if any(str(v).startswith("CKV_K8S_35=") for v in o["metadata"].get("annotations", {}).values())}
+        assert skipped == with_env

@@ -343,8 +343,12 @@ exec:
     - --probe
 {{- end -}}
 
-{{/* checkov skips of a workload, each with its reason. Call with (dict "from" N) to number them. */}}
+{{/* checkov skips of a workload, each with its reason. Call with (dict "from" N) to number them; with
+"root" and "name" (an airdeck component) also the skip of its connection environment, if it has one. */}}
 {{- define "airdeck.checkovSkips" -}}
 checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through images.NAME.digest; the default is the release tag so one chart serves any registry mirror"
 checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
+{{- if and .root (include "airdeck.connectionEnv" .) }}
+checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIRFLOW_CONN_* environment variables (its EnvironmentVariablesBackend); only the connections.* references are env, each in the components that resolve it; the platform secrets are files"
+{{- end }}
 {{- end -}}
