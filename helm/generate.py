@@ -50,6 +50,29 @@ REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created b
                    "property": "Property of that key (optional)."}
 
 
+#: Components an Airflow connection may be given to (``connections.<connId>.components``).
+COMPONENTS = ["api-server", "scheduler", "dag-processor", "triggerer", "worker", "alert-dispatcher"]
+#: One entry of ``connections`` (keyed by connection id; an empty map in values.yaml has no comments).
+CONNECTION_ENTRY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["secret", "key"],
+    "properties": {
+        "secret": {"type": "string", "maxLength": 253,
+                   "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                   "description": "Name of an existing Secret in the release's namespace."},
+        "key": {"type": "string", "maxLength": 253, "pattern": r"^[-._a-zA-Z0-9]+$",
+                "description": "Key in that Secret holding the connection as a URI or as JSON "
+                               "(Airflow's AIRFLOW_CONN_ forms)."},
+        "components": {"type": "array", "minItems": 1, "uniqueItems": True,
+                       "items": {"type": "string", "enum": COMPONENTS},
+                       "description": "Components that get it (default: by use: a git bundle's connection "
+                                      "dag-processor and worker; an alert channel's alert-dispatcher; any "
+                                      "other worker, triggerer and api-server)."},
+    },
+}
+
+
 def comments(text: str) -> dict[tuple[str, ...], str]:
     """``# --`` comments of values.yaml, by key path."""
     found: dict[tuple[str, ...], str] = {}
@@ -102,7 +125,11 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     if description is None:
         raise SystemExit(f"values.yaml: {'.'.join(path)} has no '# --' comment")
     out: dict[str, Any] = {"description": description, "default": value}
-    if key in STRING_MAPS:
+    if path == ("connections",):
+        # Keyed by Airflow connection id (Airflow's own rule: letters, digits, _ . -; at most 250).
+        out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,250}$": CONNECTION_ENTRY},
+                   additionalProperties=False)
+    elif key in STRING_MAPS:
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:
         out.update(type="object", additionalProperties={"type": ["string", "number", "object", "array"]})
@@ -179,6 +206,14 @@ def reference() -> str:
             kind = "/".join(kind) if isinstance(kind, list) else kind
             if kind == "object" and "properties" in spec:
                 walk(path + ".", spec["properties"])
+                continue
+            if kind == "object" and "patternProperties" in spec:
+                rows.append(f"| `{path}` | object | `{{}}` | {spec['description'].replace('|', '/')} |")
+                entry = next(iter(spec["patternProperties"].values()))
+                for sub, sub_spec in entry["properties"].items():
+                    needed = "required" if sub in entry.get("required", []) else "optional"
+                    rows.append(f"| `{path}.<connId>.{sub}` | {sub_spec['type']} | {needed} | "
+                                f"{sub_spec['description']} |")
                 continue
             default = json.dumps(spec.get("default"), separators=(",", ":"))
             rows.append(f"| `{path}` | {kind} | `{default}` | {spec['description'].replace('|', '/')} |")

@@ -106,7 +106,10 @@ class LocalPod:
         if os.environ.get("PYTHONPATH"):
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # the checkout's airdeck, as the image has it
         for item in container.get("env", []):
-            assert "valueFrom" not in item, f"{self.name}: no secret or field reference in env: {item}"
+            if "valueFrom" in item:  # only Secret keys (Airflow connections), as the kubelet resolves them
+                ref = item["valueFrom"]["secretKeyRef"]
+                env[item["name"]] = self.secrets[ref["name"]][ref["key"]]
+                continue
             env[item["name"]] = self.remap(str(item["value"]))
         return env
 

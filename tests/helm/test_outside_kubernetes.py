@@ -96,6 +96,8 @@ def platform() -> Iterator[dict[str, Any]]:
                 },
                 "apiServer": {"replicas": 1}, "scheduler": {"replicas": 1}, "triggerer": {"replicas": 1},
                 "workers": {"replicas": 1, "hpa": {"enabled": False}},
+                # The Slack channel's connection from a Secret: AIRFLOW_CONN_SLACK_ALERTS in the dispatcher.
+                "connections": {"slack_alerts": {"secret": f"{RELEASE}-slack", "key": "connection"}},
             }
             objects = render(values, name=RELEASE)
             configmaps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
@@ -109,12 +111,15 @@ def platform() -> Iterator[dict[str, Any]]:
                 f"{RELEASE}-database": {"url": pg.dsn()},
                 f"{RELEASE}-broker": {"url": f"redis://:{broker_password}@127.0.0.1:{valkey_port}/0"},
             }
+            slack_token = secrets.token_urlsafe(18)
+            connection = json.dumps({"conn_type": "slackwebhook",
+                                     "password": f"https://127.0.0.1:9/services/T0/B0/{slack_token}"})
+            held = {**cluster_secrets, f"{RELEASE}-slack": {"connection": connection}}
             services = [o["metadata"]["name"] for o in objects if o["kind"] == "Service"]
             prefix = unshare_prefix(hosts_file(folder, services))
 
             def pod(manifest: dict[str, Any]) -> LocalPod:
-                p = LocalPod(manifest, folder / "pods" / manifest["metadata"]["name"], configmaps, cluster_secrets,
-                             prefix)
+                p = LocalPod(manifest, folder / "pods" / manifest["metadata"]["name"], configmaps, held, prefix)
                 p.lay_out()
                 pods.append(p)
                 return p
@@ -134,7 +139,7 @@ def platform() -> Iterator[dict[str, Any]]:
                 started[name] = p
             canary = pod(next(o for o in objects if o["kind"] == "Pod"))
             yield {"folder": folder, "pods": started, "canary": canary, "migrate": migrate,
-                   "secrets": cluster_secrets, "pg": pg}
+                   "secrets": cluster_secrets, "pg": pg, "connection": (connection, slack_token)}
         finally:
             for p in reversed(pods):
                 p.stop()
@@ -209,3 +214,25 @@ def test_no_secret_reaches_argv_or_env(platform: dict[str, Any]) -> None:
             cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
             environ = Path(f"/proc/{proc.pid}/environ").read_bytes().decode(errors="replace")
             assert not any(v in cmdline or v in environ for v in values), name
+
+
+def test_a_connection_from_a_secret_reaches_only_its_process(platform: dict[str, Any]) -> None:
+    connection, token = platform["connection"]
+    _wait_healthy(platform["pods"]["alert-dispatcher"], 300)  # serving: `airdeck run` has exec'd it
+    for name, p in platform["pods"].items():
+        environ = Path(f"/proc/{p.procs[0].pid}/environ").read_bytes().decode(errors="replace").split("\0")
+        got = [e for e in environ if e.startswith("AIRFLOW_CONN_")]
+        # The dispatcher's process (after `airdeck run` exec'd it) has it as Airflow reads it; no other has.
+        assert got == (["AIRFLOW_CONN_SLACK_ALERTS=" + connection] if name == "alert-dispatcher" else []), name
+    # Airflow resolves it there, from that environment (Airflow's own lookup, not a string match).
+    dispatcher: LocalPod = platform["pods"]["alert-dispatcher"]
+    container = dispatcher.spec["containers"][0]
+    code = ("from airflow.sdk import Connection; c = Connection.get('slack_alerts'); "
+            "print(c.conn_type, c.password.startswith('https://127.0.0.1:9/services/T0/B0/'))")
+    done = subprocess.run(dispatcher.argv(["python", "-c", code]), env=dispatcher.environment(container),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "slackwebhook True" in done.stdout, done.stderr[-2000:]
+    # The token is in no file the pods have (ConfigMaps, rendered airflow.cfg, logs) nor in their output.
+    for path in platform["folder"].rglob("*"):
+        if path.is_file() and path.stat().st_size < 5_000_000:
+            assert token not in path.read_text(encoding="utf-8", errors="replace"), path

@@ -166,6 +166,44 @@ seccompProfile:
   value: "1"
 {{- end -}}
 
+{{/* The components that resolve connection .id (a key of .Values.connections, entry .spec): its
+own `components`, else by use in airdeck.yaml: a git bundle's connection in the dag-processor (fetch)
+and the workers (checkout of a run's version); an alert channel's in the alert dispatcher; any other
+(a task's) in the workers and the triggerer, which read their environment first, and the api-server,
+whose Execution API answers the tasks' connection requests. Never the scheduler by default: Airflow's
+scheduler resolves no connection. A JSON list. */}}
+{{- define "airdeck.connectionComponents" -}}
+{{- $a := default dict .root.Values.airdeck -}}
+{{- if .spec.components -}}
+{{- toJson .spec.components -}}
+{{- else -}}
+{{- $out := list -}}
+{{- range (dig "dags" "bundles" (list) $a) }}
+{{- $git := default dict .git }}
+{{- if eq (default "" $git.connection) $.id }}{{ $out = concat $out (list "dag-processor" "worker") }}{{ end }}
+{{- end }}
+{{- range $_, $ch := (dig "alerts" "channels" dict $a) }}
+{{- if eq (default "" $ch.connection) $.id }}{{ $out = append $out "alert-dispatcher" }}{{ end }}
+{{- end }}
+{{- if not $out }}{{ $out = list "worker" "triggerer" "api-server" }}{{ end }}
+{{- toJson (uniq $out) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* AIRFLOW_CONN_<ID> of every connection component .name resolves, each from its Secret's key
+(the value never appears in the manifest). Call with (dict "root" $ "name" "worker"). */}}
+{{- define "airdeck.connectionEnv" -}}
+{{- range $id, $spec := .root.Values.connections }}
+{{- if has $.name (include "airdeck.connectionComponents" (dict "root" $.root "id" $id "spec" $spec) | fromJsonArray) }}
+- name: AIRFLOW_CONN_{{ upper $id }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $spec.secret }}
+      key: {{ $spec.key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "airdeck.volumeMounts" -}}
 - name: config
   mountPath: /etc/airdeck
@@ -270,6 +308,9 @@ containers:
       {{- include "airdeck.runArgs" . | nindent 6 }}
     env:
       {{- include "airdeck.env" . | nindent 6 }}
+      {{- with include "airdeck.connectionEnv" . }}
+      {{- . | nindent 6 }}
+      {{- end }}
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
@@ -302,8 +343,12 @@ exec:
     - --probe
 {{- end -}}
 
-{{/* checkov skips of a workload, each with its reason. Call with (dict "from" N) to number them. */}}
+{{/* checkov skips of a workload, each with its reason. Call with (dict "from" N) to number them; with
+"root" and "name" (an airdeck component) also the skip of its connection environment, if it has one. */}}
 {{- define "airdeck.checkovSkips" -}}
 checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through images.NAME.digest; the default is the release tag so one chart serves any registry mirror"
 checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
+{{- if and .root (include "airdeck.connectionEnv" .) }}
+checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIRFLOW_CONN_* environment variables (its EnvironmentVariablesBackend); only the connections.* references are env, each in the components that resolve it; the platform secrets are files"
+{{- end }}
 {{- end -}}
