@@ -64,6 +64,11 @@ resource "azurerm_kubernetes_cluster" "this" {
   key_vault_secrets_provider {
     secret_rotation_enabled = true
   }
+
+  # The application routing add-on (managed NGINX): IngressClass webapprouting.kubernetes.azure.com.
+  web_app_routing {
+    dns_zone_ids = []
+  }
 }
 
 resource "azurerm_kubernetes_cluster_node_pool" "workload" {

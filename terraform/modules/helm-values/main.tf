@@ -24,11 +24,17 @@ locals {
   }
   airdeck = merge(var.airdeck, { logging = merge(local.user_logging, { remote = var.task_logs_url }) }, local.public_api_server)
 
+  # The key inside each Secret, as the chart expects it (helm/airdeck/values.yaml `secrets`).
+  secret_keys = {
+    fernetKey     = "fernet-key"
+    jwtSecret     = "jwt-secret"
+    apiSecretKey  = "api-secret-key"
+    adminPassword = "password"
+    databaseUrl   = "url"
+    brokerUrl     = "url"
+  }
   secrets = {
-    for key, name in var.kubernetes_secret_names : key => {
-      existingSecret = name
-      key            = key == "adminPassword" ? "password" : (key == "databaseUrl" || key == "brokerUrl" ? "url" : { fernetKey = "fernet-key", jwtSecret = "jwt-secret", apiSecretKey = "api-secret-key" }[key])
-    }
+    for key, file in local.secret_keys : key => { existingSecret = var.kubernetes_secret_names[key], key = file }
   }
 
   ingress = {

@@ -22,11 +22,6 @@ locals {
     )
   }
 
-  # The Kubernetes Secrets the Helm release mounts (the chart's default names, made explicit).
-  kubernetes_secret_names = {
-    for key, id in local.secret_keys : key => "${var.name}-${id}"
-  }
-
   # Buckets: 3-63 characters, globally unique. Storage accounts: 3-24 lowercase letters and digits.
   # Key Vaults: 3-24 letters, digits and hyphens, globally unique.
   bucket          = "${var.name}-task-logs-${var.suffix}"

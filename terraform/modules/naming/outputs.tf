@@ -52,8 +52,3 @@ output "secret_names" {
   description = "Name of each platform secret in the cloud's secret store, by the chart's key (fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl, brokerUrl)."
   value       = local.secret_names
 }
-
-output "kubernetes_secret_names" {
-  description = "Name of each Kubernetes Secret the release mounts, by the chart's key."
-  value       = local.kubernetes_secret_names
-}
