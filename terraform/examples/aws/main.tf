@@ -3,7 +3,7 @@ module "aws" {
 
   name                         = var.name
   availability_zones           = var.availability_zones
-  endpoint_public_access       = length(var.endpoint_public_access_cidrs) > 0
+  endpoint_public_access       = var.endpoint_public_access
   endpoint_public_access_cidrs = var.endpoint_public_access_cidrs
   tags                         = { project = "airdeck" }
 }

@@ -16,8 +16,14 @@ variable "name" {
   default     = "airdeck"
 }
 
+variable "endpoint_public_access" {
+  description = "Expose the cluster's API on the internet, restricted to endpoint_public_access_cidrs."
+  type        = bool
+  default     = false
+}
+
 variable "endpoint_public_access_cidrs" {
-  description = "Your address(es) in CIDR form, to reach the cluster's API from outside the VPC. Empty: private API only."
+  description = "Your address(es) in CIDR form, allowed to reach a public cluster API."
   type        = list(string)
   default     = []
 }

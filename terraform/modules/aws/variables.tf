@@ -120,11 +120,11 @@ variable "db_instance_class" {
 variable "db_engine_version" {
   description = "PostgreSQL major version."
   type        = string
-  default     = "16"
+  default     = "17"
 
   validation {
-    condition     = contains(["14", "15", "16", "17"], var.db_engine_version)
-    error_message = "db_engine_version must be 14, 15, 16 or 17."
+    condition     = contains(["14", "15", "16", "17", "18"], var.db_engine_version)
+    error_message = "db_engine_version must be 14, 15, 16, 17 or 18 (the versions Airflow 3.3 supports)."
   }
 }
 

@@ -103,7 +103,6 @@ resource "azurerm_private_endpoint" "redis" {
 resource "azurerm_storage_account" "task_logs" {
   #checkov:skip=CKV2_AZURE_1:Encrypted at rest with Microsoft-managed keys (and infrastructure encryption); a customer-managed key is the user's choice.
   #checkov:skip=CKV_AZURE_33:The account holds blobs only; there is no queue service in use to log.
-  #checkov:skip=CKV2_AZURE_21:Blob read logging needs a diagnostic setting and a destination that are the user's; access is only by the workload identity.
   #checkov:skip=CKV2_AZURE_20:There is no table service in use to log.
   name                              = module.naming.storage_account
   location                          = azurerm_resource_group.this.location
@@ -145,6 +144,7 @@ resource "azurerm_storage_account" "task_logs" {
 }
 
 resource "azurerm_storage_container" "task_logs" {
+  #checkov:skip=CKV2_AZURE_21:Blob read logging needs a diagnostic setting and a destination that are the user's; only the workload identity can read the container.
   name                  = module.naming.bucket
   storage_account_id    = azurerm_storage_account.task_logs.id
   container_access_type = "private"

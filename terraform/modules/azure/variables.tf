@@ -124,11 +124,11 @@ variable "postgres_sku" {
 variable "postgres_version" {
   description = "PostgreSQL major version."
   type        = string
-  default     = "16"
+  default     = "17"
 
   validation {
-    condition     = contains(["14", "15", "16", "17"], var.postgres_version)
-    error_message = "postgres_version must be 14, 15, 16 or 17."
+    condition     = contains(["14", "15", "16", "17", "18"], var.postgres_version)
+    error_message = "postgres_version must be 14, 15, 16, 17 or 18 (the versions Airflow 3.3 supports)."
   }
 }
 

@@ -42,25 +42,65 @@ resource "google_sql_database_instance" "this" {
       query_insights_enabled = true
     }
 
-    dynamic "database_flags" {
-      for_each = {
-        log_checkpoints            = "on"
-        log_connections            = "on"
-        log_disconnections         = "on"
-        log_lock_waits             = "on"
-        log_temp_files             = "0"
-        log_min_messages           = "error"
-        log_min_error_statement    = "error"
-        log_min_duration_statement = "-1"
-        log_statement              = "ddl"
-        log_hostname               = "on"
-        log_duration               = "on"
-        "cloudsql.enable_pgaudit"  = "on"
-      }
-      content {
-        name  = database_flags.key
-        value = database_flags.value
-      }
+    # Connections, locks, temporary files, DDL and errors are logged; pgAudit is available.
+    database_flags {
+      name  = "log_checkpoints"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "log_connections"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "log_disconnections"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "log_lock_waits"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "log_temp_files"
+      value = "0"
+    }
+
+    database_flags {
+      name  = "log_min_messages"
+      value = "error"
+    }
+
+    database_flags {
+      name  = "log_min_error_statement"
+      value = "error"
+    }
+
+    database_flags {
+      name  = "log_min_duration_statement"
+      value = "-1"
+    }
+
+    database_flags {
+      name  = "log_statement"
+      value = "ddl"
+    }
+
+    database_flags {
+      name  = "log_hostname"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "log_duration"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "cloudsql.enable_pgaudit"
+      value = "on"
     }
   }
 

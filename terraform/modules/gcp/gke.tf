@@ -37,7 +37,7 @@ resource "google_container_cluster" "this" {
   deletion_protection         = var.deletion_protection
   enable_shielded_nodes       = true
   enable_intranode_visibility = true
-  resource_labels             = local.labels
+  resource_labels             = merge({ "airdeck-deployment" = var.name }, var.labels)
 
   release_channel {
     channel = "REGULAR"

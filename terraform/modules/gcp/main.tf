@@ -45,6 +45,41 @@ resource "google_compute_network" "this" {
   depends_on              = [google_project_service.this]
 }
 
+# Explicit firewall: the VPC's own ranges talk to each other; every other ingress is denied.
+resource "google_compute_firewall" "internal" {
+  project       = var.project_id
+  name          = "${var.name}-allow-internal"
+  network       = google_compute_network.this.id
+  direction     = "INGRESS"
+  priority      = 1000
+  source_ranges = [var.subnet_cidr, var.pods_cidr, var.services_cidr, var.master_ipv4_cidr_block]
+
+  allow {
+    protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+resource "google_compute_firewall" "deny_ingress" {
+  project       = var.project_id
+  name          = "${var.name}-deny-ingress"
+  network       = google_compute_network.this.id
+  direction     = "INGRESS"
+  priority      = 65000
+  source_ranges = ["0.0.0.0/0"]
+
+  deny {
+    protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
 resource "google_compute_subnetwork" "this" {
   project                  = var.project_id
   name                     = "${var.name}-nodes"

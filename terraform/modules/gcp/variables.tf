@@ -148,11 +148,11 @@ variable "db_tier" {
 variable "db_version" {
   description = "Cloud SQL PostgreSQL version."
   type        = string
-  default     = "POSTGRES_16"
+  default     = "POSTGRES_18"
 
   validation {
-    condition     = contains(["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], var.db_version)
-    error_message = "db_version must be POSTGRES_14, POSTGRES_15, POSTGRES_16 or POSTGRES_17."
+    condition     = contains(["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17", "POSTGRES_18"], var.db_version)
+    error_message = "db_version must be POSTGRES_14, POSTGRES_15, POSTGRES_16, POSTGRES_17 or POSTGRES_18."
   }
 }
 
