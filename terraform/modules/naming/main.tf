@@ -26,7 +26,7 @@ locals {
   # Key Vaults: 3-24 letters, digits and hyphens, globally unique.
   bucket          = "${var.name}-task-logs-${var.suffix}"
   storage_account = "${substr(local.compact, 0, 24 - length(var.suffix) - 2)}tl${var.suffix}"
-  key_vault       = "${substr(var.name, 0, 24 - length(var.suffix) - 4)}-kv-${var.suffix}"
+  key_vault       = "${trimsuffix(substr(var.name, 0, 24 - length(var.suffix) - 4), "-")}-kv-${var.suffix}"
 
   # GCP service account ids: 6-30 characters.
   gcp_service_account_id = "${substr(var.name, 0, 21)}-workload"
