@@ -5,43 +5,23 @@
 module "values" {
   source = "../helm-values"
 
-  cloud                   = var.cloud
-  prefix                  = var.prefix
-  airdeck                 = var.airdeck
-  task_logs_url           = var.task_logs_url
-  workload_identity       = var.workload_identity
-  kubernetes_secret_names = local.kubernetes_secret_names
-  database_cidrs          = var.database_cidrs
-  broker_cidrs            = var.database_cidrs
-  broker_port             = var.broker_port
-  ingress                 = var.ingress
-  keda_enabled            = var.enable_keda
-  prometheus_operator     = var.enable_kube_prometheus_stack ? { release_label = "kube-prometheus-stack" } : null
-  image                   = var.image
-  extra_values            = var.extra_values
+  cloud               = var.cloud
+  prefix              = var.prefix
+  airdeck             = var.airdeck
+  task_logs_url       = var.task_logs_url
+  workload_identity   = var.workload_identity
+  database_cidrs      = var.database_cidrs
+  broker_cidrs        = var.database_cidrs
+  broker_port         = var.broker_port
+  ingress             = var.ingress
+  keda_enabled        = var.enable_keda
+  prometheus_operator = var.enable_kube_prometheus_stack ? { release_label = "kube-prometheus-stack" } : null
+  image               = var.image
+  extra_values        = var.extra_values
 }
 
 locals {
   chart = coalesce(var.chart, "${path.module}/../../../helm/airdeck")
-
-  secret_ids = {
-    fernetKey     = "fernet-key"
-    jwtSecret     = "jwt-secret"
-    apiSecretKey  = "api-secret-key"
-    adminPassword = "admin-password"
-    databaseUrl   = "database"
-    brokerUrl     = "broker"
-  }
-  # The key inside each Secret, as the chart expects it (helm/airdeck/values.yaml `secrets`).
-  secret_keys = {
-    fernetKey     = "fernet-key"
-    jwtSecret     = "jwt-secret"
-    apiSecretKey  = "api-secret-key"
-    adminPassword = "password"
-    databaseUrl   = "url"
-    brokerUrl     = "url"
-  }
-  kubernetes_secret_names = { for key, id in local.secret_ids : key => "${var.prefix}-${id}" }
 }
 
 resource "kubernetes_namespace_v1" "this" {
@@ -55,17 +35,17 @@ resource "kubernetes_namespace_v1" "this" {
 }
 
 resource "kubernetes_secret_v1" "platform" {
-  for_each = local.secret_ids
+  for_each = module.values.kubernetes_secrets
 
   metadata {
-    name      = local.kubernetes_secret_names[each.key]
+    name      = each.value.name
     namespace = kubernetes_namespace_v1.this.metadata[0].name
     labels    = { "app.kubernetes.io/part-of" = "airdeck" }
   }
 
   type = "Opaque"
   data = {
-    (local.secret_keys[each.key]) = var.platform_secrets[each.key]
+    (each.value.key) = var.platform_secrets[each.key]
   }
 }
 

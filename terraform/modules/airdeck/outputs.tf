@@ -25,5 +25,5 @@ output "admin_username" {
 
 output "admin_password_command" {
   description = "kubectl command that prints the admin account's password from the release's Secret."
-  value       = "kubectl -n ${var.namespace} get secret ${local.kubernetes_secret_names["adminPassword"]} -o jsonpath='{.data.password}' | base64 -d"
+  value       = "kubectl -n ${var.namespace} get secret ${module.values.kubernetes_secrets["adminPassword"].name} -o jsonpath='{.data.password}' | base64 -d"
 }

@@ -33,8 +33,17 @@ locals {
     databaseUrl   = "url"
     brokerUrl     = "url"
   }
+  # The Kubernetes Secrets the release mounts (created by the airdeck module from the cloud's values).
+  secret_ids = {
+    fernetKey     = "fernet-key"
+    jwtSecret     = "jwt-secret"
+    apiSecretKey  = "api-secret-key"
+    adminPassword = "admin-password"
+    databaseUrl   = "database"
+    brokerUrl     = "broker"
+  }
   secrets = {
-    for key, file in local.secret_keys : key => { existingSecret = var.kubernetes_secret_names[key], key = file }
+    for key, file in local.secret_keys : key => { existingSecret = "${var.prefix}-${local.secret_ids[key]}", key = file }
   }
 
   ingress = {

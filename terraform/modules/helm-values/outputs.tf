@@ -17,3 +17,8 @@ output "service_account" {
   description = "Name of the Kubernetes service account the pods run as (bound to the workload identity)."
   value       = var.prefix
 }
+
+output "kubernetes_secrets" {
+  description = "The Kubernetes Secrets the release mounts, by the chart's key: name of the Secret and key inside it."
+  value       = { for key, secret in local.secrets : key => { name = secret.existingSecret, key = secret.key } }
+}

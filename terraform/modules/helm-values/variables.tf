@@ -59,21 +59,6 @@ variable "workload_identity" {
   }
 }
 
-variable "kubernetes_secret_names" {
-  description = "Name of the Kubernetes Secret holding each platform secret, by the chart's key: fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl, brokerUrl."
-  type        = map(string)
-
-  validation {
-    condition     = length(setsubtract(["fernetKey", "jwtSecret", "apiSecretKey", "adminPassword", "databaseUrl", "brokerUrl"], keys(var.kubernetes_secret_names))) == 0
-    error_message = "kubernetes_secret_names must name a Secret for each of fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl and brokerUrl."
-  }
-
-  validation {
-    condition     = alltrue([for name in values(var.kubernetes_secret_names) : can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", name))])
-    error_message = "every Kubernetes Secret name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')."
-  }
-}
-
 variable "database_cidrs" {
   description = "CIDR blocks of the database's subnet: the only addresses the pods may reach on the database port (NetworkPolicy egress)."
   type        = list(string)

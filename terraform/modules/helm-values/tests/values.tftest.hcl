@@ -3,16 +3,8 @@ variables {
   prefix            = "airdeck"
   task_logs_url     = "s3://airdeck-task-logs-a1b2c3/airflow/logs"
   workload_identity = "arn:aws:iam::123456789012:role/airdeck-workload"
-  kubernetes_secret_names = {
-    fernetKey     = "airdeck-fernet-key"
-    jwtSecret     = "airdeck-jwt-secret"
-    apiSecretKey  = "airdeck-api-secret-key"
-    adminPassword = "airdeck-admin-password"
-    databaseUrl   = "airdeck-database"
-    brokerUrl     = "airdeck-broker"
-  }
-  database_cidrs = ["10.0.0.0/20", "10.0.16.0/20"]
-  broker_cidrs   = ["10.0.0.0/20"]
+  database_cidrs    = ["10.0.0.0/20", "10.0.16.0/20"]
+  broker_cidrs      = ["10.0.0.0/20"]
   airdeck = {
     workers = { concurrency = 16 }
     logging = { retention = "7d" }
@@ -50,6 +42,11 @@ run "aws_values" {
   assert {
     condition     = output.values.secrets.databaseUrl.existingSecret == "airdeck-database" && output.values.secrets.databaseUrl.key == "url" && output.values.secrets.adminPassword.key == "password" && output.values.secrets.fernetKey.key == "fernet-key"
     error_message = "every platform secret comes from the module's Kubernetes Secrets, with the chart's keys"
+  }
+
+  assert {
+    condition     = output.kubernetes_secrets.brokerUrl.name == "airdeck-broker" && output.kubernetes_secrets.jwtSecret.key == "jwt-secret" && length(output.kubernetes_secrets) == 6
+    error_message = "the Secrets to create: six, named <prefix>-<secret>"
   }
 
   assert {
@@ -230,31 +227,6 @@ run "malformed_workload_identity_is_refused" {
     workload_identity = "airdeck-role"
   }
   expect_failures = [var.workload_identity]
-}
-
-run "missing_secret_is_refused" {
-  command = plan
-  variables {
-    kubernetes_secret_names = {
-      fernetKey = "airdeck-fernet-key"
-    }
-  }
-  expect_failures = [var.kubernetes_secret_names]
-}
-
-run "bad_secret_name_is_refused" {
-  command = plan
-  variables {
-    kubernetes_secret_names = {
-      fernetKey     = "Airdeck_Fernet"
-      jwtSecret     = "airdeck-jwt-secret"
-      apiSecretKey  = "airdeck-api-secret-key"
-      adminPassword = "airdeck-admin-password"
-      databaseUrl   = "airdeck-database"
-      brokerUrl     = "airdeck-broker"
-    }
-  }
-  expect_failures = [var.kubernetes_secret_names]
 }
 
 run "empty_database_cidrs_are_refused" {
