@@ -53,8 +53,10 @@ def tables(module: Path) -> str:
         lines += ["| Name | Description | Type | Default | Required |", "|---|---|---|---|:---:|"]
         for name, spec in variables:
             required = "default" not in spec
-            default = "" if required else f"`{_cell(_expr(spec['default']) if spec['default'] is not None else 'null')}`"
-            lines.append(f"| `{name}` | {_cell(spec.get('description', ''))} | `{_cell(_expr(spec.get('type', 'any')))}` "
+            default = "" if required else "null" if spec["default"] is None else _expr(spec["default"])
+            default = f"`{_cell(default)}`" if default else ""
+            kind = _cell(_expr(spec.get("type", "any")))
+            lines.append(f"| `{name}` | {_cell(spec.get('description', ''))} | `{kind}` "
                          f"| {default} | {'yes' if required else 'no'} |")
     else:
         lines.append("No inputs.")

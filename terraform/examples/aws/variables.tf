@@ -1,5 +1,5 @@
 variable "region" {
-  description = "AWS region."
+  description = "AWS region of everything (e.g. eu-west-1)."
   type        = string
   default     = "eu-west-1"
 }

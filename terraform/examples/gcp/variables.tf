@@ -4,7 +4,7 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region."
+  description = "Google Cloud region of everything (e.g. europe-west1)."
   type        = string
   default     = "europe-west1"
 }
