@@ -4,7 +4,6 @@ module "gcp" {
   project_id = var.project_id
   region     = var.region
   name       = var.name
-  labels     = { project = "airdeck" }
 }
 
 module "airdeck" {
