@@ -20,6 +20,7 @@ module "airdeck" {
   workload_identity = module.aws.workload_identity
   database_cidrs    = module.aws.database_cidrs
   broker_port       = module.aws.broker_port
+  image             = var.image
   enable_keda       = true
 
   # The AWS Load Balancer Controller (installed separately) terminates TLS with the ACM certificate.

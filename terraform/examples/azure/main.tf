@@ -20,6 +20,7 @@ module "airdeck" {
   workload_identity = module.azure.workload_identity
   database_cidrs    = module.azure.database_cidrs
   broker_port       = module.azure.broker_port
+  image             = var.image
 
   # The application routing add-on (managed NGINX); the TLS Secret (airdeck-tls) is yours or cert-manager's.
   ingress = {

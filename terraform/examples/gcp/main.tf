@@ -18,6 +18,7 @@ module "airdeck" {
   workload_identity = module.gcp.workload_identity
   database_cidrs    = module.gcp.database_cidrs
   broker_port       = module.gcp.broker_port
+  image             = var.image
 
   # GKE's internal Application Load Balancer; the TLS Secret (airdeck-tls) is yours or cert-manager's.
   ingress = {

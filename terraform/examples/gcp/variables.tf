@@ -28,3 +28,12 @@ variable "airdeck" {
     workers = { concurrency = 16 }
   }
 }
+
+variable "image" {
+  description = "The airdeck image, built from platform/Dockerfile with this cloud's extra (its task log provider) and pushed to a registry the nodes can pull from."
+  type = object({
+    repository = optional(string, "ghcr.io/airdeck/airdeck")
+    tag        = optional(string, "")
+  })
+  default = {}
+}
