@@ -442,6 +442,18 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
     assert by_kind(objects, "ServiceMonitor") and by_kind(objects, "PrometheusRule")
     assert bool(by_kind(objects, "ScaledObject")) == CLOUD_INPUTS[cloud]["enable_keda"]
     assert bool(by_kind(objects, "Ingress")) == (CLOUD_INPUTS[cloud]["ingress"] is not None)
+    # The module's own egress policy (object store, token service) selects exactly the chart's Airflow pods.
+    chart_policy = named(objects, "NetworkPolicy", "airdeck-airflow")["spec"]["podSelector"]["matchExpressions"]
+    components = next(e["values"] for e in chart_policy if e["key"] == "app.kubernetes.io/component")
+    airdeck_module = TERRAFORM / "modules" / "airdeck"
+    local_values = {k: v for block in load(airdeck_module / "main.tf").get("locals", []) for k, v in block.items()}
+    assert local_values["airflow_components"] == components
+    egress = resources(airdeck_module)["kubernetes_network_policy_v1.cloud_egress"]["spec"][0]
+    selector = {e["key"]: e["values"] for e in egress["pod_selector"][0]["match_expressions"]}
+    assert selector == {"app.kubernetes.io/instance": ["${var.prefix}"],
+                        "app.kubernetes.io/component": "${local.airflow_components}"}
+    worker = by_kind(objects, "StatefulSet")[0]["spec"]["template"]["metadata"]["labels"]
+    assert worker["app.kubernetes.io/instance"] == "airdeck" and worker["app.kubernetes.io/component"] in components
     if cloud == "azure":
         labels = [pod_spec(o) and o["spec"]["template"]["metadata"]["labels"] for o in by_kind(objects, "Deployment")]
         assert all(label.get("azure.workload.identity/use") == "true" for label in labels)

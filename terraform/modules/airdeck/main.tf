@@ -22,6 +22,8 @@ module "values" {
 
 locals {
   chart = coalesce(var.chart, "${path.module}/../../../helm/airdeck")
+  # The chart's components that run Airflow code (helm/airdeck/templates/networkpolicies).
+  airflow_components = ["api-server", "scheduler", "dag-processor", "triggerer", "worker", "alert-dispatcher", "migrate", "canary"]
 }
 
 resource "kubernetes_namespace_v1" "this" {
@@ -46,6 +48,66 @@ resource "kubernetes_secret_v1" "platform" {
   type = "Opaque"
   data = {
     (each.value.key) = var.platform_secrets[each.key]
+  }
+}
+
+# The chart's NetworkPolicies deny all egress but the platform's own flows; the task log store and the
+# cloud's token service are HTTPS endpoints outside the cluster (S3 and STS, GCS and the GKE metadata
+# server, Blob Storage and Entra ID). This policy adds exactly that for the Airflow pods (policies add up).
+resource "kubernetes_network_policy_v1" "cloud_egress" {
+  metadata {
+    name      = "${var.prefix}-cloud-egress"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+    labels    = { "app.kubernetes.io/part-of" = "airdeck" }
+  }
+
+  spec {
+    policy_types = ["Egress"]
+
+    pod_selector {
+      match_expressions {
+        key      = "app.kubernetes.io/instance"
+        operator = "In"
+        values   = [var.prefix]
+      }
+      match_expressions {
+        key      = "app.kubernetes.io/component"
+        operator = "In"
+        values   = local.airflow_components
+      }
+    }
+
+    egress {
+      ports {
+        protocol = "TCP"
+        port     = "443"
+      }
+    }
+
+    dynamic "egress" {
+      for_each = var.cloud == "gcp" ? [1] : []
+      content {
+        # GKE Workload Identity: the metadata server (169.254.169.254:80, served on 988 by the node).
+        to {
+          ip_block {
+            cidr = "169.254.169.254/32"
+          }
+        }
+        to {
+          ip_block {
+            cidr = "169.254.169.252/32"
+          }
+        }
+        ports {
+          protocol = "TCP"
+          port     = "80"
+        }
+        ports {
+          protocol = "TCP"
+          port     = "988"
+        }
+      }
+    }
   }
 }
 
@@ -95,5 +157,5 @@ resource "helm_release" "airdeck" {
 
   values = [module.values.values_yaml]
 
-  depends_on = [kubernetes_secret_v1.platform, helm_release.kube_prometheus_stack, helm_release.keda]
+  depends_on = [kubernetes_secret_v1.platform, kubernetes_network_policy_v1.cloud_egress, helm_release.kube_prometheus_stack, helm_release.keda]
 }
