@@ -1,0 +1,24 @@
+output "ui_url" {
+  description = "URL of the UI."
+  value       = module.airdeck.ui_url
+}
+
+output "admin_username" {
+  description = "Login name of the admin account."
+  value       = module.airdeck.admin_username
+}
+
+output "admin_password_command" {
+  description = "Command that prints the admin account's password (Secret Manager)."
+  value       = module.gcp.admin_password_command
+}
+
+output "kubeconfig_command" {
+  description = "Command that writes a kubeconfig entry for the cluster."
+  value       = module.gcp.kubeconfig_command
+}
+
+output "task_logs_url" {
+  description = "Where task logs go."
+  value       = module.gcp.task_logs_url
+}

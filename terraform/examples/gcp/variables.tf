@@ -1,0 +1,39 @@
+variable "project_id" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Google Cloud region of everything (e.g. europe-west1)."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name" {
+  description = "Name of the deployment (prefix of every object)."
+  type        = string
+  default     = "airdeck"
+}
+
+variable "host" {
+  description = "Host name of the UI (an internal load balancer serves it; point DNS at it)."
+  type        = string
+  default     = "airflow.example.com"
+}
+
+variable "airdeck" {
+  description = "Your airdeck.yaml as an object (docs/configuration.md)."
+  type        = any
+  default = {
+    workers = { concurrency = 16 }
+  }
+}
+
+variable "image" {
+  description = "The airdeck image, built from platform/Dockerfile with this cloud's extra (its task log provider) and pushed to a registry the nodes can pull from."
+  type = object({
+    repository = optional(string, "ghcr.io/airdeck/airdeck")
+    tag        = optional(string, "")
+  })
+  default = {}
+}

@@ -1,0 +1,29 @@
+output "release_name" {
+  description = "Name of the airdeck Helm release."
+  value       = helm_release.airdeck.name
+}
+
+output "namespace" {
+  description = "Namespace of the release."
+  value       = kubernetes_namespace_v1.this.metadata[0].name
+}
+
+output "values" {
+  description = "The values the release was installed with (no secret among them)."
+  value       = module.values.values
+}
+
+output "ui_url" {
+  description = "URL of the UI: https://<ingress host>, or the port-forward command without an Ingress."
+  value       = module.values.ui_url != "" ? module.values.ui_url : "kubectl -n ${var.namespace} port-forward svc/${var.prefix}-api-server 8080:8080, then http://127.0.0.1:8080"
+}
+
+output "admin_username" {
+  description = "Login name of the admin account."
+  value       = try(var.airdeck.admin.username, "admin")
+}
+
+output "admin_password_command" {
+  description = "kubectl command that prints the admin account's password from the release's Secret."
+  value       = "kubectl -n ${var.namespace} get secret ${module.values.kubernetes_secrets["adminPassword"].name} -o jsonpath='{.data.password}' | base64 -d"
+}

@@ -1,0 +1,95 @@
+################################################################################
+# Values of the airdeck chart (pure: no provider)
+################################################################################
+
+locals {
+  # The pods' service account maps to the cloud identity through its annotation.
+  identity_annotation = {
+    aws   = { "eks.amazonaws.com/role-arn" = var.workload_identity }
+    gcp   = { "iam.gke.io/gcp-service-account" = var.workload_identity }
+    azure = { "azure.workload.identity/client-id" = var.workload_identity }
+  }[var.cloud]
+
+  expected_scheme = { aws = "s3", gcp = "gs", azure = "wasb" }[var.cloud]
+  scheme          = split("://", var.task_logs_url)[0]
+
+  user_logging    = try(var.airdeck.logging, {})
+  user_api_server = try(var.airdeck.api_server, {})
+
+  # airdeck.yaml: the user's own configuration, with the task log destination (ambient identity: no
+  # connection) and, behind an Ingress, the public URL.
+  public_api_server = {
+    for key, value in { api_server = merge({ base_url = "https://${try(var.ingress.host, "")}" }, local.user_api_server) } :
+    key => value if var.ingress != null
+  }
+  airdeck = merge(var.airdeck, { logging = merge(local.user_logging, { remote = var.task_logs_url }) }, local.public_api_server)
+
+  # The key inside each Secret, as the chart expects it (helm/airdeck/values.yaml `secrets`).
+  secret_keys = {
+    fernetKey     = "fernet-key"
+    jwtSecret     = "jwt-secret"
+    apiSecretKey  = "api-secret-key"
+    adminPassword = "password"
+    databaseUrl   = "url"
+    brokerUrl     = "url"
+  }
+  # The Kubernetes Secrets the release mounts (created by the airdeck module from the cloud's values).
+  secret_ids = {
+    fernetKey     = "fernet-key"
+    jwtSecret     = "jwt-secret"
+    apiSecretKey  = "api-secret-key"
+    adminPassword = "admin-password"
+    databaseUrl   = "database"
+    brokerUrl     = "broker"
+  }
+  secrets = {
+    for key, file in local.secret_keys : key => { existingSecret = "${var.prefix}-${local.secret_ids[key]}", key = file }
+  }
+
+  ingress = {
+    enabled       = var.ingress != null
+    className     = try(var.ingress.class_name, "")
+    host          = try(var.ingress.host, "airflow.example.com")
+    tlsSecretName = try(var.ingress.tls_secret_name, "airdeck-tls")
+    annotations   = try(var.ingress.annotations, {})
+  }
+
+  monitoring_labels = { for key, value in { release = try(var.prometheus_operator.release_label, "") } : key => value if var.prometheus_operator != null }
+  monitoring = {
+    serviceMonitor = { enabled = var.prometheus_operator != null, labels = local.monitoring_labels }
+    prometheusRule = { enabled = var.prometheus_operator != null, labels = local.monitoring_labels }
+  }
+
+  computed = {
+    mode                  = "production"
+    fullnameOverride      = var.prefix
+    airdeck               = local.airdeck
+    images                = { airdeck = { repository = var.image.repository, tag = var.image.tag } }
+    secrets               = local.secrets
+    serviceAccount        = { create = true, name = var.prefix, annotations = local.identity_annotation }
+    azureWorkloadIdentity = var.cloud == "azure"
+    ingress               = local.ingress
+    monitoring            = local.monitoring
+    workers               = { keda = { enabled = var.keda_enabled }, hpa = { enabled = !var.keda_enabled } }
+    networkPolicies = {
+      enabled       = true
+      apiServerFrom = try(var.ingress.allowed_from, [])
+      database      = { port = var.database_port, to = [for c in var.database_cidrs : { ipBlock = { cidr = c } }] }
+      broker        = { port = var.broker_port, to = [for c in var.broker_cidrs : { ipBlock = { cidr = c } }] }
+    }
+  }
+
+  values = merge(local.computed, var.extra_values)
+}
+
+# Cross-variable rule: the destination's scheme is the cloud's own store.
+resource "terraform_data" "checks" {
+  input = local.scheme
+
+  lifecycle {
+    precondition {
+      condition     = local.scheme == local.expected_scheme
+      error_message = "task_logs_url: on ${var.cloud} task logs go to ${local.expected_scheme}:// (got ${local.scheme}://)."
+    }
+  }
+}

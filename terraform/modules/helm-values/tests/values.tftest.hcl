@@ -1,0 +1,294 @@
+variables {
+  cloud             = "aws"
+  prefix            = "airdeck"
+  task_logs_url     = "s3://airdeck-task-logs-a1b2c3/airflow/logs"
+  workload_identity = "arn:aws:iam::123456789012:role/airdeck-workload"
+  database_cidrs    = ["10.0.0.0/20", "10.0.16.0/20"]
+  broker_cidrs      = ["10.0.0.0/20"]
+  airdeck = {
+    workers = { concurrency = 16 }
+    logging = { retention = "7d" }
+  }
+}
+
+run "aws_values" {
+  command = apply
+
+  assert {
+    condition     = output.values.airdeck.logging.remote == var.task_logs_url && output.values.airdeck.logging.retention == "7d"
+    error_message = "logging.remote is the bucket; the user's other logging keys stay"
+  }
+
+  assert {
+    condition     = !can(output.values.airdeck.logging.connection)
+    error_message = "no logging.connection: the ambient identity (IRSA) is used"
+  }
+
+  assert {
+    condition     = output.values.airdeck.workers.concurrency == 16
+    error_message = "the user's airdeck configuration is passed through"
+  }
+
+  assert {
+    condition     = output.values.serviceAccount.annotations["eks.amazonaws.com/role-arn"] == var.workload_identity && output.values.serviceAccount.name == "airdeck"
+    error_message = "IRSA annotation on the release's service account"
+  }
+
+  assert {
+    condition     = output.values.azureWorkloadIdentity == false && output.values.mode == "production"
+    error_message = "production mode, no Azure label on AWS"
+  }
+
+  assert {
+    condition     = output.values.secrets.databaseUrl.existingSecret == "airdeck-database" && output.values.secrets.databaseUrl.key == "url" && output.values.secrets.adminPassword.key == "password" && output.values.secrets.fernetKey.key == "fernet-key"
+    error_message = "every platform secret comes from the module's Kubernetes Secrets, with the chart's keys"
+  }
+
+  assert {
+    condition     = output.kubernetes_secrets.brokerUrl.name == "airdeck-broker" && output.kubernetes_secrets.jwtSecret.key == "jwt-secret" && length(output.kubernetes_secrets) == 6
+    error_message = "the Secrets to create: six, named <prefix>-<secret>"
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.database.to[1].ipBlock.cidr == "10.0.16.0/20" && output.values.networkPolicies.broker.port == 6379
+    error_message = "NetworkPolicy egress only to the database and cache subnets"
+  }
+
+  assert {
+    condition     = output.values.ingress.enabled == false && output.ui_url == "" && !can(output.values.airdeck.api_server)
+    error_message = "no ingress: no public URL"
+  }
+
+  assert {
+    condition     = output.values.monitoring.serviceMonitor.enabled == false && output.values.workers.hpa.enabled && !output.values.workers.keda.enabled
+    error_message = "without the Prometheus Operator and KEDA: no ServiceMonitor, the CPU HPA"
+  }
+
+  assert {
+    condition     = yamldecode(output.values_yaml).fullnameOverride == "airdeck"
+    error_message = "values_yaml is the YAML of values"
+  }
+}
+
+run "gcp_values_with_ingress_keda_and_prometheus" {
+  command = apply
+
+  variables {
+    cloud               = "gcp"
+    task_logs_url       = "gs://airdeck-task-logs-a1b2c3/airflow/logs"
+    workload_identity   = "airdeck-workload@my-project.iam.gserviceaccount.com"
+    broker_port         = 6378
+    keda_enabled        = true
+    prometheus_operator = {}
+    ingress             = { host = "airflow.example.com", class_name = "gce-internal" }
+  }
+
+  assert {
+    condition     = output.values.serviceAccount.annotations["iam.gke.io/gcp-service-account"] == var.workload_identity
+    error_message = "GKE Workload Identity annotation"
+  }
+
+  assert {
+    condition     = output.values.ingress.enabled && output.values.ingress.host == "airflow.example.com" && output.ui_url == "https://airflow.example.com"
+    error_message = "the Ingress and the UI URL"
+  }
+
+  assert {
+    condition     = output.values.airdeck.api_server.base_url == "https://airflow.example.com"
+    error_message = "api_server.base_url follows the Ingress host"
+  }
+
+  assert {
+    condition     = output.values.workers.keda.enabled && !output.values.workers.hpa.enabled
+    error_message = "KEDA replaces the HPA"
+  }
+
+  assert {
+    condition     = output.values.monitoring.serviceMonitor.labels.release == "kube-prometheus-stack" && output.values.monitoring.prometheusRule.enabled
+    error_message = "ServiceMonitor and PrometheusRule labelled for kube-prometheus-stack"
+  }
+}
+
+run "user_base_url_wins" {
+  command = apply
+
+  variables {
+    ingress = { host = "airflow.example.com" }
+    airdeck = { api_server = { base_url = "https://airflow.internal.example.com/", workers = 4 } }
+  }
+
+  assert {
+    condition     = output.values.airdeck.api_server.base_url == "https://airflow.internal.example.com/" && output.values.airdeck.api_server.workers == 4
+    error_message = "a base_url the user gives is kept"
+  }
+}
+
+run "azure_values" {
+  command = apply
+
+  variables {
+    cloud             = "azure"
+    task_logs_url     = "wasb://task-logs@airdecktla1b2c3/airflow/logs"
+    workload_identity = "00000000-1111-2222-3333-444444444444"
+    broker_port       = 6380
+  }
+
+  assert {
+    condition     = output.values.serviceAccount.annotations["azure.workload.identity/client-id"] == var.workload_identity && output.values.azureWorkloadIdentity
+    error_message = "Azure Workload Identity: client-id annotation and the pod label"
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.broker.port == 6380
+    error_message = "Azure Cache for Redis TLS port"
+  }
+}
+
+run "extra_values_merge_at_the_top" {
+  command = apply
+
+  variables {
+    extra_values = { apiServer = { replicas = 3 } }
+  }
+
+  assert {
+    condition     = output.values.apiServer.replicas == 3 && output.values.fullnameOverride == "airdeck"
+    error_message = "extra values are merged over the computed ones"
+  }
+}
+
+run "scheme_of_another_cloud_is_refused" {
+  command = plan
+  variables {
+    task_logs_url = "gs://airdeck-task-logs/airflow/logs"
+  }
+  expect_failures = [terraform_data.checks]
+}
+
+run "unknown_cloud_is_refused" {
+  command = plan
+  variables {
+    cloud = "oci"
+  }
+  expect_failures = [var.cloud]
+}
+
+run "bad_prefix_is_refused" {
+  command = plan
+  variables {
+    prefix = "Airdeck_"
+  }
+  expect_failures = [var.prefix]
+}
+
+run "airdeck_not_an_object_is_refused" {
+  command = plan
+  variables {
+    airdeck = "workers: {concurrency: 16}"
+  }
+  expect_failures = [var.airdeck]
+}
+
+run "database_url_in_values_is_refused" {
+  command = plan
+  variables {
+    airdeck = { database = { url = "postgresql+psycopg://airflow:secret@db/airflow" } }
+  }
+  expect_failures = [var.airdeck]
+}
+
+run "broker_url_in_values_is_refused" {
+  command = plan
+  variables {
+    airdeck = { broker = { url = "redis://:secret@cache:6379/0" } }
+  }
+  expect_failures = [var.airdeck]
+}
+
+run "logging_remote_in_values_is_refused" {
+  command = plan
+  variables {
+    airdeck = { logging = { remote = "s3://elsewhere/logs" } }
+  }
+  expect_failures = [var.airdeck]
+}
+
+run "malformed_task_logs_url_is_refused" {
+  command = plan
+  variables {
+    task_logs_url = "https://bucket.s3.amazonaws.com/logs"
+  }
+  expect_failures = [var.task_logs_url]
+}
+
+run "malformed_workload_identity_is_refused" {
+  command = plan
+  variables {
+    workload_identity = "airdeck-role"
+  }
+  expect_failures = [var.workload_identity]
+}
+
+run "empty_database_cidrs_are_refused" {
+  command = plan
+  variables {
+    database_cidrs = []
+  }
+  expect_failures = [var.database_cidrs]
+}
+
+run "bad_database_port_is_refused" {
+  command = plan
+  variables {
+    database_port = 70000
+  }
+  expect_failures = [var.database_port]
+}
+
+run "bad_broker_cidr_is_refused" {
+  command = plan
+  variables {
+    broker_cidrs = ["10.0.0.300/20"]
+  }
+  expect_failures = [var.broker_cidrs]
+}
+
+run "bad_broker_port_is_refused" {
+  command = plan
+  variables {
+    broker_port = 0
+  }
+  expect_failures = [var.broker_port]
+}
+
+run "bad_ingress_host_is_refused" {
+  command = plan
+  variables {
+    ingress = { host = "https://airflow.example.com/" }
+  }
+  expect_failures = [var.ingress]
+}
+
+run "bad_image_tag_is_refused" {
+  command = plan
+  variables {
+    image = { tag = "1.0 beta" }
+  }
+  expect_failures = [var.image]
+}
+
+run "latest_image_tag_is_refused" {
+  command = plan
+  variables {
+    image = { tag = "latest" }
+  }
+  expect_failures = [var.image]
+}
+
+run "extra_values_with_secrets_are_refused" {
+  command = plan
+  variables {
+    extra_values = { secrets = { generate = true } }
+  }
+  expect_failures = [var.extra_values]
+}

@@ -1,0 +1,459 @@
+"""The Terraform modules, offline: fmt, `terraform test` of the provider-free submodules and of every
+variable validation, structure and secure literals (python-hcl2), checkov, READMEs, and the values the
+airdeck module hands to Helm rendered by the chart for each cloud."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helm.chart import by_kind, named, pod_spec, render
+from tests.terraform import readme
+from tests.terraform.readme import ROOT, TERRAFORM, load
+
+TERRAFORM_BIN = shutil.which("terraform") or "/usr/local/bin/terraform"
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+MODULES = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
+EXAMPLES = sorted(p for p in (TERRAFORM / "examples").iterdir() if p.is_dir())
+PURE = ["naming", "helm-values", "aws-iam-policy"]
+VALIDATIONS = Path(__file__).parent / "validations"
+SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
+
+
+def terraform(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    if not Path(TERRAFORM_BIN).exists():
+        pytest.fail("the terraform binary is missing (scripts/test expects it on PATH)")
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "NO_COLOR": "1",
+           "TF_CLI_CONFIG_FILE": os.devnull}
+    return subprocess.run([TERRAFORM_BIN, *args, "-no-color"] if args[0] in ("test", "apply", "output", "init")
+                          else [TERRAFORM_BIN, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def blocks(module: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, body) of every `kind` block (variable, output, provider, module) in a module's .tf files."""
+    found = []
+    for tf in sorted(module.glob("*.tf")):
+        for block in load(tf).get(kind, []):
+            found += list(block.items())
+    return found
+
+
+def resources(module: Path) -> dict[str, dict[str, Any]]:
+    """'type.name' => body of every resource in a module."""
+    found: dict[str, dict[str, Any]] = {}
+    for tf in sorted(module.glob("*.tf")):
+        for block in load(tf).get("resource", []):
+            for rtype, named_ in block.items():
+                for name, body in named_.items():
+                    found[f"{rtype}.{name}"] = body
+    return found
+
+
+# -- fmt and terraform test ------------------------------------------------------------------------------
+
+
+def test_fmt_check_recursive() -> None:
+    for folder in (TERRAFORM, VALIDATIONS):
+        done = terraform("fmt", "-check", "-recursive", "-diff", cwd=folder)
+        assert done.returncode == 0, f"terraform fmt -check in {folder}:\n{done.stdout}{done.stderr}"
+
+
+def _passed(done: subprocess.CompletedProcess[str]) -> int:
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.search(r"Success! (\d+) passed, 0 failed\.", done.stdout)
+    assert match, done.stdout
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_provider_free_submodule(name: str, tmp_path: Path) -> None:
+    module = TERRAFORM / "modules" / name
+    assert not blocks(module, "provider") and "required_providers" not in json.dumps(load(module / "versions.tf"))
+    shutil.copytree(module, tmp_path / name)
+    runs = len(re.findall(r'^run "', "".join(p.read_text() for p in (module / "tests").glob("*.tftest.hcl")), re.M))
+    assert _passed(terraform("test", cwd=tmp_path / name)) == runs
+
+
+def _expect_failure_runs(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for var in re.findall(r"expect_failures = \[var\.(\w+)\]", text):
+        counts[var] = counts.get(var, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("name", ["aws", "gcp", "azure", "airdeck", *PURE])
+def test_every_validation_is_refused_by_a_test(name: str) -> None:
+    module = TERRAFORM / "modules" / name
+    suites = [VALIDATIONS / f"{name}.tftest.hcl"] if name not in PURE else list((module / "tests").glob("*.tftest.hcl"))
+    runs = _expect_failure_runs("".join(p.read_text() for p in suites))
+    for var, spec in blocks(module, "variable"):
+        assert runs.get(var, 0) >= len(spec.get("validation", [])), (
+            f"{module.name}: variable {var} has {len(spec.get('validation', []))} validation(s) but "
+            f"{runs.get(var, 0)} expect_failures run(s)")
+
+
+@pytest.mark.parametrize("name", ["aws", "gcp", "azure", "airdeck"])
+def test_variable_validations_of_provider_modules(name: str, tmp_path: Path) -> None:
+    # The module needs cloud providers (not downloadable here); its variables.tf alone does not.
+    (tmp_path / "tests").mkdir()
+    shutil.copy(TERRAFORM / "modules" / name / "variables.tf", tmp_path / "variables.tf")
+    shutil.copy(VALIDATIONS / f"{name}.tftest.hcl", tmp_path / "tests" / f"{name}.tftest.hcl")
+    runs = (VALIDATIONS / f"{name}.tftest.hcl").read_text().count('\nrun "')
+    assert _passed(terraform("test", cwd=tmp_path)) == runs
+
+
+def test_a_broken_validation_is_caught(tmp_path: Path) -> None:
+    """The validation suites can fail: a variables.tf whose validation accepts anything fails its run."""
+    (tmp_path / "tests").mkdir()
+    text = (TERRAFORM / "modules" / "aws" / "variables.tf").read_text()
+    weakened = text.replace("var.db_backup_retention_days >= 7", "var.db_backup_retention_days >= 0")
+    assert weakened != text
+    (tmp_path / "variables.tf").write_text(weakened)
+    shutil.copy(VALIDATIONS / "aws.tftest.hcl", tmp_path / "tests" / "aws.tftest.hcl")
+    done = terraform("test", cwd=tmp_path)
+    assert done.returncode != 0 and "bad_db_backup_retention_days_is_refused" in done.stdout
+
+
+# -- structure (python-hcl2) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", MODULES + EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_module_structure(module: Path) -> None:
+    for name in ("versions.tf", "variables.tf", "outputs.tf", "main.tf", "README.md"):
+        assert (module / name).exists(), f"{module.relative_to(ROOT)}: {name} missing"
+    terraform_blocks = load(module / "versions.tf").get("terraform", [])
+    assert terraform_blocks and terraform_blocks[0].get("required_version"), "required_version missing"
+    declared = set()
+    for block in terraform_blocks:
+        for providers in block.get("required_providers", []):
+            declared |= set(providers)
+    used = {rtype.split("_")[0] for rtype in {key.split(".")[0] for key in resources(module)}} - {"terraform"}
+    for tf in module.glob("*.tf"):
+        for data in load(tf).get("data", []):
+            used |= {dtype.split("_")[0] for dtype in data}
+    assert used <= declared, f"{module.name}: providers used but not in required_providers: {used - declared}"
+    for var, spec in blocks(module, "variable"):
+        assert spec.get("type"), f"{module.name}: variable {var} has no type"
+        assert len(spec.get("description", "")) > 10, f"{module.name}: variable {var} has no description"
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", var), f"{module.name}: variable {var} is not snake_case"
+    for out, spec in blocks(module, "output"):
+        assert len(spec.get("description", "")) > 10, f"{module.name}: output {out} has no description"
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", out), f"{module.name}: output {out} is not snake_case"
+    for key in resources(module):
+        assert re.fullmatch(r"[a-z0-9_]+\.[a-z][a-z0-9_]*", key), f"{module.name}: {key} is not snake_case"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_no_provider_block_inside_modules(module: Path) -> None:
+    assert not blocks(module, "provider"), f"{module.name} configures a provider; only root modules may"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_configure_providers_and_call_the_modules(example: Path) -> None:
+    calls = dict(blocks(example, "module"))
+    assert calls[example.name]["source"] == f"../../modules/{example.name}"
+    assert calls["airdeck"]["source"] == "../../modules/airdeck"
+    assert calls["airdeck"]["cloud"] == example.name
+    assert {"helm", "kubernetes"} <= {name for name, _ in blocks(example, "provider")}
+    outputs = {name for name, _ in blocks(example, "output")}
+    assert {"ui_url", "admin_password_command", "kubeconfig_command"} <= outputs
+
+
+def _attr(body: dict[str, Any], path: str) -> Any:
+    value: Any = body
+    for part in path.split("."):
+        value = value[0] if isinstance(value, list) else value
+        value = value[part]
+    return value[0] if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) else value
+
+
+# Literal settings that keep each cloud's resources private, encrypted, TLS-only and protected.
+SECURE = {
+    "aws": {
+        "aws_eks_cluster.this": {"vpc_config.endpoint_private_access": True,
+                                 "encryption_config.resources": ["secrets"],
+                                 "enabled_cluster_log_types": ["api", "audit", "authenticator", "controllerManager",
+                                                               "scheduler"]},
+        "aws_launch_template.node": {"metadata_options.http_tokens": "required",
+                                     "block_device_mappings.ebs.encrypted": True},
+        "aws_db_instance.this": {"publicly_accessible": False, "storage_encrypted": True, "multi_az": True,
+                                 "skip_final_snapshot": False, "performance_insights_enabled": True,
+                                 "iam_database_authentication_enabled": True},
+        "aws_elasticache_replication_group.this": {"transit_encryption_enabled": True,
+                                                   "at_rest_encryption_enabled": True,
+                                                   "transit_encryption_mode": "required"},
+        "aws_s3_bucket_public_access_block.task_logs": {"block_public_acls": True, "block_public_policy": True,
+                                                        "ignore_public_acls": True, "restrict_public_buckets": True},
+        "aws_s3_bucket_versioning.task_logs": {"versioning_configuration.status": "Enabled"},
+        "aws_s3_bucket.task_logs": {"force_destroy": False},
+        "aws_kms_key.this": {"enable_key_rotation": True},
+    },
+    "gcp": {
+        "google_container_cluster.this": {"enable_shielded_nodes": True,
+                                          "private_cluster_config.enable_private_nodes": True,
+                                          "master_auth.client_certificate_config.issue_client_certificate": False,
+                                          "network_policy.enabled": True,
+                                          "node_config.workload_metadata_config.mode": "GKE_METADATA"},
+        "google_container_node_pool.this": {"node_config.shielded_instance_config.enable_secure_boot": True,
+                                            "node_config.workload_metadata_config.mode": "GKE_METADATA",
+                                            "management.auto_repair": True},
+        "google_sql_database_instance.this": {"settings.ip_configuration.ipv4_enabled": False,
+                                              "settings.ip_configuration.ssl_mode": "ENCRYPTED_ONLY",
+                                              "settings.backup_configuration.enabled": True,
+                                              "settings.availability_type": "REGIONAL"},
+        "google_redis_instance.this": {"auth_enabled": True, "transit_encryption_mode": "SERVER_AUTHENTICATION",
+                                       "connect_mode": "PRIVATE_SERVICE_ACCESS"},
+        "google_storage_bucket.task_logs": {"uniform_bucket_level_access": True,
+                                            "public_access_prevention": "enforced", "force_destroy": False,
+                                            "versioning.enabled": True},
+        "google_storage_bucket_iam_member.workload": {"role": "roles/storage.objectUser"},
+    },
+    "azure": {
+        "azurerm_kubernetes_cluster.this": {"oidc_issuer_enabled": True, "workload_identity_enabled": True,
+                                            "azure_policy_enabled": True, "local_account_disabled": True,
+                                            "role_based_access_control_enabled": True,
+                                            "network_profile.network_policy": "azure"},
+        "azurerm_postgresql_flexible_server.this": {"public_network_access_enabled": False,
+                                                    "geo_redundant_backup_enabled": True,
+                                                    "high_availability.mode": "ZoneRedundant"},
+        "azurerm_redis_cache.this": {"non_ssl_port_enabled": False, "minimum_tls_version": "1.2",
+                                     "public_network_access_enabled": False,
+                                     "redis_configuration.authentication_enabled": True},
+        "azurerm_storage_account.task_logs": {"public_network_access_enabled": False,
+                                              "shared_access_key_enabled": False,
+                                              "allow_nested_items_to_be_public": False,
+                                              "https_traffic_only_enabled": True, "min_tls_version": "TLS1_2",
+                                              "local_user_enabled": False, "network_rules.default_action": "Deny"},
+        "azurerm_storage_container.task_logs": {"container_access_type": "private"},
+        "azurerm_key_vault.this": {"purge_protection_enabled": True, "enable_rbac_authorization": True,
+                                   "network_acls.default_action": "Deny"},
+        "azurerm_role_assignment.workload_task_logs": {"role_definition_name": "Storage Blob Data Contributor",
+                                                       "scope": "${azurerm_storage_container.task_logs.id}"},
+    },
+}
+
+
+@pytest.mark.parametrize("cloud", SECURE)
+def test_secure_literals(cloud: str) -> None:
+    found = resources(TERRAFORM / "modules" / cloud)
+    for key, expected in SECURE[cloud].items():
+        assert key in found, f"{cloud}: {key} missing"
+        for path, value in expected.items():
+            assert _attr(found[key], path) == value, f"{cloud}: {key}.{path} must be {value!r}"
+
+
+def test_secure_defaults_and_tls_urls() -> None:
+    variables = {cloud: dict(blocks(TERRAFORM / "modules" / cloud, "variable")) for cloud in SECURE}
+    assert variables["aws"]["deletion_protection"]["default"] is True
+    assert variables["aws"]["endpoint_public_access"]["default"] is False
+    assert variables["gcp"]["deletion_protection"]["default"] is True
+    assert variables["gcp"]["enable_private_endpoint"]["default"] is True
+    assert variables["azure"]["deletion_protection"]["default"] is True
+    assert variables["azure"]["private_cluster_enabled"]["default"] is True
+    for cloud in SECURE:
+        text = "".join(p.read_text() for p in (TERRAFORM / "modules" / cloud).glob("*.tf"))
+        assert "sslmode=require" in text and "rediss://" in text and "redis://" not in text, cloud
+
+
+def test_aws_parameter_group_forces_tls() -> None:
+    group = resources(TERRAFORM / "modules" / "aws")["aws_db_parameter_group.this"]
+    assert {"name": "rds.force_ssl", "value": "1"} in group["parameter"]
+
+
+def test_azure_postgres_requires_tls() -> None:
+    config = resources(TERRAFORM / "modules" / "azure")["azurerm_postgresql_flexible_server_configuration.tls"]
+    assert "require_secure_transport" in config["for_each"] and "TLSv1.2" in json.dumps(config["for_each"])
+
+
+# -- checkov ---------------------------------------------------------------------------------------------
+
+
+def skips_without_reason(folder: Path) -> list[str]:
+    """Every `#checkov:skip=ID` in .tf files below folder whose reason is missing or a token."""
+    bad = []
+    for tf in sorted(folder.rglob("*.tf")):
+        for number, line in enumerate(tf.read_text().splitlines(), 1):
+            match = SKIP.search(line)
+            if match and len((match.group(2) or "").strip()) < 20:
+                bad.append(f"{tf}:{number}: {match.group(1)}")
+    return bad
+
+
+def test_every_checkov_skip_has_a_reason() -> None:
+    assert not skips_without_reason(TERRAFORM)
+
+
+def test_a_skip_without_a_reason_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  #checkov:skip=CKV_AWS_18\n'
+                                      '  #checkov:skip=CKV_AWS_144:ok\n  #checkov:skip=CKV2_AWS_62:Nothing consumes '
+                                      'events of these objects.\n  bucket = "x"\n}\n')
+    assert [line.rsplit(": ", 1)[1] for line in skips_without_reason(tmp_path)] == ["CKV_AWS_18", "CKV_AWS_144"]
+
+
+def checkov(folder: Path) -> dict[str, Any]:
+    if not CHECKOV.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHECKOV} missing: scripts/test installs checkov into .venv-checkov")
+        pytest.skip(f"{CHECKOV} missing: run scripts/test to install checkov into .venv-checkov")
+    done = subprocess.run([str(CHECKOV), "-d", str(folder), "--framework", "terraform", "--output", "json",
+                           "--quiet", "--compact"], capture_output=True, text=True, timeout=600, check=False)
+    report = json.loads(done.stdout) if done.stdout.strip() else {}
+    reports = report if isinstance(report, list) else [report]
+    return {"failed": [(c["check_id"], c["resource"]) for r in reports
+                       for c in r.get("results", {}).get("failed_checks", [])],
+            "skipped": [(c["check_id"], c.get("suppress_comment", "")) for r in reports
+                        for c in r.get("results", {}).get("skipped_checks", [])],
+            "passed": sum(r.get("summary", {}).get("passed", 0) for r in reports),
+            "parsing_errors": sum(r.get("summary", {}).get("parsing_errors", 0) for r in reports)}
+
+
+@pytest.mark.parametrize("folder", [*(TERRAFORM / "modules" / c for c in ("aws", "gcp", "azure", "airdeck")),
+                                    *EXAMPLES], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_checkov_finds_nothing(folder: Path) -> None:
+    result = checkov(folder)
+    assert result["parsing_errors"] == 0
+    assert not result["failed"], result["failed"]
+    assert result["passed"] > 0
+    for check_id, reason in result["skipped"]:
+        assert len(reason.strip()) >= 20, f"skip of {check_id} without a reason"
+
+
+def test_checkov_sees_a_weakened_module(tmp_path: Path) -> None:
+    """checkov really evaluates these modules: a public, unencrypted database fails it."""
+    copy = tmp_path / "aws"
+    shutil.copytree(TERRAFORM / "modules" / "aws", copy)
+    (tmp_path / "naming").symlink_to(TERRAFORM / "modules" / "naming")
+    (tmp_path / "aws-iam-policy").symlink_to(TERRAFORM / "modules" / "aws-iam-policy")
+    database = (copy / "database.tf").read_text()
+    weakened = (database.replace("publicly_accessible    = false", "publicly_accessible    = true")
+                .replace("storage_encrypted     = true", "storage_encrypted     = false"))
+    assert weakened.count("= true") == database.count("= true") and weakened != database
+    (copy / "database.tf").write_text(weakened)
+    failed = {check for check, _ in checkov(copy)["failed"]}
+    assert {"CKV_AWS_17", "CKV_AWS_16"} <= failed
+
+
+# -- READMEs ---------------------------------------------------------------------------------------------
+
+
+def test_readme_tables_are_generated_from_the_code() -> None:
+    for module in readme.module_dirs():
+        want = readme.expected(module / "README.md", module)
+        assert (module / "README.md").read_text() == want, (
+            f"{module.relative_to(ROOT)}/README.md is out of date: python -m tests.terraform.readme --write")
+        for var, _ in blocks(module, "variable"):
+            assert f"| `{var}` |" in want
+
+
+# -- the values handed to Helm, rendered by the chart ---------------------------------------------------
+
+CLOUD_INPUTS: dict[str, dict[str, Any]] = {
+    "aws": {"task_logs_url": "s3://airdeck-task-logs-a1b2c3/airflow/logs",
+            "workload_identity": "arn:aws:iam::123456789012:role/airdeck-workload",
+            "database_cidrs": ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"], "broker_port": 6379,
+            "enable_keda": True, "ingress": {"host": "airflow.example.com", "class_name": "alb",
+                                             "annotations": {"alb.ingress.kubernetes.io/scheme": "internal"}}},
+    "gcp": {"task_logs_url": "gs://airdeck-task-logs-a1b2c3/airflow/logs",
+            "workload_identity": "airdeck-workload@my-project.iam.gserviceaccount.com",
+            "database_cidrs": ["10.100.0.0/20"], "broker_port": 6378, "enable_keda": False,
+            "ingress": {"host": "airflow.example.com", "class_name": "gce-internal",
+                        "allowed_from": [{"ipBlock": {"cidr": "35.191.0.0/16"}}]}},
+    "azure": {"task_logs_url": "wasb://task-logs@airdecktla1b2c3/airflow/logs",
+              "workload_identity": "00000000-1111-2222-3333-444444444444",
+              "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": False,
+              "ingress": None},
+}
+ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account",
+              "azure": "azure.workload.identity/client-id"}
+
+
+def _values_call() -> str:
+    """The `module "values"` block of the airdeck module, pointed at the submodule from a test root."""
+    text = (TERRAFORM / "modules" / "airdeck" / "main.tf").read_text()
+    block = re.search(r'module "values" \{\n(.*?)\n\}\n', text, re.S)
+    assert block, "modules/airdeck/main.tf has no module \"values\" block"
+    body = block.group(1).replace('"../helm-values"', f'"{TERRAFORM}/modules/helm-values"')
+    return 'module "values" {\n' + body + "\n}\n"
+
+
+def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
+    """Run the airdeck module's own values composition (same call, same variables) with terraform apply."""
+    root = tmp_path / cloud
+    root.mkdir()
+    shutil.copy(TERRAFORM / "modules" / "airdeck" / "variables.tf", root / "variables.tf")
+    (root / "main.tf").write_text(_values_call() + 'output "values" {\n  value = module.values.values\n}\n'
+                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n')
+    inputs = {"cloud": cloud, "prefix": "airdeck", "namespace": "airflow",
+              "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
+              "platform_secrets": {k: "x" for k in ("fernetKey", "jwtSecret", "apiSecretKey", "adminPassword",
+                                                     "databaseUrl", "brokerUrl")},
+              "enable_kube_prometheus_stack": True, **CLOUD_INPUTS[cloud]}
+    (root / "terraform.tfvars.json").write_text(json.dumps(inputs))
+    done = terraform("init", "-backend=false", "-input=false", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = terraform("apply", "-auto-approve", "-input=false", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = terraform("output", "-json", cwd=root)
+    assert done.returncode == 0, done.stderr
+    outputs = json.loads(done.stdout)
+    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"]}
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
+    import kubernetes_validate
+
+    composed = compose(cloud, tmp_path)
+    values = composed["values"]
+    objects = render(values)  # Helm's engine: values.schema.json and check-values.yaml apply
+    core = [o for o in objects if "." not in o["apiVersion"].split("/")[0] or o["apiVersion"].split("/")[0]
+            in ("apps", "batch", "policy", "autoscaling", "networking.k8s.io")]
+    for obj in core:  # the CRDs' objects (ServiceMonitor, ScaledObject) have no built-in schema
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+    account = named(objects, "ServiceAccount", "airdeck")
+    assert account["metadata"]["annotations"][ANNOTATION[cloud]] == CLOUD_INPUTS[cloud]["workload_identity"]
+    config = named(objects, "ConfigMap", "airdeck-config")
+    assert CLOUD_INPUTS[cloud]["task_logs_url"] in json.dumps(config)
+    # Every Secret a pod mounts is one the airdeck module creates.
+    created = {s["name"] for s in composed["secrets"].values()}
+    mounted = set()
+    for obj in objects:
+        spec = pod_spec(obj)
+        for volume in (spec or {}).get("volumes", []):
+            for source in volume.get("projected", {}).get("sources", []):
+                if "secret" in source:
+                    mounted.add(source["secret"]["name"])
+            if "secret" in volume:
+                mounted.add(volume["secret"]["secretName"])
+    assert mounted and mounted <= created, mounted - created
+    assert {"airdeck-database", "airdeck-broker", "airdeck-fernet-key"} <= mounted
+    policies = json.dumps(by_kind(objects, "NetworkPolicy"))
+    for cidr in CLOUD_INPUTS[cloud]["database_cidrs"]:
+        assert cidr in policies
+    assert str(CLOUD_INPUTS[cloud]["broker_port"]) in policies
+    assert by_kind(objects, "ServiceMonitor") and by_kind(objects, "PrometheusRule")
+    assert bool(by_kind(objects, "ScaledObject")) == CLOUD_INPUTS[cloud]["enable_keda"]
+    assert bool(by_kind(objects, "Ingress")) == (CLOUD_INPUTS[cloud]["ingress"] is not None)
+    # The module's own egress policy (object store, token service) selects exactly the chart's Airflow pods.
+    chart_policy = named(objects, "NetworkPolicy", "airdeck-airflow")["spec"]["podSelector"]["matchExpressions"]
+    components = next(e["values"] for e in chart_policy if e["key"] == "app.kubernetes.io/component")
+    airdeck_module = TERRAFORM / "modules" / "airdeck"
+    local_values = {k: v for block in load(airdeck_module / "main.tf").get("locals", []) for k, v in block.items()}
+    assert local_values["airflow_components"] == components
+    egress = resources(airdeck_module)["kubernetes_network_policy_v1.cloud_egress"]["spec"][0]
+    selector = {e["key"]: e["values"] for e in egress["pod_selector"][0]["match_expressions"]}
+    assert selector == {"app.kubernetes.io/instance": ["${var.prefix}"],
+                        "app.kubernetes.io/component": "${local.airflow_components}"}
+    worker = by_kind(objects, "StatefulSet")[0]["spec"]["template"]["metadata"]["labels"]
+    assert worker["app.kubernetes.io/instance"] == "airdeck" and worker["app.kubernetes.io/component"] in components
+    if cloud == "azure":
+        labels = [pod_spec(o) and o["spec"]["template"]["metadata"]["labels"] for o in by_kind(objects, "Deployment")]
+        assert all(label.get("azure.workload.identity/use") == "true" for label in labels)
