@@ -192,3 +192,22 @@ def test_checkov_skip_of_env_secrets_is_only_on_workloads_with_connections() -> 
         skipped = {o["metadata"]["name"] for o in objects
                    if any(str(v).startswith("CKV_K8S_35=") for v in o["metadata"].get("annotations", {}).values())}
         assert skipped == with_env
+
+
+def test_remote_task_logs_open_egress_to_the_store_only_where_logs_travel() -> None:
+    values = {"airdeck": {"logging": {"remote": "s3://logs/airflow", "endpoint": "http://minio.storage:9000"}}}
+    policies = by_kind(render(values), "NetworkPolicy")
+    logs = next(p for p in policies if p["metadata"]["name"] == "airdeck-task-logs")
+    assert sorted(x["port"] for x in logs["spec"]["egress"][0]["ports"]) == [443, 9000]
+    for component in ("worker", "api-server", "triggerer", "migrate"):
+        assert _outside_egress(policies, component, 9000), component
+    for component in ("scheduler", "dag-processor", "alert-dispatcher", "canary"):
+        assert not _outside_egress(policies, component, 9000), component
+    assert len(logs["spec"]["egress"]) == 1  # no metadata server unless asked for
+    values["networkPolicies"] = {"taskLogs": {"metadataServer": True, "to": [{"ipBlock": {"cidr": "10.9.0.0/16"}}]}}
+    logs = next(p for p in by_kind(render(values), "NetworkPolicy") if p["metadata"]["name"] == "airdeck-task-logs")
+    assert logs["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.9.0.0/16"}}]
+    assert logs["spec"]["egress"][1]["to"] == [{"ipBlock": {"cidr": "169.254.169.254/32"}}]
+    assert "airdeck-task-logs" not in [p["metadata"]["name"] for p in by_kind(render({}), "NetworkPolicy")]
+    with pytest.raises(Exception, match="taskLogs"):
+        render({"networkPolicies": {"taskLogs": {"metadataSever": True}}})
