@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airdeck.plan.model import Component, Deployment
+from airdeck.plan.model import Component, Deployment, Probe, SecretRef
 from airdeck.plan.render import fill, with_secrets
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import write_private
@@ -58,9 +58,20 @@ class Fingerprint:
 
     aspects: dict[str, str]
     settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    probe: dict[str, Any] | None = None  # the health check (no secret: a secret is named, not given)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"aspects": self.aspects, "settings": self.settings}
+        return {"aspects": self.aspects, "settings": self.settings, "probe": self.probe}
+
+    def health_check(self) -> Probe | None:
+        """The health check the component was started with (to judge a rolled-back component)."""
+        data = self.probe
+        if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+            return None
+        secret = data.get("secret")
+        ref = SecretRef(str(secret["name"]), str(secret.get("template", "{}"))) if isinstance(secret, dict) else None
+        return Probe(data["kind"], url=str(data.get("url", "")), detail=str(data.get("detail", "")),  # type: ignore[arg-type]
+                     secret=ref, ca_file=data.get("ca_file"))
 
     @classmethod
     def of_dict(cls, data: Any) -> Fingerprint | None:
@@ -70,7 +81,8 @@ class Fingerprint:
         settings = {str(section): {str(k): str(v) for k, v in options.items()}
                     for section, options in (raw.items() if isinstance(raw, dict) else ())
                     if isinstance(options, dict)}
-        return cls({str(k): str(v) for k, v in data["aspects"].items()}, settings)
+        probe = data.get("probe") if isinstance(data.get("probe"), dict) else None
+        return cls({str(k): str(v) for k, v in data["aspects"].items()}, settings, probe)
 
 
 def fingerprint(comp: Component, shared: str, key: bytes, resolve: Callable[[str], str]) -> Fingerprint:
@@ -91,7 +103,11 @@ def fingerprint(comp: Component, shared: str, key: bytes, resolve: Callable[[str
         "shared files": shared if comp.airflow else "",
         "health check": _digest(key, [probe_value, list(comp.ports), comp.bind_host]),
     }
-    return Fingerprint(aspects, {s: dict(o) for s, o in comp.settings.items()})
+    recorded = None
+    if probe is not None:
+        recorded = {"kind": probe.kind, "url": probe.url, "detail": probe.detail, "ca_file": probe.ca_file,
+                    "secret": {"name": probe.secret.name, "template": probe.secret.template} if probe.secret else None}
+    return Fingerprint(aspects, {s: dict(o) for s, o in comp.settings.items()}, recorded)
 
 
 def fingerprints(deployment: Deployment, home: AirdeckHome, resolve: Callable[[str], str]) -> dict[str, Fingerprint]:

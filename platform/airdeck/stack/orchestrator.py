@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +331,7 @@ class Stack:
             self.console.print(f"  {change.action} {escape(change.name)}: {escape('; '.join(change.why))}")
         restarting = {c.name for c in todo if c.action == "restart"}
         backup = self._backup(restarting)
+        backup["record"] = applied.read(self.home) or {}
         self.render()
         if options is not None:
             self._write_options(options)
@@ -432,7 +433,12 @@ class Stack:
                 self.supervisor.rpc.addProcessGroup(name)
         self.console.print(f"[yellow]![/] {escape(name)} failed with the new configuration; "
                            "putting it back on its previous one")
-        again = self._gate([self.deployment.component(name)], verb="rolling back")
+        comp = self.deployment.component(name)
+        before = backup["record"].get(name)
+        probe = before.health_check() if before is not None else None
+        if probe is not None or before is not None:
+            comp = replace(comp, probe=probe)  # judged by the health check it ran with before
+        again = self._gate([comp], verb="rolling back")
         if again:
             return (f"{why}\n{name} was put back on its previous configuration but did not become healthy "
                     f"either: {again[name]}")
@@ -577,12 +583,18 @@ class Stack:
         running = self.supervisor.is_running()
         infos = self.supervisor.all_info() if running else {}
         restarts = self._restarts() if running else {}
+        # A service runs the plan it was last started with: judge it by that health check (a change
+        # not applied yet, e.g. one rolled back, must not make a running service look unhealthy).
+        record = (applied.read(self.home) or {}) if running else {}
         out = []
         for comp in self.deployment.components:
             info = infos.get(comp.name, {})
             state = info.get("statename", "STOPPED") if running else "STOPPED"
             pid = info.get("pid") or None
             if state == "RUNNING":
+                started = record.get(comp.name)
+                if started is not None and started.probe is not None:
+                    comp = replace(comp, probe=started.health_check())
                 result = self.check(comp)
                 healthy, detail = result.healthy, result.detail
             else:
