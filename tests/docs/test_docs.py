@@ -7,6 +7,7 @@ from what airdeck does fails here, naming the file and line of the block."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -119,5 +120,5 @@ def test_tls_on_a_running_platform(docs: tuple[DocRunner, Stack, dict[str, Any]]
     runner, stack, _ = docs
     runner.run("tls")
     port = stack.settings["api_server"]["port"]
-    ca = stack.home / "tls" / "ca.pem"
-    assert httpx.get(f"https://127.0.0.1:{port}/api/v2/monitor/health", verify=str(ca), timeout=10).status_code == 200
+    trust = ssl.create_default_context(cafile=str(stack.home / "tls" / "ca.pem"))
+    assert httpx.get(f"https://127.0.0.1:{port}/api/v2/monitor/health", verify=trust, timeout=10).status_code == 200

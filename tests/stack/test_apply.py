@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -141,9 +142,9 @@ def test_tls_enabled_on_a_running_platform(stack: Stack) -> None:
     after = pids(stack)
     assert {"postgres", "valkey", "metrics-bridge"} & restarted(before, after) == set()
     assert {"api-server", "scheduler", "worker-1"} <= restarted(before, after)
-    ca = stack.home / "tls" / "ca.pem"
+    trust = ssl.create_default_context(cafile=str(stack.home / "tls" / "ca.pem"))
     port = stack.settings["api_server"]["port"]
-    response = httpx.get(f"https://127.0.0.1:{port}/api/v2/monitor/health", verify=str(ca), timeout=10)
+    response = httpx.get(f"https://127.0.0.1:{port}/api/v2/monitor/health", verify=trust, timeout=10)
     assert response.status_code == 200
 
 
