@@ -117,8 +117,16 @@ def test_fernet_rotation(docs: tuple[DocRunner, Stack, dict[str, Any]]) -> None:
 
 
 def test_tls_on_a_running_platform(docs: tuple[DocRunner, Stack, dict[str, Any]]) -> None:
+    """The issue's case: TLS enabled with the platform running restarts the api-server and what calls it,
+    nothing else, and the platform ends healthy over HTTPS (it used to wait 240 s and stop everything)."""
     runner, stack, _ = docs
-    runner.run("tls")
+    before = {s["name"]: s["pid"] for s in stack.status()["services"]}
+    steps = runner.run("tls")
+    assert "ssl_cert" in steps[1].output  # the dry run names the change ([api] ssl_cert)
+    after = {s["name"]: s["pid"] for s in stack.status()["services"]}
+    moved = {n for n in after if after[n] != before.get(n)}
+    assert {"api-server", "scheduler", "worker-1"} <= moved
+    assert not {"postgres", "valkey", "metrics-bridge"} & moved
     port = stack.settings["api_server"]["port"]
     trust = ssl.create_default_context(cafile=str(stack.home / "tls" / "ca.pem"))
     assert httpx.get(f"https://127.0.0.1:{port}/api/v2/monitor/health", verify=trust, timeout=10).status_code == 200
