@@ -312,11 +312,13 @@ class Stack:
         self._apply({"with_prometheus": with_prometheus})
         return self.changes()
 
-    def apply(self, changes: list[Change], options: dict[str, Any] | None = None) -> None:
+    def apply(self, changes: list[Change], options: dict[str, Any] | None = None, reconcile: bool = True) -> None:
         """Apply ``changes`` to the running platform, wave by wave, each component health-gated.
 
-        Only the components named ``restart``, ``start`` or ``stop`` are touched. A restarted component
-        that does not become healthy is put back on its previous files and command and started again;
+        Only the components named ``restart``, ``start`` or ``stop`` are touched (``reconcile=False``:
+        components that left the configuration keep running, as ``airdeck restart SERVICE`` wants).
+        A restarted component that does not become healthy is put back on its previous files and
+        command and started again;
         one this call started is stopped again; components that depend on a failed one are left as
         they are. Raises :class:`StackError` naming what failed once everything else is done."""
         actions = {c.name: c for c in changes}
@@ -337,12 +339,12 @@ class Stack:
             self._write_options(options)
         self._prepare_servers()
         added, changed, removed = self.supervisor.rpc.reloadConfig()[0]
-        for name in removed:  # no longer in the configuration
+        for name in removed if reconcile else ():  # no longer in the configuration
             if name != EVENT_LISTENER:
                 self.supervisor.stop(name)
                 self.supervisor.rpc.removeProcessGroup(name)
                 self.say(f"stopped {name} (no longer in the configuration)")
-        for name in added:
+        for name in added if reconcile else ():
             self.supervisor.rpc.addProcessGroup(name)
         swap = set(changed)
         failed: dict[str, str] = {}
@@ -453,7 +455,7 @@ class Stack:
         for check in concerns.preflight("before_start"):
             check(self)
         changes = self.changes(restart=names or known)
-        self.apply([c for c in changes if c.action == "restart"])
+        self.apply([c for c in changes if c.action == "restart"], reconcile=False)
 
     def _prepare_airflow(self) -> None:
         """Once the servers answer: the database exists, the Fernet key fits, the schema is current,
