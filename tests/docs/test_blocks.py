@@ -48,3 +48,14 @@ def test_bare_airdeck_and_venv_airdeck_are_explained() -> None:
     assert "source .venv/bin/activate" in readme and "plain `airdeck`" in readme
     security = (REPO / "docs" / "security.md").read_text()
     assert "api_server.public_url" not in security  # not a key; api_server.base_url is
+
+
+def test_configuration_reference_shows_nested_keys_and_readable_durations() -> None:
+    from tests.harness import REPO
+
+    text = (REPO / "docs" / "configuration.md").read_text()
+    assert "timedelta(" not in text
+    for key in ("`secrets.vault.url`", "`auth.ldap.url`", "`alerts.channels.<name>.connection`",
+                "`alerts.delivery.poll_interval`"):
+        assert key in text, key
+    assert "| `supervision.start_timeout` | duration (10s–1h) | `4m` |" in text
