@@ -67,6 +67,9 @@ def test_up_again_with_the_same_configuration_restarts_nothing(stack: Stack) -> 
     before = pids(stack)
     result = stack.airdeck("up", "--detach")
     assert "already matches the configuration; nothing to restart" in result.stderr
+    # in the foreground too: it returns and leaves running what it did not start
+    foreground = stack.airdeck("up", timeout=120)
+    assert "was already running and keeps running" in " ".join((foreground.stdout + foreground.stderr).split())
     assert restarted(before, pids(stack)) == set()
 
 
