@@ -236,3 +236,50 @@ def test_metrics_and_health_endpoints(outbox: Outbox, wired) -> None:  # type: i
         dispatcher.stop()
         thread.join(10)
     assert timedelta(seconds=1)
+
+
+def test_dag_run_alert_is_suppressed_on_time_by_the_running_loop(outbox: Outbox, wired) -> None:  # type: ignore[no-untyped-def]
+    """The documented timing (docs/alerting.md): a dag_run_failed alert waits 2 × poll_interval + 2 s after
+    it is detected and is then suppressed by the loop itself, with no restart (issue 16, item 7)."""
+    from airdeck.alerts.store import NewAlert as Alert
+
+    slack, _ = wired
+    dispatcher = Dispatcher(settings(delivery={"poll_interval": "1s"}), outbox, None, "http://airflow")
+    detected = utcnow()
+    wait = 2 * dispatcher.settings.delivery.poll_interval + timedelta(seconds=2)
+    run_alert = Alert("dag_run_failed|etl|run7|||", "slack", "dag_run_failed", detected,
+                      {"event": "dag_run_failed", "dag_id": "etl", "run_id": "run7", "links": {},
+                       "occurred_at": detected.isoformat()}, "etl", "run7", not_before=detected + wait)
+    outbox.enqueue([task_alert("slack", 7), run_alert])
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    try:
+        states: list[tuple[float, str]] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = next(r for r in outbox.rows() if r.event == "dag_run_failed")
+            states.append(((utcnow() - detected).total_seconds(), row.state))
+            if row.state != "queued":
+                break
+            time.sleep(0.1)
+    finally:
+        dispatcher.stop()
+        thread.join(10)
+    waited, state = states[-1]
+    assert state == "suppressed", states
+    assert wait.total_seconds() <= waited <= wait.total_seconds() + 1.5, states
+    assert len(slack.posts) == 1  # the task alert only
+
+
+def test_oldest_pending_age_is_exported_for_the_backlog_alert(outbox: Outbox, wired) -> None:  # type: ignore[no-untyped-def]
+    slack, _ = wired
+    slack.mode = "error"  # Slack refuses: the alert stays in the outbox
+    later = timedelta(minutes=20)
+    dispatcher = Dispatcher(settings(), outbox, None, "http://airflow", clock=lambda: utcnow() + later)
+    dispatcher.deliver_once()
+    assert dispatcher.metrics.oldest_pending_age._value.get() == 0
+    outbox.enqueue([task_alert("slack", 9)])
+    dispatcher.deliver_once()
+    age = dispatcher.metrics.oldest_pending_age._value.get()
+    assert later.total_seconds() - 5 <= age <= later.total_seconds() + 5
+    assert outbox.counts()["queued"] == 1

@@ -311,3 +311,16 @@ def test_checkov_finds_nothing(values_file: str, tmp_path: Path) -> None:
     for r in reports:
         for c in r.get("results", {}).get("skipped_checks", []):
             assert c.get("suppress_comment"), f"skip of {c['check_id']} without a reason"
+
+
+def test_service_monitor_scrapes_the_dispatcher_under_the_job_its_rules_select() -> None:
+    objects = render({"airdeck": {"alerts": {"channels": {"ops": {"type": "slack", "connection": "slack_ops"}}}}})
+    monitor = by_kind(objects, "ServiceMonitor")[0]
+    dispatcher = [e for e in monitor["spec"]["endpoints"] if e["port"] == "http"]
+    assert dispatcher and dispatcher[0]["path"] == "/metrics"
+    assert {"action": "replace", "targetLabel": "job", "replacement": "airdeck-alerts"} in dispatcher[0]["relabelings"]
+    rule = by_kind(objects, "PrometheusRule")[0]
+    pipeline = next(g for g in rule["spec"]["groups"] if g["name"] == "airdeck-alert-pipeline")
+    assert {r["alert"] for r in pipeline["rules"]} >= {"AirdeckAlertOutboxBacklog", "AirdeckAlertsDeadLettered",
+                                                        "AirdeckAlertDeliveriesFailing"}
+    assert all('job="airdeck-alerts"' in r["expr"] for r in pipeline["rules"])

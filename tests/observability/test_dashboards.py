@@ -56,7 +56,17 @@ def known_series() -> set[str]:
         if rule["match_metric_type"] == "observer":
             names |= {rule["name"] + s for s in ("_bucket", "_sum", "_count")}
     names |= {name for name, _ in RULE_EXPRS if name and ":" in name}
+    names |= dispatcher_series()
     return names
+
+
+def dispatcher_series() -> set[str]:
+    """What the alert dispatcher's /metrics exports (job airdeck-alerts), from its own registry."""
+    from airdeck.alerts.metrics import AlertMetrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    return {family.name + suffix for family in AlertMetrics().registry.collect()
+            for suffix in suffixes.get(family.type, ("",))}
 
 
 def series_in(expr: str) -> set[str]:

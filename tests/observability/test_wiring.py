@@ -261,3 +261,17 @@ def test_airflow_statsd_client_is_installed() -> None:
                                influxdb_tags_enabled=True, statsd_disabled_tags=wiring.DISABLED_TAGS,
                                statsd_influxdb_enabled=True)
     assert type(logger).__name__ == "SafeStatsdLogger"
+
+
+def test_bundled_prometheus_scrapes_the_alert_dispatcher_when_alerts_are_on(tmp_path: Path) -> None:
+    """The dispatcher's /metrics is where the alert-pipeline rules look (job airdeck-alerts)."""
+    from airdeck.config.loader import parse_config
+
+    with_alerts = parse_config({"alerts": {"channels": {"ops": {"type": "slack", "connection": "slack_ops"}},
+                                           "dispatcher": {"port": 19465}}})
+    jobs = {j["job_name"]: j for j in wiring.render_prometheus_config(with_alerts)["scrape_configs"]}
+    assert jobs[wiring.ALERTS_JOB]["static_configs"] == [{"targets": ["127.0.0.1:19465"]}]
+    rules = (Path(wiring.__file__).resolve().parents[3] / "prometheus" / "rules" / "alerts.yml").read_text()
+    assert 'job="airdeck-alerts"' in rules
+    without = {j["job_name"] for j in wiring.render_prometheus_config(_config())["scrape_configs"]}
+    assert wiring.ALERTS_JOB not in without, "no dispatcher, no target that is always down"

@@ -191,3 +191,29 @@ def test_up_with_unreachable_vault_names_the_url_and_starts_nothing(tmp_path: Pa
     assert f"Vault at {dead} is unreachable" in result.stderr
     assert not (home / "run" / "supervisord.sock").exists()
     assert not (home / "data" / "postgres").exists()  # not even the database was initialised
+
+
+def test_put_connection_after_bootstrap_needs_no_url_in_airdeck_yaml(bao: OpenBao, tmp_path: Path) -> None:
+    """The documented order: bootstrap --url, then put-connection, before airdeck.yaml names Vault."""
+    home = tmp_path / "home"
+    config = write_yaml(tmp_path / "airdeck.yaml", {"workers": {"replicas": 1}})
+    boot = run_airdeck(home, config, "vault", "bootstrap", "--url", bao.url, token=bao.root_token)
+    assert boot.returncode == 0, boot.stderr
+    assert "put-connection" in " ".join((boot.stdout + boot.stderr).split())  # the hint names the next documented step
+    conn = run_airdeck(home, config, "vault", "put-connection", "warehouse", "-", token=bao.root_token,
+                       stdin="postgres://reader:s3cret@db.example.com:5432/sales\n")
+    assert conn.returncode == 0, conn.stderr
+    stored = bao.client().secrets.kv.v2.read_secret_version(path="connections/warehouse", mount_point="airflow",
+                                                            raise_on_deleted_version=True)["data"]["data"]
+    assert stored["conn_uri"] == "postgres://reader:s3cret@db.example.com:5432/sales"
+    fresh = run_airdeck(tmp_path / "other-home", config, "vault", "put-variable", "k", "v", token=bao.root_token)
+    assert fresh.returncode != 0
+    assert "no Vault URL" in fresh.stderr and "airdeck vault bootstrap --url URL" in fresh.stderr
+
+
+def test_fernet_rotate_without_a_token_names_its_own_flag(bao: OpenBao, booted: tuple[Path, Path]) -> None:
+    home, config = booted
+    result = run_airdeck(home, config, "fernet", "rotate")
+    assert result.returncode != 0
+    assert "pass --vault-token-file PATH" in result.stderr
+    assert "--token-file PATH" not in result.stderr.replace("--vault-token-file PATH", "")

@@ -155,6 +155,9 @@ class Dispatcher:
     def _refresh_gauges(self) -> None:
         for state, n in self.outbox.counts().items():
             self.metrics.outbox.labels(state).set(n)
+        oldest = self.outbox.oldest_pending()
+        now = self.clock()
+        self.metrics.oldest_pending_age.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
     def _deliver_channel(self, channel: str) -> int:
         now = self.clock()

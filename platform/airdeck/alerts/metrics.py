@@ -32,4 +32,7 @@ class AlertMetrics:
                                    registry=r)
         self.last_poll = Gauge("airdeck_alerts_last_poll_timestamp_seconds",
                                "Unix time of the last successful poll of Airflow's state.", registry=r)
+        self.oldest_pending_age = Gauge(
+            "airdeck_alerts_oldest_pending_age_seconds",
+            "Age of the oldest alert in the outbox not yet delivered (queued or sending); 0 when none.", registry=r)
         self.up = Gauge("airdeck_alerts_dispatcher_up", "1 while the dispatcher loop is healthy.", registry=r)

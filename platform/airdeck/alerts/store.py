@@ -275,6 +275,13 @@ class Outbox:
                 select(outbox.c.state, func.count()).group_by(outbox.c.state))}
         return {state: found.get(state, 0) for state in STATES}
 
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest alert not yet delivered (queued or sending) was queued; None when there is none."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.min(outbox.c.created_at))
+                                 .where(outbox.c.state.in_(("queued", "sending")))).scalar()
+        return value if isinstance(value, datetime) else None
+
     def pending_channels(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(outbox.c.channel).where(outbox.c.state == "queued").distinct())]

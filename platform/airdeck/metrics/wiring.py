@@ -27,7 +27,7 @@ from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import DEFAULT_MAPPING, ObservabilityFileError, mapping_file, repo_file
 from airdeck.plan.build import CLI
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
-from airdeck.plan.endpoints import Endpoints
+from airdeck.plan.endpoints import Endpoints, Target
 from airdeck.plan.model import Component, FileSpec, Probe, Settings
 from airdeck.resources import data_root
 from airdeck.state.home import AirdeckHome
@@ -39,6 +39,8 @@ PROMETHEUS_BIN = Path("/usr/bin/prometheus")
 #: Per-run and per-job tags never become labels (``run_id`` also blocks ``dagrun_id``: Airflow
 #: matches these as regular expressions anywhere in the tag key; listed for clarity).
 DISABLED_TAGS = "job_id,run_id,dagrun_id"
+#: The scrape job of the alert dispatcher (prometheus/rules/alerts.yml, group airdeck-alert-pipeline).
+ALERTS_JOB = "airdeck-alerts"
 #: The scrape job the rules and dashboards expect (prometheus/rules, grafana/dashboards_src).
 SCRAPE_JOB = "airdeck-statsd"
 
@@ -144,6 +146,11 @@ def render_prometheus_config(cfg: AirdeckConfig) -> dict[str, Any]:
         document.pop("alerting", None)  # no Alertmanager configured: do not send to a port nobody serves
     targets = {SCRAPE_JOB: f"127.0.0.1:{cfg.observability.bridge.metrics_port}",
                "prometheus": f"127.0.0.1:{prom.port}"}
+    if cfg.alerts.enabled:  # the dispatcher's /metrics, where the alert-pipeline rules look
+        targets[ALERTS_JOB] = Endpoints(cfg, Target.local()).dispatcher_url.split("://", 1)[1]
+    else:
+        document["scrape_configs"] = [job for job in document.get("scrape_configs", [])
+                                      if job.get("job_name") != ALERTS_JOB]
     for job in document.get("scrape_configs", []):
         if job.get("job_name") in targets:
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]

@@ -90,7 +90,8 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "sql_alchemy_pool_pre_ping": "True",
         },
         "celery": {
-            "worker_concurrency": str(cfg.workers.concurrency),
+            # Only workers read it: a concurrency change then restarts only the workers.
+            **({"worker_concurrency": str(cfg.workers.concurrency)} if worker_index(name) else {}),
             "worker_prefetch_multiplier": "1",
             "task_acks_late": "True",
         },

@@ -168,21 +168,38 @@ def platform_client(cfg: AirdeckConfig, home: AirdeckHome) -> Any:
     return client
 
 
-def admin_token(token_file: str | None) -> str:
-    """An operator token for bootstrap and writes: --token-file, else $VAULT_TOKEN (never argv)."""
+def admin_token(token_file: str | None, flag: str = "--token-file") -> str:
+    """An operator token for bootstrap and writes: the file ``flag`` names, else $VAULT_TOKEN (never argv).
+
+    ``flag`` is the option of the command that asks (``--vault-token-file`` for ``fernet rotate``)."""
     if token_file:
         path = Path(token_file)
         if not path.exists():
-            raise VaultError(f"--token-file: {path} does not exist")
+            raise VaultError(f"{flag}: {path} does not exist")
         value = path.read_text(encoding="utf-8").strip()
         if not value:
-            raise VaultError(f"--token-file: {path} is empty")
+            raise VaultError(f"{flag}: {path} is empty")
         return value
     value = os.environ.get("VAULT_TOKEN", "").strip()
     if not value:
-        raise VaultError("no Vault token: pass --token-file PATH (a file holding an operator token) "
+        raise VaultError(f"no Vault token: pass {flag} PATH (a file holding an operator token) "
                          "or set VAULT_TOKEN in the environment")
     return value
+
+
+def bootstrapped_url_file(home: AirdeckHome) -> Path:
+    """Where ``airdeck vault bootstrap`` records the Vault it set up (used when airdeck.yaml names none)."""
+    return approle_files(home)[0].parent / "url"
+
+
+def bootstrapped_url(home: AirdeckHome | None) -> str | None:
+    if home is None:
+        return None
+    try:
+        value = bootstrapped_url_file(home).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return value if value.startswith(("http://", "https://")) else None
 
 
 @dataclass
@@ -199,11 +216,14 @@ class Target:
     timeout: float = 10  # seconds
 
     @classmethod
-    def of(cls, cfg: AirdeckConfig, url: str | None = None) -> Target:
+    def of(cls, cfg: AirdeckConfig, url: str | None = None, home: AirdeckHome | None = None) -> Target:
+        """``--url``, else ``secrets.vault.url``, else the Vault ``airdeck vault bootstrap`` set up in ``home``."""
         vault = cfg.secrets.vault
         if vault is None:
+            url = url or bootstrapped_url(home)
             if not url:
-                raise VaultError("no Vault URL: set secrets.vault.url in airdeck.yaml or pass --url")
+                raise VaultError("no Vault URL: set secrets.vault.url in airdeck.yaml, pass --url, "
+                                 "or run `airdeck vault bootstrap --url URL` first")
             if not url.startswith(("http://", "https://")):
                 raise VaultError(f"--url: {url!r} is not an http:// or https:// URL")
             return cls(url=url.rstrip("/"))
@@ -274,6 +294,7 @@ def bootstrap(target: Target, token: str, home: AirdeckHome, *, platform_secrets
     role_file.parent.chmod(0o700)
     write_private(role_file, role_id)
     write_private(secret_file, secret_id)
+    write_private(bootstrapped_url_file(home), target.url + "\n")
     written: list[str] = []
     if platform_secrets:
         for name, option in PLATFORM_SECRETS.items():

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,18 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import health, postgres, valkey
+from airdeck.stack import applied, health, postgres, valkey
+from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
 from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
 from airdeck.state.home import AirdeckHome
 
 LOG_TAIL_LINES = 25
+#: supervisord states of a component that is (trying to be) up.
+UP_STATES = ("RUNNING", "STARTING", "BACKOFF")
+#: supervisord's own event listener: not a component of the plan.
+EVENT_LISTENER = "airdeck-events"
 #: Marker put in the environment of every supervised process, to find orphans of a crashed run.
 STACK_MARKER = "AIRDECK_STACK"
 
@@ -168,6 +173,7 @@ class Stack:
         self.say(f"restarting {len(running)} components: {', '.join(sorted(running))}")
         for wave in waves:
             self._start_wave(wave)
+        self._record(running)
 
     # ------------------------------------------------------------------ rendering
     def programs(self) -> list[Program]:
@@ -210,6 +216,7 @@ class Stack:
 
     # ------------------------------------------------------------------ up
     def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:
+        """Start the platform; on a running one, apply the configuration (see :meth:`apply`)."""
         options = {"with_prometheus": with_prometheus}
         self._apply(options)
         self.home.ensure()
@@ -217,23 +224,19 @@ class Stack:
             check(self)
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
-        if not running:
-            self.cleanup_stale()
-            self.check_ports()
+        if running:
+            self.check_external()
+            self.apply(self.changes(), options)
+            return self.status()
+        self.cleanup_stale()
+        self.check_ports()
         self.check_external()
         self.render()
-        with open(_options_path(self.home), "w", encoding="utf-8") as handle:
-            json.dump(options, handle)
-        if self.cfg.database.url is None:
-            created = postgres.prepare(self.home.postgres_data, self.home.postgres_socket_dir,
-                                       self.secrets.get("database_password"))
-            if created:
-                self.console.print("[green]✓[/] initialised the embedded PostgreSQL cluster")
-        if running:
-            self.supervisor.reload()
-        else:
-            self._rotate_events()
-            self.supervisor.start_daemon(self.supervisor_env())
+        self._write_options(options)
+        self._prepare_servers()
+        self._rotate_events()
+        applied.forget(self.home)
+        self.supervisor.start_daemon(self.supervisor_env())
         try:
             prepared = False
             for wave in self.deployment.waves():
@@ -245,7 +248,217 @@ class Stack:
             self.console.print("[red]start-up failed; stopping what was started[/]")
             self.down(quiet=True)
             raise
+        self._record(self.component_names())
         return self.status()
+
+    def _write_options(self, options: dict[str, Any]) -> None:
+        with open(_options_path(self.home), "w", encoding="utf-8") as handle:
+            json.dump(options, handle)
+
+    def _prepare_servers(self) -> None:
+        if self.cfg.database.url is None:
+            created = postgres.prepare(self.home.postgres_data, self.home.postgres_socket_dir,
+                                       self.secrets.get("database_password"))
+            if created:
+                self.console.print("[green]✓[/] initialised the embedded PostgreSQL cluster")
+
+    # ------------------------------------------------------------------ changes to a running platform
+    def _fingerprints(self, generate: bool) -> dict[str, Fingerprint]:
+        resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=generate)
+        return applied.fingerprints(self.deployment, self.home, resolve)
+
+    def _record(self, names: Iterable[str]) -> None:
+        """Remember the plan ``names`` now run with (the others keep their recorded one)."""
+        new = self._fingerprints(generate=False)
+        record = applied.read(self.home) or {}
+        record = {name: fp for name, fp in record.items() if name in new}
+        for name in names:
+            if name in new:
+                record[name] = new[name]
+        applied.write(self.home, record)
+
+    def changes(self, restart: Iterable[str] = ()) -> list[Change]:
+        """What ``up`` (or ``restart`` of the named components) would do to the platform as it runs.
+
+        Writes nothing and generates no secret."""
+        if not self.supervisor.is_running():
+            return [Change(c.name, "start", ["the platform is not running"]) for c in self.deployment.components]
+        infos = {n: i for n, i in self.supervisor.all_info().items() if n != EVENT_LISTENER}
+        explicit = set(restart)
+        old = applied.read(self.home)
+        new = self._fingerprints(generate=False) if old is not None and not explicit else {}
+        out = []
+        for comp in self.deployment.components:
+            state = infos.get(comp.name, {}).get("statename")
+            if state not in UP_STATES:
+                if explicit and comp.name not in explicit:
+                    out.append(Change(comp.name, "keep", [f"not running ({(state or 'not started').lower()})"]))
+                else:
+                    out.append(Change(comp.name, "start", [f"not running ({(state or 'not started').lower()})"]))
+            elif explicit:
+                out.append(Change(comp.name, "restart" if comp.name in explicit else "keep",
+                                  ["asked for"] if comp.name in explicit else []))
+            elif old is None or comp.name not in old:
+                out.append(Change(comp.name, "keep", [
+                    f"no record of the configuration it was started with; `airdeck restart {comp.name}` applies "
+                    "the current one"]))
+            else:
+                why = applied.differences(old[comp.name], new[comp.name])
+                out.append(Change(comp.name, "restart" if why else "keep", why))
+        for name, info in infos.items():
+            if name not in self.deployment.names() and info.get("statename") in UP_STATES:
+                out.append(Change(name, "stop", ["no longer in the configuration"]))
+        return out
+
+    def planned_changes(self, with_prometheus: bool = False) -> list[Change]:
+        """What ``airdeck up`` with these options would do now (``up --dry-run``); writes nothing."""
+        self._apply({"with_prometheus": with_prometheus})
+        return self.changes()
+
+    def apply(self, changes: list[Change], options: dict[str, Any] | None = None, reconcile: bool = True) -> None:
+        """Apply ``changes`` to the running platform, wave by wave, each component health-gated.
+
+        Only the components named ``restart``, ``start`` or ``stop`` are touched (``reconcile=False``:
+        components that left the configuration keep running, as ``airdeck restart SERVICE`` wants).
+        A restarted component that does not become healthy is put back on its previous files and
+        command and started again;
+        one this call started is stopped again; components that depend on a failed one are left as
+        they are. Raises :class:`StackError` naming what failed once everything else is done."""
+        actions = {c.name: c for c in changes}
+        todo = [c for c in changes if c.action != "keep"]
+        if not todo:
+            self.render()  # files match the configuration (e.g. a comment-only change); nothing restarts
+            if options is not None:
+                self._write_options(options)
+            self.say("the running platform already matches the configuration; nothing to restart")
+            return
+        for change in todo:
+            self.console.print(f"  {change.action} {escape(change.name)}: {escape('; '.join(change.why))}")
+        restarting = {c.name for c in todo if c.action == "restart"}
+        backup = self._backup(restarting)
+        backup["record"] = applied.read(self.home) or {}
+        self.render()
+        if options is not None:
+            self._write_options(options)
+        self._prepare_servers()
+        added, changed, removed = self.supervisor.rpc.reloadConfig()[0]
+        for name in removed if reconcile else ():  # no longer in the configuration
+            if name != EVENT_LISTENER:
+                self.supervisor.stop(name)
+                self.supervisor.rpc.removeProcessGroup(name)
+                self.say(f"stopped {name} (no longer in the configuration)")
+        for name in added if reconcile else ():
+            self.supervisor.rpc.addProcessGroup(name)
+        swap = set(changed)
+        failed: dict[str, str] = {}
+        outcome: list[str] = []
+        prepared = False
+        for wave in self.deployment.waves():
+            names = [c.name for c in wave if actions.get(c.name) and actions[c.name].action in ("restart", "start")]
+            blocked = [n for n in names if set(self._requires(n)) & set(failed)]
+            for name in blocked:
+                outcome.append(f"{name} was not {actions[name].action}ed: it depends on "
+                               f"{', '.join(sorted(set(self._requires(name)) & set(failed)))}")
+                failed[name] = "blocked"
+            names = [n for n in names if n not in blocked]
+            if not names:
+                continue
+            comps = [c for c in wave if c.name in names]
+            if not prepared and any(c.airflow for c in comps):
+                self._prepare_airflow()
+                prepared = True
+            stopping = [n for n in names if actions[n].action == "restart"]
+            self._stop_all(stopping, quiet=True)
+            for name in names:
+                if name in swap:  # its command or environment changed: supervisord takes the new program
+                    self.supervisor.rpc.removeProcessGroup(name)
+                    self.supervisor.rpc.addProcessGroup(name)
+            failures = self._gate(comps, verb="restarting" if stopping else "starting")
+            self._record(n for n in names if n not in failures)
+            for name, why in failures.items():
+                failed[name] = why
+                if actions[name].action == "restart":
+                    outcome.append(self._roll_back(name, why, backup))
+                else:
+                    self._stop_all([name], quiet=True)
+                    outcome.append(f"{why}\n{name} was stopped again (this command had started it)")
+        if failed:
+            raise StackError(
+                "the configuration was not fully applied:\n" + "\n".join(outcome)
+                + "\nEverything else keeps running. Fix airdeck.yaml and run `airdeck up` again.")
+
+    def _requires(self, name: str) -> list[str]:
+        """Every component ``name`` depends on, directly or not."""
+        out: list[str] = []
+        queue = list(self.deployment.component(name).depends_on)
+        while queue:
+            dep = queue.pop()
+            if dep not in out and dep in self.deployment.names():
+                out.append(dep)
+                queue += list(self.deployment.component(dep).depends_on)
+        return out
+
+    def _backup(self, names: set[str]) -> dict[str, Any]:
+        """The files and supervisord program of ``names`` as they are now, to put back after a failure."""
+        files: dict[str, dict[str, tuple[bytes, int]]] = {}
+        for name in names:
+            files[name] = {}
+            for spec in self.deployment.component(name).files:
+                try:
+                    with open(spec.path, "rb") as handle:
+                        files[name][spec.path] = (handle.read(), os.stat(spec.path).st_mode & 0o777)
+                except OSError:
+                    continue
+        try:
+            conf = self.home.supervisor_conf.read_text(encoding="utf-8")
+        except OSError:
+            conf = ""
+        return {"files": files, "conf": conf}
+
+    def _roll_back(self, name: str, why: str, backup: dict[str, Any]) -> str:
+        """Put ``name`` back on the files and program it ran with, and start it again."""
+        for path, (data, mode) in backup["files"].get(name, {}).items():
+            tmp = f"{path}.airdeck-rollback"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            try:
+                os.fchmod(fd, mode)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        old_block = program_block(backup["conf"], name)
+        if old_block is not None:
+            conf = self.home.supervisor_conf.read_text(encoding="utf-8")
+            new_block = program_block(conf, name)
+            if new_block is not None and new_block != old_block:
+                self.home.supervisor_conf.write_text(conf.replace(new_block, old_block), encoding="utf-8")
+                self.supervisor.rpc.reloadConfig()
+                self.supervisor.stop(name)
+                self.supervisor.rpc.removeProcessGroup(name)
+                self.supervisor.rpc.addProcessGroup(name)
+        self.console.print(f"[yellow]![/] {escape(name)} failed with the new configuration; "
+                           "putting it back on its previous one")
+        comp = self.deployment.component(name)
+        before = backup["record"].get(name)
+        probe = before.health_check() if before is not None else None
+        if probe is not None or before is not None:
+            comp = replace(comp, probe=probe)  # judged by the health check it ran with before
+        again = self._gate([comp], verb="rolling back")
+        if again:
+            return (f"{why}\n{name} was put back on its previous configuration but did not become healthy "
+                    f"either: {again[name]}")
+        return f"{why}\n{name} was put back on its previous configuration and is healthy again"
+
+    def restart_services(self, names: list[str]) -> None:
+        """``airdeck restart [SERVICE…]``: restart these running components (all when none is named),
+        with the configuration as it is now, in dependency order, each health-gated."""
+        if not self.supervisor.is_running():
+            raise StackError(f"the platform in {self.home.root} is not running; start it with `airdeck up`")
+        known = self.component_names()
+        for check in concerns.preflight("before_start"):
+            check(self)
+        changes = self.changes(restart=names or known)
+        self.apply([c for c in changes if c.action == "restart"], reconcile=False)
 
     def _prepare_airflow(self) -> None:
         """Once the servers answer: the database exists, the Fernet key fits, the schema is current,
@@ -275,33 +488,47 @@ class Stack:
         return health.check(comp.probe, self.secret)
 
     def _start_wave(self, wave: list[Component]) -> None:
+        failures = self._gate(wave, first_only=True)
+        if failures:
+            raise ServiceUnhealthyError(next(iter(failures.values())))
+
+    def _gate(self, wave: list[Component], verb: str = "starting", first_only: bool = False) -> dict[str, str]:
+        """Start ``wave`` and wait until each is healthy; {name: why} of those that are not."""
+        failures: dict[str, str] = {}
         if not wave:
-            return
+            return failures
         for comp in wave:
             self.supervisor.start(comp.name)
         started = time.monotonic()
         pending = {comp.name: comp for comp in wave}
         deadline = started + self.cfg.supervision.start_timeout.total_seconds()
-        with self.console.status(f"starting {', '.join(pending)}") as spinner:
+        with self.console.status(f"{verb} {', '.join(pending)}") as spinner:
             while pending:
                 for name, comp in list(pending.items()):
                     info = self.supervisor.info(name) or {}
                     state = info.get("statename", "UNKNOWN")
                     if state == "FATAL":
-                        raise ServiceUnhealthyError(self._unhealthy_message(comp, f"exited repeatedly ({state})"))
-                    if state == "RUNNING" and self.check(comp).healthy:
+                        failures[name] = self._unhealthy_message(comp, f"exited repeatedly ({state})")
+                        del pending[name]
+                        if first_only:
+                            return failures
+                    elif state == "RUNNING" and self.check(comp).healthy:
                         self.console.print(f"[green]✓[/] {name} healthy "
                                            f"({time.monotonic() - started:.1f}s, pid {info.get('pid')})")
                         del pending[name]
                 if not pending:
                     break
                 if time.monotonic() > deadline:
-                    comp = next(iter(pending.values()))
-                    raise ServiceUnhealthyError(self._unhealthy_message(
-                        comp, f"not healthy after {format_duration(self.cfg.supervision.start_timeout)} "
-                        f"({self.check(comp).detail})"))
-                spinner.update(f"starting {', '.join(pending)} ({time.monotonic() - started:.0f}s)")
+                    for name, comp in pending.items():
+                        failures[name] = self._unhealthy_message(
+                            comp, f"not healthy after {format_duration(self.cfg.supervision.start_timeout)} "
+                            f"({self.check(comp).detail})")
+                        if first_only:
+                            return failures
+                    break
+                spinner.update(f"{verb} {', '.join(pending)} ({time.monotonic() - started:.0f}s)")
                 time.sleep(1.0)
+        return failures
 
     def _unhealthy_message(self, comp: Component, why: str) -> str:
         log = self.home.service_log(comp.name)
@@ -361,12 +588,18 @@ class Stack:
         running = self.supervisor.is_running()
         infos = self.supervisor.all_info() if running else {}
         restarts = self._restarts() if running else {}
+        # A service runs the plan it was last started with: judge it by that health check (a change
+        # not applied yet, e.g. one rolled back, must not make a running service look unhealthy).
+        record = (applied.read(self.home) or {}) if running else {}
         out = []
         for comp in self.deployment.components:
             info = infos.get(comp.name, {})
             state = info.get("statename", "STOPPED") if running else "STOPPED"
             pid = info.get("pid") or None
             if state == "RUNNING":
+                started = record.get(comp.name)
+                if started is not None and started.probe is not None:
+                    comp = replace(comp, probe=started.health_check())
                 result = self.check(comp)
                 healthy, detail = result.healthy, result.detail
             else:
@@ -385,6 +618,7 @@ class Stack:
             for wave in reversed(self.deployment.waves()):
                 self._stop_all([c.name for c in wave if c.name in known], quiet)
             self.supervisor.shutdown(timeout=self._stop_timeout + 15)
+        applied.forget(self.home)
         return self.cleanup_stale(quiet=quiet)
 
     def _stop_all(self, names: list[str], quiet: bool) -> None:
@@ -449,6 +683,15 @@ class Stack:
             pidfile.unlink(missing_ok=True)
         self.home.supervisor_socket.unlink(missing_ok=True)
         return len(leftovers)
+
+
+def program_block(conf: str, name: str) -> str | None:
+    """The ``[program:NAME]`` section of a supervisord.conf text, up to the blank line that ends it."""
+    start = conf.find(f"[program:{name}]\n")
+    if start < 0:
+        return None
+    end = conf.find("\n\n", start)
+    return conf[start:] if end < 0 else conf[start:end + 1]
 
 
 def _process_from_pidfile(pidfile: os.PathLike[str]) -> psutil.Process | None:

@@ -54,8 +54,9 @@ def fernet_status(ctx: CliContext) -> Result:
 
 def fernet_rotate(ctx: CliContext) -> Result:
     stack = ctx.stack()
-    token = vault.admin_token(ctx.args.vault_token_file) if ctx.args.vault_token_file else None
+    flag = "--vault-token-file"
+    token = vault.admin_token(ctx.args.vault_token_file, flag) if ctx.args.vault_token_file else None
     if token is None and isinstance(stack.secrets, vault.VaultSecretStore):
-        token = vault.admin_token(None)
+        token = vault.admin_token(None, flag)
     state = fernet.rotate(stack, vault_token=token)
     return Result.of(Note(f"rotation complete: key {state['new']} encrypts and decrypts everything", "ok"))

@@ -32,6 +32,9 @@ def register(sub: Subcommands) -> None:
     up.add_argument("--detach", "-d", action="store_true", help="return once healthy, leave it running")
     up.add_argument("--with-prometheus", action="store_true",
                     help="also start Prometheus (scraping the metrics bridge, with airdeck's rules)")
+    up.add_argument("--dry-run", action="store_true",
+                    help="print what would be started, restarted or stopped, and change nothing")
+    up.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     up.set_defaults(handler=up_platform)
 
     down = sub.add_parser("down", help="stop every service gracefully (then forcefully after the stop timeout)")
@@ -87,8 +90,28 @@ def show_status(ctx: CliContext) -> Result:
     return Result.of(table, *dag_notes, exit_code=0 if healthy else 1, as_json=ctx.args.json)
 
 
-def up_platform(ctx: CliContext) -> Result:
+CHANGE_COLUMNS = (
+    Column.of_key("service"),
+    Column.of_key("action", styles={"restart": "yellow", "start": "green", "stop": "red"}),
+    Column("why", lambda row: "; ".join(row["why"])),
+)
+
+
+def dry_run(ctx: CliContext) -> Result:
     stack = ctx.stack()
+    changes = stack.planned_changes(with_prometheus=ctx.args.with_prometheus)
+    table = Table("what `airdeck up` would do", "changes", CHANGE_COLUMNS, tuple(c.as_dict() for c in changes))
+    acting = [c for c in changes if c.action != "keep"]
+    summary = (Note(f"{len(acting)} of {len(changes)} services would change; nothing was changed")
+               if acting else Note("nothing would change; nothing was changed", "ok"))
+    return Result.of(table, summary, as_json=ctx.args.json)
+
+
+def up_platform(ctx: CliContext) -> Result:
+    if ctx.args.dry_run:
+        return dry_run(ctx)
+    stack = ctx.stack()
+    was_running = stack.supervisor.is_running()
     statuses = stack.up(with_prometheus=ctx.args.with_prometheus)
     shown: list[Table | Note] = [status_table(statuses)]
     if not all(s.healthy for s in statuses):
@@ -97,6 +120,8 @@ def up_platform(ctx: CliContext) -> Result:
                       "password: airdeck credentials)"))
     if ctx.args.detach:
         return Result.of(*shown, Note("running in the background; stop it with: airdeck down"))
+    if was_running:  # started elsewhere: this command applied the configuration and leaves it running
+        return Result.of(*shown, Note("the platform was already running and keeps running; stop it with: airdeck down"))
     ctx.show(Result.of(*shown, Note("press Ctrl-C to stop")))
     if _wait_for_stop_signal(stack):
         ctx.show(Result.of(Note("supervisord is gone; cleaning up", "bad")))

@@ -21,7 +21,7 @@ def register(sub: Subcommands) -> None:
     parser = sub.add_parser("vault", help="set up Vault for the platform and write secrets Airflow reads")
     actions = parser.add_subparsers(dest="vault_command", required=True, metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="Vault address (default: secrets.vault.url)")
+    common.add_argument("--url", help="Vault address (default: secrets.vault.url, else the one bootstrap set up)")
     common.add_argument("--token-file", help="file holding an operator token (default: $VAULT_TOKEN)")
     boot = actions.add_parser("bootstrap", parents=[common],
                               help="KV v2 mount, least-privilege read policy, AppRole credentials (0600, state dir)")
@@ -51,7 +51,7 @@ def _read_value(value: str, what: str) -> str:
 
 def bootstrap(ctx: CliContext) -> Result:
     args = ctx.args
-    target = vault.Target.of(ctx.config(), args.url)
+    target = vault.Target.of(ctx.config(), args.url, ctx.home)
     token = vault.admin_token(args.token_file)
     done = vault.bootstrap(target, token, ctx.home, platform_secrets=args.platform_secrets,
                            local=SecretStore(ctx.home.secrets))
@@ -67,13 +67,15 @@ def bootstrap(ctx: CliContext) -> Result:
         stored = ", ".join(done.platform_secrets_written) or "none (already there)"
         notes.append(Note(f"platform keys stored under {target.mount_point}/{target.config_path}/: {stored}", "ok"))
     notes.append(Note("Next: set `secrets: {backend: vault, vault: {url: " + target.url + "}}` in airdeck.yaml"
-                      + (" with platform_secrets: true" if args.platform_secrets else "") + ", then `airdeck up`."))
+                      + (" with platform_secrets: true" if args.platform_secrets else "") + ", then `airdeck up`. "
+                      "`airdeck vault put-connection ID -` and `put-variable KEY -` write to this Vault "
+                      f"(recorded in {vault.bootstrapped_url_file(ctx.home)}) until airdeck.yaml names one."))
     return Result.of(*notes)
 
 
 def put_connection(ctx: CliContext) -> Result:
     args = ctx.args
-    target = vault.Target.of(ctx.config(), args.url)
+    target = vault.Target.of(ctx.config(), args.url, ctx.home)
     uri = _read_value(args.uri, f"connection {args.conn_id}")
     vault.validate_key("connection id", args.conn_id)
     vault.validate_connection_uri(args.conn_id, uri)
@@ -83,7 +85,7 @@ def put_connection(ctx: CliContext) -> Result:
 
 def put_variable(ctx: CliContext) -> Result:
     args = ctx.args
-    target = vault.Target.of(ctx.config(), args.url)
+    target = vault.Target.of(ctx.config(), args.url, ctx.home)
     vault.validate_key("variable", args.key)
     value = _read_value(args.value, f"variable {args.key}")
     path = vault.put_variable(target, vault.admin_token(args.token_file), args.key, value)
