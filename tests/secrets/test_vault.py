@@ -125,6 +125,9 @@ def test_rendered_settings_use_vault_everywhere_with_secrets_only_in_private_fil
     worker = airflow_settings(cfg, ah, store, "worker-1")
     assert worker["workers"]["secrets_backend"] == vault.VAULT_BACKEND
     assert not SecretStore(ah.secrets).exists("fernet_key")  # the key never landed in the state folder
+    # read-only lookups (status, the record of what runs) get the Vault-held keys too, without generating
+    assert store.read("fernet_key") == fernet_in_vault
+    assert not SecretStore(ah.secrets).exists("fernet_key")
     shown = run_airdeck(home, config, "config", "render", "--service", "worker-1")
     assert shown.returncode == 0, shown.stderr
     secret_id = vault.approle_files(ah)[1].read_text().strip()
