@@ -53,6 +53,8 @@ from airdeck.auth.roles import DEFAULT_FILE as DEFAULT_ROLES_FILE
 from airdeck.auth.roles import load_roles
 from airdeck.config.auth import BUILTIN_ROLES
 from airdeck.errors import AirdeckError
+from airdeck.ops import migrate_args
+from airdeck.plan.build import airflow_bin
 from airdeck.plan.secrets import libpq_url, mask_url
 from airdeck.plan.servers import postgres_argv, postgres_bin_dir, postgres_user
 from airdeck.secrets import fernet as fernet_mod
@@ -457,6 +459,15 @@ def reencrypt(target: Database, old: MultiFernet, new: Fernet) -> dict[str, int]
     return done
 
 
+def migrate(stack: Stack) -> tuple[int, str]:
+    """`airflow db migrate` with airdeck's configuration, parameters bound on the client (see
+    :mod:`airdeck.ops.migrate_args`: a migration of Airflow 3.2.0 fails with server-side binding)."""
+    env = {**stack.cli_env(), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": migrate_args.IMPORT_PATH}
+    result = subprocess.run([airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True,  # noqa: S603
+                            check=False, timeout=TIMEOUT)
+    return result.returncode, result.stdout + result.stderr
+
+
 # ------------------------------------------------------------------------------------------ the import
 def _target(stack: Stack) -> Database:
     return Database.from_url(stack.secret("database_url"), "airdeck's database")
@@ -577,10 +588,10 @@ def _run(stack: Stack, source: Database, target: Database, keys: list[Fernet], p
         stack.say(f"re-encrypted {sum(done.values())} values with airdeck's Fernet key")
         started = time.monotonic()
         stack.render()
-        code, output = stack.airflow_cli("db", "migrate")
+        code, output = migrate(stack)
         if code != 0:
             raise Airflow2ImportError("airflow db migrate failed on the imported database:\n" +
-                               "\n".join(output.strip().splitlines()[-20:]))
+                               "\n".join(output.strip().splitlines()[-400:]))
         timed("migrate", started)
         stack.say(f"upgraded the schema with airflow db migrate ({seconds['migrate']:.1f}s)")
         started = time.monotonic()
