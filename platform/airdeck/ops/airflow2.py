@@ -101,8 +101,8 @@ def _migration_files() -> list[Path]:
 
 
 def known_revisions() -> dict[str, str]:
-    """{alembic revision: Airflow version that introduced it}, from Airflow's own migration files
-    (read as text: importing them would import Airflow)."""
+    """{alembic revision: Airflow version that introduced it}, in migration order, from Airflow's own
+    migration files (read as text: importing them would import Airflow)."""
     found: dict[str, str] = {}
     for path in _migration_files():
         text = path.read_text(encoding="utf-8")
@@ -132,9 +132,11 @@ def airflow_version_of(revision: str) -> str:
             "to 2.11. Upgrade it to 2.7 or later with Airflow 2 (`airflow db migrate`) first")
     if _version_tuple(version) >= (3, 0, 0):
         raise SourceVersionError(
-            f"the source database is already an Airflow {version} database (revision {revision}), newer than "
-            "the Airflow 2 this imports; restore an airdeck backup or point database.url at it instead")
-    return version
+            f"the source database is already an Airflow {version} database (revision {revision}); airdeck imports "
+            "Airflow 2.7 to 2.11 databases. Restore an airdeck backup or point database.url at it instead")
+    # Airflow 2.11 added no migration: a database at the last 2.x revision may come from 2.10.3 to 2.11.
+    last_2x = [r for r, v in known.items() if _version_tuple(v) < (3, 0, 0)][-1]  # files in chain order
+    return f"{version} to 2.11" if revision == last_2x else version
 
 
 # ------------------------------------------------------------------------------------------ databases
