@@ -9,7 +9,7 @@ Reads a JSON document on standard input (users with passwords, connections, vari
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -45,8 +45,8 @@ def main() -> int:
         Variable.set(key, value)
     with create_session() as session:  # an SLA miss as the Airflow 2 scheduler records one
         session.add(SlaMiss(task_id="extract", dag_id="legacy_etl",
-                            execution_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                            timestamp=datetime(2024, 1, 1, 2, tzinfo=timezone.utc), description="late"))
+                            execution_date=datetime(2024, 1, 1, tzinfo=UTC),
+                            timestamp=datetime(2024, 1, 1, 2, tzinfo=UTC), description="late"))
 
     bag = DagBag(dag_folder=str(Path(__file__).with_name("dags")), include_examples=False)
     if bag.import_errors:
@@ -55,7 +55,7 @@ def main() -> int:
     dag = bag.get_dag("legacy_etl")
     dag.sync_to_db()
     for day, fail in ((1, False), (2, True)):
-        run = dag.test(execution_date=datetime(2024, 1, day, tzinfo=timezone.utc), run_conf={"fail": fail})
+        run = dag.test(execution_date=datetime(2024, 1, day, tzinfo=UTC), run_conf={"fail": fail})
         print(f"RUN {run.run_id} {run.state}")
     print("SEEDED")
     return 0
