@@ -150,13 +150,15 @@ class Database:
 
     @classmethod
     def from_url(cls, url: str, what: str) -> Database:
-        try:
-            params = {k: str(v) for k, v in conninfo_to_dict(libpq_url(url.strip())).items() if v is not None}
-        except psycopg.ProgrammingError as exc:
-            raise Airflow2ImportError(f"{what}: not a PostgreSQL URL ({mask_url(url)}): {exc}") from None
         if not url.strip().startswith(("postgresql://", "postgres://", "postgresql+")):
             raise Airflow2ImportError(f"{what} must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE), "
-                               f"not {mask_url(url)}; airdeck imports Airflow 2 databases in PostgreSQL only")
+                                      f"not {mask_url(url)}; airdeck imports Airflow 2 databases in PostgreSQL only")
+        try:
+            params = {k: str(v) for k, v in conninfo_to_dict(libpq_url(url.strip())).items() if v is not None}
+        except psycopg.ProgrammingError:
+            # libpq's message repeats the URL, password included: not shown.
+            raise Airflow2ImportError(f"{what}: {mask_url(url)} is not a valid PostgreSQL URL "
+                                      "(postgresql://USER@HOST:PORT/DATABASE)") from None
         return cls(params, mask_url(url))
 
     @property
