@@ -337,14 +337,14 @@ def test_import_carries_history_users_roles_and_secrets(source: Source, airdeck:
     assert got["users"]["alice"] == ["Admin"] and got["users"]["bob"] == ["Viewer", "team_finance"]
     assert got["users"]["carol"] == ["legacy_ops"]
     assert got["sign_in"] == {"alice": True, "bob": True, "carol": True}
-    # team_finance is declared in roles.yaml: it now has airdeck's permissions; legacy_ops kept its own.
-    assert "can_read on Website" in got["role_permissions"]["team_finance"]
-    assert "can_edit on DAG:legacy_etl" in got["role_permissions"]["legacy_ops"]
+    # team_finance is declared in roles.yaml: it now has exactly those permissions; legacy_ops kept its own.
     from airdeck.auth.roles import DEFAULT_FILE, load_roles
 
-    declared = load_roles(DEFAULT_FILE)
-    for role in ("DagAuthor", "team_platform"):  # roles.yaml's other roles exist too
-        assert {f"{a} on {r}" for a, r in declared[role].permissions} <= set(got["role_permissions"][role])
+    declared = {name: {f"{a} on {r}" for a, r in spec.permissions} for name, spec in load_roles(DEFAULT_FILE).items()}
+    assert set(got["role_permissions"]["team_finance"]) == declared["team_finance"]
+    assert got["role_permissions"]["legacy_ops"] == ["can_edit on DAG:legacy_etl", "can_read on DAGs"]
+    for role in ("DagAuthor", "team_platform"):  # roles.yaml's other roles are there too
+        assert set(got["role_permissions"][role]) == declared[role]
 
 
 def test_a_second_import_needs_replace_and_saves_the_database_first(source: Source, airdeck: Airdeck,
