@@ -133,14 +133,16 @@ def test_the_folders_own_ruff_configuration_neither_silences_nor_writes(tmp_path
     assert sorted(p.relative_to(dags) for p in dags.rglob("*")) == before  # no .ruff_cache left behind
 
 
+@pytest.mark.timeout(120)
 def test_files_that_cannot_be_read_or_parsed_are_findings(tmp_path: Path) -> None:
     dags = write(tmp_path / "dags", {"modern.py": AIRFLOW3_DAG, "broken.py": "def f(:\n"})
     (dags / "latin1.py").write_bytes(b'name = "caf\xe9"\n')
     (dags / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    os.mkfifo(dags / "pipe.py")  # reading it would block forever
     report = check_dags(dags)
     got = {(f.file, f.code) for f in report.findings}
-    assert {("broken.py", "invalid-syntax"), ("latin1.py", "E902"), ("gone.py", "E902")} <= got
-    assert all(f.unreadable for f in report.findings)
+    assert {("broken.py", "invalid-syntax"), ("latin1.py", "E902"), ("gone.py", "E902"), ("pipe.py", "E902")} <= got
+    assert all(f.unreadable for f in report.findings) and report.files_checked == 5
     assert "UTF-8" in next(f.message for f in report.findings if f.file == "latin1.py")
 
 

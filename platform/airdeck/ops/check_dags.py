@@ -22,8 +22,10 @@ The rules (``ruff rule AIR301`` etc. explains each):
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import stat
 import subprocess
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -176,8 +178,26 @@ def _finding(folder: Path, diag: dict[str, Any]) -> Finding:
     )
 
 
-def _count_files(folder: Path) -> int:
-    done = _run_ruff(["check", "--isolated", "--show-files", "."], cwd=folder)
+def _special_files(folder: Path) -> list[str]:
+    """Python files under ``folder`` that are not regular files (a FIFO, a socket, a device): ruff would
+    block reading one, so they are left out of its run and reported instead."""
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if not name.endswith((".py", ".pyi")):
+                continue
+            path = Path(root) / name
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue  # dangling link: ruff reports it (E902)
+            if not stat.S_ISREG(mode):
+                found.append(path.relative_to(folder).as_posix())
+    return sorted(found)
+
+
+def _count_files(folder: Path, excludes: list[str]) -> int:
+    done = _run_ruff(["check", "--isolated", "--show-files", *excludes, "."], cwd=folder)
     return sum(1 for line in done.stdout.splitlines() if line.strip())
 
 
@@ -187,8 +207,10 @@ def check_dags(folder: Path) -> DagCheckReport:
     ruff runs ``--isolated`` (the folder's own ruff configuration neither adds nor silences rules)
     and without a cache (nothing is written into the folder)."""
     folder = _validate_folder(Path(folder))
+    special = _special_files(folder)
+    excludes = [arg for rel in special for arg in ("--extend-exclude", glob.escape(rel))]
     args = ["check", "--isolated", "--no-cache", "--preview", "--exit-zero", "--output-format", "json",
-            "--select", ",".join((*RULES, IO_ERROR)), "."]
+            "--select", ",".join((*RULES, IO_ERROR)), *excludes, "."]
     done = _run_ruff(args, cwd=folder)
     if done.returncode != 0:
         raise DagCheckError(f"ruff failed on {folder} (exit {done.returncode}): "
@@ -197,9 +219,11 @@ def check_dags(folder: Path) -> DagCheckReport:
         diagnostics = json.loads(done.stdout or "[]")
     except json.JSONDecodeError as exc:
         raise DagCheckError(f"ruff printed no JSON for {folder}: {done.stdout[:200]!r}") from exc
-    findings = sorted((_finding(folder, d) for d in diagnostics),
-                      key=lambda f: (f.file, f.line, f.column, f.code))
+    found = [_finding(folder, d) for d in diagnostics]
+    found += [Finding(rel, 1, 1, IO_ERROR, "io-error", "cannot be read: not a regular file", False) for rel in special]
+    findings = sorted(found, key=lambda f: (f.file, f.line, f.column, f.code))
     warnings = tuple(line.removeprefix("warning: ") for line in done.stderr.splitlines()
                      if line.startswith("warning:"))
-    return DagCheckReport(folder=folder, findings=tuple(findings), files_checked=_count_files(folder),
+    checked = _count_files(folder, excludes) + len(special)
+    return DagCheckReport(folder=folder, findings=tuple(findings), files_checked=checked,
                           ruff_version=ruff_version(), warnings=warnings)
