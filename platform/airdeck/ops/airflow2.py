@@ -331,6 +331,9 @@ def inspect_source(source: Database, keys: list[Fernet], roles_file: Path) -> Im
             plan.warnings.append(f"{active} DAG runs are running or queued in the source: stop its scheduler "
                                  "first; airdeck imports them as they are and will not resume them")
         declared = set(load_roles(roles_file))
+        if "ab_role" not in tables or "ab_user" not in tables:
+            raise SourceVersionError(f"{source.shown} has no FAB users and roles (ab_user, ab_role); it is not the "
+                                     "metadata database of an Airflow 2 deployment")
         for name, users in conn.execute(
                 "SELECT r.name, count(ur.id) FROM ab_role r LEFT JOIN ab_user_role ur ON ur.role_id = r.id "
                 "GROUP BY r.name ORDER BY r.name"):
@@ -513,7 +516,11 @@ def import_airflow2(stack: Stack, database_url: str, fernet_key_file: Path, *, d
         raise Airflow2ImportError(f"the platform in {stack.home.root} is running; stop it first (airdeck down): the "
                            "import replaces its database")
     started = time.monotonic()
-    plan = inspect_source(source, keys, roles_file)
+    try:
+        plan = inspect_source(source, keys, roles_file)
+    except psycopg.Error as exc:  # e.g. a user without SELECT on a table
+        raise Airflow2ImportError(f"cannot read the Airflow 2 database at {source.shown}: "
+                                  f"{_first_line(exc, source)}; nothing was written") from None
     seconds = {"inspect": round(time.monotonic() - started, 2)}
     if not dry_run:
         stack.secrets.ensure_all()  # a platform never started: its keys and passwords are made now
@@ -522,7 +529,7 @@ def import_airflow2(stack: Stack, database_url: str, fernet_key_file: Path, *, d
                              "password from there; the one `airdeck credentials` shows does not apply to it")
     with _target_server(stack, create=not dry_run) as target:
         if target is None:  # dry run, embedded database never created
-            plan.target = f"the embedded PostgreSQL in {stack.home.postgres_data} (not created yet)"
+            plan.target = f"the embedded PostgreSQL in {stack.home.postgres_data}, not created yet"
             plan.replace = replace
             _plan_steps(plan)
             return ImportResult(plan, True, seconds)
@@ -539,7 +546,21 @@ def import_airflow2(stack: Stack, database_url: str, fernet_key_file: Path, *, d
                 "--replace to save it first (pg_dump into the state folder's backups/) and replace it")
         if dry_run:
             return ImportResult(plan, True, seconds)
-        return _run(stack, source, target, keys, plan, seconds, roles_file)
+        try:
+            return _run(stack, source, target, keys, plan, seconds, roles_file)
+        except psycopg.Error as exc:
+            raise Airflow2ImportError(f"the import failed on a database error: {_first_line(exc, source, target)}; "
+                                      "airdeck's database was emptied again") from None
+
+
+def _first_line(exc: Exception, *dbs: Database) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    for db in dbs:
+        password = db.params.get("password")
+        if password:
+            line = line.replace(password, "***")
+    return line
 
 
 def _plan_steps(plan: ImportPlan) -> None:
