@@ -20,7 +20,7 @@ ORDER = 47
 
 def register(sub: Subcommands) -> None:
     parser = sub.add_parser("import", help="move an existing deployment onto airdeck (airflow2)")
-    kinds = parser.add_subparsers(dest="import_kind", required=True, metavar="KIND")
+    kinds = parser.add_subparsers(dest="import_kind", required=True, metavar="ACTION")
     af2 = kinds.add_parser(
         "airflow2", help="import an Airflow 2.7-2.11 metadata database (PostgreSQL)",
         description="Copy an Airflow 2.7-2.11 metadata database (PostgreSQL) into airdeck's database, upgrade it "
