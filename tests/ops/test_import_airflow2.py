@@ -363,3 +363,7 @@ def test_a_second_import_needs_replace_and_saves_the_database_first(source: Sour
     assert backup.parent == airdeck.home / "backups" and backup.stat().st_size > 10_000
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert read_back(airdeck)["connections"]["warehouse"]["password"] == "s3cret-wh"
+    # The source's password is in no file of the state folder (logs, rendered configuration, the dump).
+    for path in airdeck.home.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert SOURCE_PASSWORD.encode() not in path.read_bytes(), path
