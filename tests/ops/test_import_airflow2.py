@@ -24,9 +24,20 @@ from typing import Any
 
 import psycopg
 import pytest
+from airdeck.ops.check_dags import check_dags
 from cryptography.fernet import Fernet
 
-from tests.harness import AIRDECK, REPO, PostgresServer, free_port, new_home, postgres_server, remove_home, write_config
+from tests.harness import (
+    AIRDECK,
+    REPO,
+    PostgresServer,
+    Stack,
+    free_port,
+    new_home,
+    postgres_server,
+    remove_home,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +202,8 @@ class Airdeck:
 @pytest.fixture(scope="module")
 def airdeck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airdeck]:
     home = new_home()
-    config = write_config(tmp_path_factory.mktemp("airdeck"))
+    # The DAG folder holds legacy_etl as changed for Airflow 3 (what a user brings over after check-dags).
+    config = write_config(tmp_path_factory.mktemp("airdeck"), {"airflow": {"dags_folder": str(HERE / "dags3")}})
     try:
         yield Airdeck(home, config)
     finally:
@@ -367,3 +379,34 @@ def test_a_second_import_needs_replace_and_saves_the_database_first(source: Sour
     for path in airdeck.home.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert SOURCE_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_check_dags_on_the_airflow2_dag_and_its_airflow3_version() -> None:
+    old = check_dags(HERE / "dags")
+    assert {f.code for f in old.findings} >= {"AIR301", "AIR311", "AIR312"}
+    assert check_dags(HERE / "dags3").ok
+
+
+@pytest.mark.stack
+def test_the_platform_starts_on_the_imported_database(source: Source, airdeck: Airdeck,
+                                                      imported: dict[str, Any]) -> None:
+    """`airdeck up` on the imported database: Airflow 2 users sign in through the API, the history of
+    legacy_etl shows once its (Airflow 3) file is parsed, and the DAG runs again."""
+    stack = Stack(airdeck.home, airdeck.config)
+    try:
+        stack.airdeck("up", "--detach")
+        for user in ("alice", "bob"):
+            assert stack.token(user, PASSWORDS[user])
+        stack.wait_for_dag("legacy_etl")
+        runs = stack.api("GET", "/dags/legacy_etl/dagRuns").json()["dag_runs"]
+        assert {r["dag_run_id"]: r["state"] for r in runs} == {"manual__2024-01-01T00:00:00+00:00": "success",
+                                                               "manual__2024-01-02T00:00:00+00:00": "failed"}
+        tis = stack.task_instances("legacy_etl", "manual__2024-01-02T00:00:00+00:00")
+        assert {t["task_id"]: t["state"] for t in tis} == {"extract": "success", "transform": "failed",
+                                                          "load": "upstream_failed"}
+        assert stack.api("GET", "/variables/plain").json()["value"] == "hello"
+        assert stack.api("GET", "/connections/warehouse").json()["login"] == "etl"
+        run_id = stack.trigger("legacy_etl")
+        assert stack.wait_for_run("legacy_etl", run_id, timeout=300) == "success"
+    finally:
+        stack.airdeck("down", check=False, timeout=300)
