@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -379,6 +380,16 @@ def test_a_second_import_needs_replace_and_saves_the_database_first(source: Sour
     for path in airdeck.home.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert SOURCE_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_a_taken_database_port_is_refused(source: Source, airdeck: Airdeck, imported: dict[str, Any]) -> None:
+    """Another server on the embedded database's port would answer in its place: the import refuses."""
+    port = airdeck.stack().cfg.database.embedded.port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1)
+        ran = airdeck.import_(source, "--dry-run")
+    assert ran.returncode == 1 and f"port {port} (database.embedded.port) is already in use" in ran.stderr
 
 
 def test_check_dags_on_the_airflow2_dag_and_its_airflow3_version() -> None:

@@ -60,6 +60,7 @@ from airdeck.plan.servers import postgres_argv, postgres_bin_dir, postgres_user
 from airdeck.secrets import fernet as fernet_mod
 from airdeck.stack import postgres
 from airdeck.stack.orchestrator import Stack
+from airdeck.stack.ports import check_ports_free
 
 #: Oldest Airflow 2 release whose database airdeck imports (the issue's range; Airflow 3.3's own chain
 #: starts at 2.6.2's squashed revision).
@@ -364,9 +365,11 @@ def embedded_server(stack: Stack, create: bool = True) -> Iterator[bool]:
     if not create and not (home.postgres_data / "PG_VERSION").exists():
         yield False
         return
+    port = cfg.database.embedded.port
+    # Another server on the port would answer in its place: refuse, naming the process.
+    check_ports_free([("database.embedded.port", port)])
     password = stack.secrets.get("database_password")
     postgres.prepare(home.postgres_data, home.postgres_socket_dir, password)
-    port = cfg.database.embedded.port
     kwargs: dict[str, Any] = {}
     user = postgres_user()
     if user:
