@@ -386,6 +386,7 @@ def test_a_taken_database_port_is_refused(source: Source, airdeck: Airdeck, impo
     """Another server on the embedded database's port would answer in its place: the import refuses."""
     port = airdeck.stack().cfg.database.embedded.port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the earlier server's port may be in TIME_WAIT
         sock.bind(("127.0.0.1", port))
         sock.listen(1)
         ran = airdeck.import_(source, "--dry-run")
