@@ -152,14 +152,17 @@ class Database:
     @classmethod
     def from_url(cls, url: str, what: str) -> Database:
         if not url.strip().startswith(("postgresql://", "postgres://", "postgresql+")):
+            given = f"a {url.split('://', 1)[0]}:// URL" if "://" in url else "text that is not a URL (not shown)"
             raise Airflow2ImportError(f"{what} must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE), "
-                                      f"not {mask_url(url)}; airdeck imports Airflow 2 databases in PostgreSQL only")
+                                      f"not {given}; airdeck imports Airflow 2 databases in PostgreSQL only")
         try:
             params = {k: str(v) for k, v in conninfo_to_dict(libpq_url(url.strip())).items() if v is not None}
         except psycopg.ProgrammingError:
             # libpq's message repeats the URL, password included: not shown.
             raise Airflow2ImportError(f"{what}: {mask_url(url)} is not a valid PostgreSQL URL "
                                       "(postgresql://USER@HOST:PORT/DATABASE)") from None
+        if not all(part.isdigit() for part in params.get("port", "5432").split(",")):
+            raise Airflow2ImportError(f"{what}: {mask_url(url)} has a port that is not a number")
         return cls(params, mask_url(url))
 
     @property
