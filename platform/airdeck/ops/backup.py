@@ -32,7 +32,7 @@ from airdeck.state import record
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import GENERATED
 
-PASSPHRASE_ENV = "AIRDECK_BACKUP_PASSPHRASE"
+PASSPHRASE_ENV = "AIRDECK_BACKUP_PASSPHRASE"  # noqa: S105 - the name of a variable
 SUFFIX = ".airdeck-backup"
 SCHEDULED_PREFIX = "scheduled-"
 #: Secrets a backup carries: the keys that read the database, and the generated passwords.

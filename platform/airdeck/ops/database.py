@@ -24,11 +24,11 @@ from sqlalchemy.engine import make_url
 
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
-from airdeck.plan.servers import postgres_bin_dir, postgres_user
 from airdeck.plan.secrets import mask_url
+from airdeck.plan.servers import postgres_bin_dir, postgres_user
+from airdeck.stack import postgres
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
-from airdeck.stack import postgres
 
 
 class DatabaseError(AirdeckError):
@@ -60,9 +60,9 @@ class Database:
                    url.password or "", {k: str(v) for k, v in url.query.items()}, False, mask_url(raw))
 
     def connect(self, dbname: str | None = None, timeout: int = 5) -> psycopg.Connection:
+        options: dict = dict(self.options)
         return psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                               dbname=dbname or self.name, connect_timeout=timeout, autocommit=True,
-                               **self.options)
+                               dbname=dbname or self.name, connect_timeout=timeout, autocommit=True, **options)
 
     def answers(self) -> bool:
         try:
