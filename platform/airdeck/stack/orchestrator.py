@@ -226,6 +226,13 @@ class Stack:
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
         if running:
+            recorded = record.read(self.home)
+            installed = record.installed_airflow()
+            if recorded is not None and recorded.get("airflow_version") != installed:
+                raise StackError(
+                    f"the running platform was migrated by Airflow {recorded.get('airflow_version')} and this airdeck "
+                    f"runs Airflow {installed}; restarting its services on this version needs `airdeck upgrade` "
+                    "(backup, DAG check, one migration, ordered restart). Nothing was changed.")
             self.check_external()
             self.apply(self.changes(), options)
             return self.status()
