@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from airdeck import concerns
-from airdeck.config.loader import parse_config
 from airdeck.config.errors import ConfigError
+from airdeck.config.loader import parse_config
 from airdeck.ops import backup, restore, scheduled
 from airdeck.ops.archive import ArchiveError
 from airdeck.plan.endpoints import Target

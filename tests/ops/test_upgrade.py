@@ -12,13 +12,17 @@ import subprocess
 
 import pytest
 
-from tests.harness import REPO, Stack, new_home, remove_home, write_config
+from tests.harness import AIRDECK, REPO, Stack, new_home, remove_home, write_config
 from tests.ops import airflow_venv
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(2400)]
 
 OLD = "3.2.2"
 PASSPHRASE = "upgrade passphrase"
+
+
+def _history(stack: Stack, run_id: str) -> list[tuple[str, int, str]]:
+    return sorted((t["task_id"], t["map_index"], t["state"]) for t in stack.task_instances("example_fanout", run_id))
 
 
 def test_upgrade_keeps_history_and_runs_the_canary(tmp_path) -> None:
@@ -31,8 +35,8 @@ def test_upgrade_keeps_history_and_runs_the_canary(tmp_path) -> None:
                               capture_output=True, text=True, timeout=1200, check=False, cwd=REPO)
 
     def new(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*__import__("tests.harness").harness.AIRDECK, *args], env=env, capture_output=True,
-                              text=True, timeout=1800, check=False, cwd=REPO)
+        return subprocess.run([*AIRDECK, *args], env=env, capture_output=True, text=True, timeout=1800, check=False,
+                              cwd=REPO)
 
     try:
         started = old("up", "--detach")
@@ -41,7 +45,7 @@ def test_upgrade_keeps_history_and_runs_the_canary(tmp_path) -> None:
         assert recorded["airflow_version"] == OLD
         run_id = stack.trigger("example_fanout", conf={"n": 5})
         assert stack.wait_for_run("example_fanout", run_id) == "success"
-        before = sorted((t["task_id"], t["map_index"], t["state"]) for t in stack.task_instances("example_fanout", run_id))
+        before = _history(stack, run_id)
         stack._token = None
 
         refused = new("up", "--detach")  # the new airdeck does not migrate on its own
@@ -56,7 +60,7 @@ def test_upgrade_keeps_history_and_runs_the_canary(tmp_path) -> None:
         assert (stack.home.parent / "before-upgrade.airdeck-backup").exists()
         recorded = json.loads((stack.home / "platform.json").read_text())
         assert recorded["airflow_version"] != OLD and recorded["history"][-1]["event"].startswith("upgraded from")
-        after = sorted((t["task_id"], t["map_index"], t["state"]) for t in stack.task_instances("example_fanout", run_id))
+        after = _history(stack, run_id)
         assert after == before
         again = new("upgrade")
         assert again.returncode == 1 and "nothing to upgrade" in again.stderr
