@@ -33,11 +33,14 @@ def requirements(version: str) -> list[str]:
             *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others]
 
 
-def _uv() -> str:
+def _uv() -> list[str]:
     for candidate in (shutil.which("uv"), str(Path(sys.executable).with_name("uv")),
                       str(Path.home() / ".local" / "bin" / "uv")):
         if candidate and Path(candidate).exists():
-            return candidate
+            return [candidate]
+    for python in ("python3", sys.executable):  # scripts/lib.sh may install it as a module only
+        if subprocess.run([python, "-m", "uv", "--version"], capture_output=True, check=False).returncode == 0:
+            return [python, "-m", "uv"]
     raise RuntimeError("uv is needed to build the test environment (pip install uv)")
 
 
@@ -52,8 +55,8 @@ def ensure(version: str) -> Path:
     if not (stamp.exists() and stamp.read_text() == digest and (venv / "bin" / "python").exists()):
         shutil.rmtree(venv, ignore_errors=True)
         uv = _uv()
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *wanted],
+        subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *wanted],
                        check=True)
         stamp.write_text(digest)
     (site / "airdeck.pth").write_text(str(REPO / "platform") + "\n")
