@@ -78,7 +78,7 @@ def _facts(stack: Stack, fanout_run: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("backup")
-    stack = Stack(new_home(), write_config(folder))
+    stack = Stack(new_home(), write_config(folder, {"supervision": {"stop_timeout": "10s"}}))
     backups = Path(str(stack.home) + "-backups")
     try:
         stack.airdeck("up", "--detach")
