@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from airdeck.ops import archive
+from airdeck.state.record import installed_airflow
 
 from tests.harness import Stack, new_home, remove_home, write_config
 
@@ -78,8 +79,15 @@ def _facts(stack: Stack, fanout_run: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("backup")
-    stack = Stack(new_home(), write_config(folder, {"supervision": {"stop_timeout": "10s"}}))
-    backups = Path(str(stack.home) + "-backups")
+    home = new_home()
+    backups = Path(str(home) + "-backups")
+    passphrase = folder / "passphrase"
+    passphrase.write_text(PASSPHRASE + "\n")
+    passphrase.chmod(0o600)
+    # Scheduled backups on: the platform's `backup` service takes one at start (none taken before).
+    extra = {"supervision": {"stop_timeout": "10s"},
+             "backup": {"schedule": "1d", "keep": 2, "folder": str(backups), "passphrase_file": str(passphrase)}}
+    stack = Stack(home, write_config(folder, extra))
     try:
         stack.airdeck("up", "--detach")
         yield stack, backups
@@ -106,6 +114,13 @@ def _run(stack: Stack, *args: str, passphrase: str = PASSPHRASE):
 
 def test_backup_while_running_then_restore_after_rm_rf(platform) -> None:
     stack, backups = platform
+    deadline = time.monotonic() + 120
+    while not list(backups.glob("scheduled-airdeck-*.airdeck-backup")):
+        assert time.monotonic() < deadline, stack.airdeck("logs", "backup", check=False).stdout
+        time.sleep(2)
+    services = {s["name"]: s for s in stack.status()["services"]}
+    assert services["backup"]["state"] == "RUNNING"
+    assert PASSPHRASE not in (stack.home / "logs" / "backup.log").read_text()
     stack.airdeck("airflow", "connections", "add", "warehouse", "--conn-type", "postgres", "--conn-host", "db.example",
                   "--conn-login", "loader", "--conn-password", "p@ss:w0rd/é", "--conn-port", "5432",
                   "--conn-schema", "dwh")
@@ -134,7 +149,9 @@ def test_backup_while_running_then_restore_after_rm_rf(platform) -> None:
     assert {"database.dump", "secrets/fernet_key", "secrets/jwt_secret", "secrets/api_secret_key",
             "config/airdeck.yaml"} <= set(facts["members"])
     listed = _run(stack, "backup", "--list", "--to", str(backups), "--json")
-    assert json.loads(listed.stdout)["backups"][0]["file"] == target.name
+    listed_names = {b["file"]: b for b in json.loads(listed.stdout)["backups"]}
+    assert listed_names[target.name]["kind"] == "manual" and listed_names[target.name]["airflow"] == installed_airflow()
+    assert any(b["kind"] == "scheduled" for b in listed_names.values())
 
     stack.airdeck("down", timeout=300)
     shutil.rmtree(stack.home)

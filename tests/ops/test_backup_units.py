@@ -93,3 +93,21 @@ def test_schema_knowledge_and_newer_archives() -> None:
         restore.check_schema({"schema_revision": "ffffffffffff", "airflow_version": "3.3.2"})
     with pytest.raises(restore.RestoreError, match="Airflow 9.1.0"):
         restore.check_schema({"schema_revision": head, "airflow_version": "9.1.0"})
+
+
+def test_scheduled_run_waits_until_due_and_logs_failures_without_secrets(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    passphrase = _private(tmp_path / "pass", "never-in-a-log\n")
+    folder = tmp_path / "backups"
+    config = tmp_path / "airdeck.yaml"
+    config.write_text(f"backup: {{schedule: 1h, keep: 2, folder: {folder}, passphrase_file: {passphrase}}}\n"
+                      "database: {embedded: {port: 1}}\n")
+    home = AirdeckHome(tmp_path / "home")
+    # No platform there: the attempt fails, is logged, and is retried later.
+    assert scheduled.run_once(home, str(config)) == scheduled.RETRY
+    out = capsys.readouterr().out
+    assert "failed:" in out and "never-in-a-log" not in out
+    folder.mkdir()
+    (folder / backup.default_name(True)).write_text("x")
+    wait = scheduled.run_once(home, str(config))
+    assert 3500 < wait <= 3600
