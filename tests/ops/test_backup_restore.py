@@ -210,3 +210,14 @@ def test_bad_archives_are_refused_and_change_nothing(platform) -> None:
     assert _snapshot(stack.home) == state
     assert stack.config.read_bytes() == config
     assert not list(stack.home.parent.glob("home.pre-restore-*"))
+
+    # Over an existing state folder: no terminal and no --yes is refused; with --yes the old state is kept aside.
+    unconfirmed = _run(stack, "restore", str(target))
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    assert _snapshot(stack.home) == state
+    replaced = _run(stack, "restore", str(target), "--yes")
+    assert replaced.returncode == 0, replaced.stderr
+    aside = list(stack.home.parent.glob("home.pre-restore-*"))
+    assert len(aside) == 1 and oct(aside[0].stat().st_mode & 0o777) == "0o700"
+    assert (aside[0] / "secrets" / "fernet_key").read_text() == (stack.home / "secrets" / "fernet_key").read_text()
+    assert (aside[0] / "config" / "airdeck.yaml").read_bytes() == config
