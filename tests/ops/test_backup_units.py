@@ -111,3 +111,18 @@ def test_scheduled_run_waits_until_due_and_logs_failures_without_secrets(
     (folder / backup.default_name(True)).write_text("x")
     wait = scheduled.run_once(home, str(config))
     assert 3500 < wait <= 3600
+
+
+def test_pg_dump_for_an_external_server() -> None:
+    from airdeck.ops.database import Database, DatabaseError, find_tool, tool_major
+    from airdeck.plan.servers import postgres_bin_dir
+
+    db = Database("db.example", 5432, "airflow", "airflow", "pw", {}, False, "postgresql://airflow:***@db.example/airflow")
+    bundled = postgres_bin_dir() / "pg_dump"
+    major = tool_major(bundled)
+    assert major is not None
+    assert find_tool("pg_dump", major, db) == bundled
+    assert tool_major(find_tool("pg_dump", major - 3, db)) is not None  # a newer pg_dump reads an older server
+    with pytest.raises(DatabaseError, match=r"PostgreSQL 99 .*postgresql-client-99.*Nothing was changed") as error:
+        find_tool("pg_dump", 99, db)
+    assert "pw" not in str(error.value).replace("pg_", "")
