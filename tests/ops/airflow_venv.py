@@ -23,6 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PROVIDERS = ("fab", "celery", "hashicorp", "slack", "smtp", "standard", "git")
+#: Upper bounds an older Airflow needs on today's packages (what was current at its release):
+#: Airflow 3.2.2's Execution API models fail to build with pydantic 2.14 ("TITerminalStatePayload
+#: needs a discriminator field"); 2.13 was current when 3.2.2 came out (May 2026).
+CONSTRAINTS = {"3.2.2": ["pydantic<2.14"]}
 
 
 def requirements(version: str) -> list[str]:
@@ -30,7 +34,7 @@ def requirements(version: str) -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     others = [dep for dep in project["dependencies"] if not dep.startswith("apache-airflow")]
     return [f"apache-airflow=={version}", f"apache-airflow-core[gunicorn]=={version}",
-            *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others]
+            *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others, *CONSTRAINTS.get(version, [])]
 
 
 def _uv() -> list[str]:
