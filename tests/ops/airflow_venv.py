@@ -19,14 +19,21 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PROVIDERS = ("fab", "celery", "hashicorp", "slack", "smtp", "standard", "git")
-#: Upper bounds an older Airflow needs on today's packages (what was current at its release):
-#: Airflow 3.2.2's Execution API models fail to build with pydantic 2.14 ("TITerminalStatePayload
-#: needs a discriminator field"); 2.13 was current when 3.2.2 came out (May 2026).
-CONSTRAINTS = {"3.2.2": ["pydantic<2.14"]}
+
+
+#: Libraries the old Airflow gets in the lock file's versions (those of the environment running this).
+#: Left to the resolver, Airflow 3.2.2 gets today's cadwyn and fastapi, with which its Execution API
+#: does not build ("TITerminalStatePayload needs a discriminator field").
+SAME_AS_LOCK = ("cadwyn", "fastapi", "pydantic", "pydantic-core", "starlette")
+
+
+def locked() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in SAME_AS_LOCK]
 
 
 def requirements(version: str) -> list[str]:
@@ -34,7 +41,7 @@ def requirements(version: str) -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     others = [dep for dep in project["dependencies"] if not dep.startswith("apache-airflow")]
     return [f"apache-airflow=={version}", f"apache-airflow-core[gunicorn]=={version}",
-            *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others, *CONSTRAINTS.get(version, [])]
+            *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others]
 
 
 def _uv() -> list[str]:
@@ -53,15 +60,18 @@ def ensure(version: str) -> Path:
     root = Path(os.environ.get("AIRDECK_TEST_VENVS") or REPO / ".tools")
     venv = root / f"airflow-{version}"
     wanted = requirements(version)
-    digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()
+    constraints = locked()
+    digest = hashlib.sha256("\n".join([*wanted, "--", *constraints]).encode()).hexdigest()
     stamp = venv / ".airdeck-requirements"
     site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
     if not (stamp.exists() and stamp.read_text() == digest and (venv / "bin" / "python").exists()):
         shutil.rmtree(venv, ignore_errors=True)
         uv = _uv()
         subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-        subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *wanted],
-                       check=True)
+        pins = venv / "constraints.txt"
+        pins.write_text("\n".join(constraints) + "\n")
+        subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                        "--constraint", str(pins), *wanted], check=True)
         stamp.write_text(digest)
     (site / "airdeck.pth").write_text(str(REPO / "platform") + "\n")
     return venv
