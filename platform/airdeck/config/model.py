@@ -230,6 +230,12 @@ class AirdeckConfig(Section):
     def source(self) -> Path | None:
         return self._source
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when the settings are: where they were read from does not count."""
+        if not isinstance(other, AirdeckConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:
         self.api_server._scheme = "https" if self.tls.enabled else "http"
