@@ -109,7 +109,7 @@ def _run(stack: Stack, *args: str, passphrase: str = PASSPHRASE):
 
     from tests.harness import AIRDECK, REPO
     return subprocess.run([*AIRDECK, *args], env=_env(stack, passphrase), capture_output=True, text=True,
-                          timeout=1800, check=False, cwd=REPO)
+                          timeout=1800, check=False, cwd=REPO, stdin=subprocess.DEVNULL)
 
 
 def test_backup_while_running_then_restore_after_rm_rf(platform) -> None:
