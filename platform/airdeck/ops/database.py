@@ -228,8 +228,12 @@ def temporary_server(cfg: AirdeckConfig, home: AirdeckHome) -> Iterator[None]:
     started = subprocess.run([ctl, "start", "-D", str(home.postgres_data), "-w", "-t", "120", "-o", options,
                               "-l", str(log)], capture_output=True, text=True, check=False, **kwargs)
     if started.returncode != 0:
+        try:
+            last = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:])
+        except OSError:
+            last = "(no log)"
         raise DatabaseError(f"could not start the embedded PostgreSQL in {home.postgres_data} on port {port}: "
-                            f"{started.stderr.strip()[-500:]} (log: {log})")
+                            f"{started.stderr.strip()[-500:]}\nLast lines of {log}:\n{last}\nNothing was changed.")
     try:
         time.sleep(0.2)
         yield
