@@ -126,3 +126,32 @@ def test_pg_dump_for_an_external_server() -> None:
     with pytest.raises(DatabaseError, match=r"PostgreSQL 99 .*postgresql-client-99.*Nothing was changed") as error:
         find_tool("pg_dump", 99, db)
     assert "pw" not in str(error.value).replace("pg_", "")
+
+
+@pytest.mark.integration
+def test_the_embedded_server_starts_on_its_own_for_a_stopped_platform() -> None:
+    """As for a backup or an upgrade of a stopped platform, after `airdeck up` made run/ private again."""
+    import shutil
+    import tempfile
+
+    from airdeck.config.loader import parse_config as parse
+    from airdeck.ops.database import Database, temporary_server
+    from airdeck.stack import postgres
+    from airdeck.state.secrets import SecretStore
+
+    from tests.harness import free_port
+
+    root = Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp")) / "home"
+    try:
+        home = AirdeckHome(root)
+        home.ensure()
+        cfg = parse({"database": {"embedded": {"port": free_port()}}})
+        store = SecretStore(home.secrets)
+        postgres.prepare(home.postgres_data, home.postgres_socket_dir, store.get("database_password"))
+        home.ensure()
+        db = Database.of(cfg, store)
+        with temporary_server(cfg, home):
+            assert db.answers()
+        assert not db.answers()
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)

@@ -216,6 +216,10 @@ def temporary_server(cfg: AirdeckConfig, home: AirdeckHome) -> Iterator[None]:
     if user:
         entry = pwd.getpwnam(user)
         os.chown(home.postgres_socket_dir, entry.pw_uid, entry.pw_gid)
+        # `airdeck up` makes run/ private again (0700) before it starts PostgreSQL, which then opens it
+        # for the server's user (search only); a stopped platform may be in between.
+        for parent in (home.postgres_socket_dir.parent, home.postgres_data.parent):
+            parent.chmod(parent.stat().st_mode | 0o001)
     port = cfg.database.embedded.port
     log = home.root / "logs" / "postgres-ops.log"
     log.parent.mkdir(parents=True, exist_ok=True)
