@@ -191,7 +191,7 @@ def _move_aside(cfg: AirdeckConfig, home: AirdeckHome, config_path: Path | None,
         db = Database.of(cfg, store)
         keep = aside / "pre-restore" if replacing else aside
         keep.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if db.answers() and Database.schema_revision(db) is not None:
+        if db.answers() and db.schema_revision() is not None:
             tool = find_tool("pg_dump", db.server_major(), db)
             run_tool([str(tool), "--format=custom", "--file", str(keep / "database.dump"), *db.client_args(),
                       "--dbname", db.name], db, "pg_dump of the database being replaced")
