@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from airdeck.alerts.wiring import AlertsConcern
 from airdeck.auth.concern import AuthConcern
+from airdeck.backups.concern import BackupsConcern
 from airdeck.config.model import AirdeckConfig
 from airdeck.dags.concern import DagsConcern
 from airdeck.errors import AirdeckError
@@ -27,7 +28,7 @@ from airdeck.tasklogs.concern import TaskLogsConcern
 from airdeck.tls.concern import TLSConcern
 
 CONCERNS: tuple[Concern, ...] = (AuthConcern(), SecretsConcern(), TLSConcern(), AlertsConcern(), MetricsConcern(),
-                                 DagsConcern(), TaskLogsConcern())
+                                 DagsConcern(), TaskLogsConcern(), BackupsConcern())
 
 
 def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target | None = None) -> Deployment:

@@ -56,7 +56,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AirdeckConfig:
         return AirdeckConfig()
     source = str(resolved)
     data = _read_yaml(resolved, source)
-    return parse_config(data, source)
+    cfg = parse_config(data, source)
+    cfg._source = resolved.absolute()
+    return cfg
 
 
 def _read_yaml(path: Path, source: str) -> Any:

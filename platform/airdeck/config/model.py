@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_valid
 from airdeck.config.airflow_options import MANAGED_OPTIONS
 from airdeck.config.alerts import AlertsSettings
 from airdeck.config.auth import AuthSettings
+from airdeck.config.backup import BackupSettings
 from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
 from airdeck.config.dags import DagsSettings
 from airdeck.config.observability import ObservabilitySettings
@@ -220,6 +221,20 @@ class AirdeckConfig(Section):
     dags: DagsSettings = Field(default_factory=DagsSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+
+    #: The file this configuration was read from (None: the defaults); set by the loader.
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the settings are: where they were read from does not count."""
+        if not isinstance(other, AirdeckConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @model_validator(mode="after")
     def _api_scheme_follows_tls(self) -> AirdeckConfig:

@@ -30,11 +30,12 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, valkey
+from airdeck.stack import applied, health, postgres, schema, valkey
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
 from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
+from airdeck.state import record
 from airdeck.state.home import AirdeckHome
 
 LOG_TAIL_LINES = 25
@@ -225,6 +226,13 @@ class Stack:
         self.secrets.ensure_all()
         running = self.supervisor.is_running()
         if running:
+            recorded = record.read(self.home)
+            installed = record.installed_airflow()
+            if recorded is not None and recorded.get("airflow_version") != installed:
+                raise StackError(
+                    f"the running platform was migrated by Airflow {recorded.get('airflow_version')} and this airdeck "
+                    f"runs Airflow {installed}; restarting its services on this version needs `airdeck upgrade` "
+                    "(backup, DAG check, one migration, ordered restart). Nothing was changed.")
             self.check_external()
             self.apply(self.changes(), options)
             return self.status()
@@ -535,12 +543,24 @@ class Stack:
         return (f"service {comp.name} {why}. Last lines of {log}:\n{tail(log)}\n"
                 f"See the whole log with: airdeck logs {comp.name}")
 
-    def migrate(self) -> None:
-        """Run `airflow db migrate` only when the schema is behind."""
+    def migrate(self, upgrade: bool = False) -> None:
+        """Run `airflow db migrate` only when the schema is behind, and record the Airflow version.
+
+        A database last migrated by another Airflow version is migrated only by `airdeck upgrade`
+        (``upgrade=True``), which takes a backup first."""
+        installed = record.installed_airflow()
+        recorded = record.read(self.home)
         code, _ = self.airflow_cli("db", "check-migrations", "--migration-wait-timeout", "0")
         if code == 0:
             self.console.print("[green]✓[/] database schema is current")
+            if recorded is None or recorded.get("airflow_version") != installed:
+                record.write(self.home, installed, schema.head(), "started" if recorded else "created")
             return
+        if recorded is not None and recorded.get("airflow_version") != installed and not upgrade:
+            raise StackError(
+                f"the metadata database was last migrated by Airflow {recorded.get('airflow_version')} and this "
+                f"airdeck runs Airflow {installed}: its schema must be upgraded. Run `airdeck upgrade` (it takes a "
+                "backup first, checks the DAGs, migrates once and verifies the platform). Nothing was changed.")
         with self.console.status("migrating the metadata database (airflow db migrate)"):
             started = time.monotonic()
             code, output = self.airflow_cli("db", "migrate")
@@ -548,6 +568,7 @@ class Stack:
             raise StackError("airflow db migrate failed:\n" + "\n".join(
                 output.strip().splitlines()[-LOG_TAIL_LINES:]))
         self.console.print(f"[green]✓[/] migrated the metadata database ({time.monotonic() - started:.1f}s)")
+        record.write(self.home, installed, schema.head(), "migrated" if recorded else "created")
 
     def ensure_admin(self) -> None:
         admin = self.cfg.admin

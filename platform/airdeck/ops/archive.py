@@ -1,0 +1,299 @@
+"""The encrypted backup archive: one file, readable only with its passphrase or key file.
+
+Layout (all integers big-endian)::
+
+    b"AIRDECK-BACKUP\\n"  (magic)
+    u32 length, header    JSON, in the clear: format, KDF parameters and salt, key check value, and the
+                          non-secret facts `airdeck backup --list` shows (created at, Airflow version,
+                          schema revision). Authenticated: it is the associated data of every block.
+    blocks                u32 length, AES-256-GCM ciphertext of up to 1 MiB of the tar stream
+
+The key comes from scrypt (n=2^17, r=8, p=1, a random 16-byte salt per archive) over the passphrase
+or the key file's bytes; HKDF splits it into the encryption key and a check value stored in the
+header, so a wrong passphrase is told apart from a damaged archive. Block ``i`` is sealed with the
+nonce ``i`` (96 bits; the key is unique to the archive) and the associated data ``header || i ||
+last``, where ``last`` marks the final block: blocks cannot be reordered, dropped or moved to another
+archive, and an archive cut short (no final block) is detected. Nothing is trusted, and nothing is
+extracted where others can read it, before every block has been verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import struct
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from airdeck.errors import AirdeckError
+
+MAGIC = b"AIRDECK-BACKUP\n"
+FORMAT = 1
+BLOCK = 1 << 20
+MAX_HEADER = 64 * 1024
+SCRYPT = {"n": 1 << 17, "r": 8, "p": 1}
+#: Bytes a key file must hold at least (a passphrase has no minimum: the user chose it).
+MIN_KEY_FILE = 32
+
+
+class ArchiveError(AirdeckError):
+    """A backup archive cannot be written or read; nothing was changed."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Secret:
+    """What an archive is locked with: a passphrase or the bytes of a key file, and where it came from."""
+
+    kind: str  # "passphrase" or "key-file"
+    value: bytes
+    source: str  # "AIRDECK_BACKUP_PASSPHRASE", "/path/to/file", "prompt" (never the value)
+
+    @classmethod
+    def passphrase(cls, text: str, source: str) -> Secret:
+        value = text.rstrip("\r\n").encode("utf-8")
+        if not value:
+            raise ArchiveError(f"the backup passphrase from {source} is empty")
+        return cls("passphrase", value, source)
+
+    @classmethod
+    def key_file(cls, path: Path) -> Secret:
+        try:
+            value = path.read_bytes()
+        except OSError as exc:
+            raise ArchiveError(f"cannot read the backup key file {path}: {exc.strerror}") from None
+        if len(value) < MIN_KEY_FILE:
+            raise ArchiveError(f"the backup key file {path} holds {len(value)} bytes; it needs at least "
+                               f"{MIN_KEY_FILE} random bytes (make one with: head -c 64 /dev/urandom > {path})")
+        return cls("key-file", value, str(path))
+
+
+def _keys(secret: Secret, salt: bytes, params: dict[str, int]) -> tuple[bytes, bytes]:
+    master = Scrypt(salt=salt, length=32, n=params["n"], r=params["r"], p=params["p"]).derive(secret.value)
+    both = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"airdeck-backup v1").derive(master)
+    return both[:32], both[32:]
+
+
+def _aad(header: bytes, index: int, last: bool) -> bytes:
+    return header + struct.pack(">QB", index, 1 if last else 0)
+
+
+def _nonce(index: int) -> bytes:
+    return struct.pack(">IQ", 0, index)
+
+
+class _Sealer(io.RawIOBase):
+    """A write-only stream that seals what it is given in blocks (tarfile writes into it)."""
+
+    def __init__(self, out: IO[bytes], key: bytes, header: bytes):
+        self._out, self._aead, self._header = out, AESGCM(key), header
+        self._buffer = bytearray()
+        self._index = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._buffer += data
+        while len(self._buffer) > BLOCK:
+            self._seal(bytes(self._buffer[:BLOCK]), last=False)
+            del self._buffer[:BLOCK]
+        return len(data)
+
+    def _seal(self, plain: bytes, last: bool) -> None:
+        sealed = self._aead.encrypt(_nonce(self._index), plain, _aad(self._header, self._index, last))
+        self._out.write(struct.pack(">I", len(sealed)) + sealed)
+        self._index += 1
+
+    def finish(self) -> None:
+        self._seal(bytes(self._buffer), last=True)
+        self._buffer.clear()
+
+
+def write_archive(path: Path, secret: Secret, info: dict[str, Any], members: dict[str, Path]) -> int:
+    """Write ``members`` (name in the archive -> file) and ``info`` to a new 0600 archive; its size.
+
+    Written to a temporary file next to ``path`` and renamed into place, so a crash leaves no
+    half-written archive under the final name; an existing file is never overwritten."""
+    salt = secrets.token_bytes(16)
+    key, check = _keys(secret, salt, SCRYPT)
+    header = json.dumps({"format": FORMAT, "kdf": {"name": "scrypt", **SCRYPT, "salt": salt.hex()},
+                         "cipher": "AES-256-GCM", "block": BLOCK, "key": secret.kind, "check": check.hex(),
+                         **info}, sort_keys=True).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(MAGIC + struct.pack(">I", len(header)) + header)
+            sealer = _Sealer(out, key, header)
+            with tarfile.open(fileobj=sealer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                for name, source in members.items():
+                    entry = tar.gettarinfo(str(source), arcname=name)
+                    entry.uid = entry.gid = 0
+                    entry.uname = entry.gname = ""
+                    entry.mode = 0o600
+                    with open(source, "rb") as handle:
+                        tar.addfile(entry, handle)
+            sealer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+        if path.exists():
+            raise ArchiveError(f"{path} exists already; choose another name")
+        os.link(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.unlink()
+    return path.stat().st_size
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The clear header of an archive (not yet authenticated: that needs the passphrase)."""
+    try:
+        with open(path, "rb") as handle:
+            header, _ = _header(handle, path)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {path}: {exc.strerror}") from None
+    return header
+
+
+def _header(handle: IO[bytes], path: Path) -> tuple[dict[str, Any], bytes]:
+    if handle.read(len(MAGIC)) != MAGIC:
+        raise ArchiveError(f"{path} is not an airdeck backup (no airdeck backup header)")
+    size_bytes = handle.read(4)
+    if len(size_bytes) < 4:
+        raise ArchiveError(f"{path} is truncated: it ends inside its header")
+    (size,) = struct.unpack(">I", size_bytes)
+    if size > MAX_HEADER:
+        raise ArchiveError(f"{path} is damaged: its header claims {size} bytes")
+    raw = handle.read(size)
+    if len(raw) < size:
+        raise ArchiveError(f"{path} is truncated: it ends inside its header")
+    try:
+        header = json.loads(raw)
+        if not isinstance(header, dict):
+            raise ValueError
+    except ValueError:
+        raise ArchiveError(f"{path} is damaged: its header is not readable") from None
+    if header.get("format") != FORMAT:
+        raise ArchiveError(f"{path} has backup format {header.get('format')!r}; this airdeck reads format {FORMAT}")
+    return header, raw
+
+
+class _Opener(io.RawIOBase):
+    """A read-only stream of the verified plain text, block by block."""
+
+    def __init__(self, handle: IO[bytes], key: bytes, header: bytes, path: Path):
+        self._in, self._aead, self._header, self._path = handle, AESGCM(key), header, path
+        self._index = 0
+        self._buffer = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer and not self._done:
+            self._next()
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+    def _next(self) -> None:
+        at = self._in.tell()
+        size_bytes = self._in.read(4)
+        if len(size_bytes) < 4:
+            raise ArchiveError(f"{self._path} is truncated: it ends after {at} bytes, before its last block")
+        (size,) = struct.unpack(">I", size_bytes)
+        if size > BLOCK + 16:
+            raise ArchiveError(f"{self._path} is damaged at byte {at}: a block claims {size} bytes")
+        sealed = self._in.read(size)
+        if len(sealed) < size:
+            raise ArchiveError(f"{self._path} is truncated: it ends inside block {self._index} (byte {at})")
+        for last in (False, True):
+            try:
+                plain = self._aead.decrypt(_nonce(self._index), sealed, _aad(self._header, self._index, last))
+            except InvalidTag:
+                continue
+            self._buffer = plain
+            self._index += 1
+            if last:
+                self._done = True
+                if self._in.read(1):
+                    raise ArchiveError(f"{self._path} is damaged: data follows its last block")
+            return
+        raise ArchiveError(f"{self._path} is damaged: block {self._index} (byte {at}) fails its integrity check")
+
+    def drain(self) -> None:
+        while not self._done:
+            self._next()
+        if self._buffer.strip(b"\0"):
+            raise ArchiveError(f"{self._path} is damaged: unexpected data at its end")
+
+
+@contextmanager
+def opened(path: Path, secret: Secret) -> Iterator[tuple[dict[str, Any], Path]]:
+    """Verify the whole archive and extract it to a private temporary folder; yield (header, folder).
+
+    Every block is authenticated before this yields, so a wrong passphrase, a damaged or a truncated
+    archive raises :class:`ArchiveError` before the caller touches anything. The folder is removed
+    afterwards."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {path}: {exc.strerror}") from None
+    with handle, tempfile.TemporaryDirectory(prefix="airdeck-restore-") as tmp:
+        header, raw = _header(handle, path)
+        kdf = header.get("kdf") or {}
+        try:
+            params = {"n": int(kdf["n"]), "r": int(kdf["r"]), "p": int(kdf["p"])}
+            salt = bytes.fromhex(kdf["salt"])
+            if params["n"] > 1 << 20 or params["r"] > 32 or params["p"] > 16:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ArchiveError(f"{path} is damaged: its key derivation parameters are not usable") from None
+        key, check = _keys(secret, salt, params)
+        if not hmac.compare_digest(check.hex(), str(header.get("check", ""))):
+            kind = header.get("key")
+            hint = (" (it was locked with a key file: pass --key-file)" if kind == "key-file" and
+                    secret.kind != "key-file" else
+                    " (it was locked with a passphrase: pass --passphrase-file or AIRDECK_BACKUP_PASSPHRASE)"
+                    if kind == "passphrase" and secret.kind != "passphrase" else "")
+            raise ArchiveError(f"wrong {secret.kind.replace('-', ' ')} for {path} (from {secret.source}){hint}; "
+                               "nothing was changed")
+        folder = Path(tmp)
+        stream = _Opener(handle, key, raw, path)
+        reader = io.BufferedReader(stream, buffer_size=BLOCK)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+                tar.extractall(folder, filter="data")
+            stream.drain()
+        except tarfile.TarError as exc:
+            raise ArchiveError(f"{path} is damaged: its contents are not readable ({exc})") from None
+        yield header, folder
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(BLOCK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
