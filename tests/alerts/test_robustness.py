@@ -21,7 +21,7 @@ import pytest
 from airdeck.alerts.dispatcher import UNHEALTHY_AFTER_FAILED_POLLS, Dispatcher
 from airdeck.alerts.source import AirflowApi
 from airdeck.alerts.store import NewAlert, Outbox, backoff, key_hash, metadata, utcnow
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from tests.alerts.fakeairflow import FakeAirflow, task_instance
 from tests.alerts.servers import free_port
@@ -173,6 +173,18 @@ def test_an_older_outbox_is_upgraded_and_its_pending_alerts_delivered(outbox: Ou
             ["Task failed: etl", f"Task failed: {'x' * 250}"[:150]])
     finally:
         upgraded.dispose()
+
+
+def test_alerts_list_reads_an_outbox_not_upgraded_yet(outbox: Outbox, postgres) -> None:  # type: ignore[no-untyped-def]
+    from airdeck.alerts.store import read_outbox
+
+    _old_outbox(outbox)
+    listing = read_outbox(postgres.url)
+    assert listing.counts["queued"] == 1 and listing.counts["sent"] == 1
+    assert sorted(r.run_id or "" for r in listing.rows) == ["run1", "run2"]
+    assert all(r.key_hash == "" for r in listing.rows)  # read as it is: nothing was changed
+    with outbox.engine.connect() as conn:
+        assert "key_hash" not in {c["name"] for c in inspect(conn).get_columns("airdeck_alert_outbox")}
 
 
 # ------------------------------------------------------------------------------------- finding 12

@@ -197,6 +197,7 @@ class Outbox:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._columns = list(outbox.c)  # what rows() reads (fewer for an outbox not upgraded yet)
 
     @classmethod
     def connect(cls, url: str) -> Outbox:
@@ -376,7 +377,7 @@ class Outbox:
         return list(latest.values())
 
     def rows(self, state: str | None = None, limit: int = 100, channel: str | None = None) -> list[Row]:
-        query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        query = select(*self._columns).order_by(outbox.c.id.desc()).limit(limit)
         if state:
             query = query.where(outbox.c.state == state)
         if channel:
@@ -448,10 +449,14 @@ def read_outbox(url: str, *, state: str | None = None, limit: int = 50, channel:
     engine = engine_for(url)
     try:
         with engine.connect() as conn:
-            present = inspect(conn).has_table(outbox.name)
+            inspector = inspect(conn)
+            present = inspector.has_table(outbox.name)
+            columns = {c["name"] for c in inspector.get_columns(outbox.name)} if present else set()
         if not present:
             return OutboxListing([], dict.fromkeys(STATES, 0))
         box = Outbox(engine)
+        # An outbox of an older airdeck (the dispatcher upgrades it when it starts) lacks the newer columns.
+        box._columns = [c for c in outbox.c if c.name in columns]
         return OutboxListing(box.rows(state, limit, channel), box.counts())
     except DBAPIError as exc:
         reason = (str(exc.orig).strip().splitlines() or [""])[0] if exc.orig else type(exc).__name__
