@@ -13,7 +13,9 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airdeck-alerts-airflow-"))
 os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
-from tests.alerts.servers import SmtpServer  # noqa: E402
+from airdeck.alerts.store import Outbox, metadata  # noqa: E402
+
+from tests.alerts.servers import SmtpServer, set_connection_env  # noqa: E402
 from tests.harness import PostgresServer, postgres_server  # noqa: E402
 
 
@@ -35,3 +37,21 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def outbox(postgres: PostgresServer) -> Iterator[Outbox]:
+    """An empty outbox (tables dropped and created afresh) in the session's PostgreSQL."""
+    box = Outbox.connect(postgres.url)
+    metadata.drop_all(box.engine)
+    box.create()
+    yield box
+    box.dispose()
+
+
+@pytest.fixture
+def wired(slack, smtp):  # type: ignore[no-untyped-def]
+    """The connections unit_slack and unit_smtp point at the Slack receiver and the SMTP server."""
+    set_connection_env("unit_slack", slack.connection("/hook"))
+    set_connection_env("unit_smtp", smtp.connection())
+    return slack, smtp

@@ -57,7 +57,15 @@ def known_series() -> set[str]:
             names |= {rule["name"] + s for s in ("_bucket", "_sum", "_count")}
     names |= {name for name, _ in RULE_EXPRS if name and ":" in name}
     names |= dispatcher_series()
+    names |= bridge_series()
     return names
+
+
+def bridge_series() -> set[str]:
+    """The bridge's own metrics as it exports them (statsd_exporter's and airdeck's), from its own collector."""
+    from airdeck.metrics.selfmetrics import SelfMetrics
+
+    return {sample.name for family in SelfMetrics(udp_drops=lambda: 0).collect() for sample in family.samples}
 
 
 def dispatcher_series() -> set[str]:

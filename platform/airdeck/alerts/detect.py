@@ -3,26 +3,53 @@
 One poll reads everything that changed since the cursor minus an overlap window (late commits and
 clock skew are not missed), keys each alert ``event|dag|run|task|map|try`` and inserts it once per
 routed channel. The cursor only moves after the rows are committed, so a crash re-reads, never skips.
+
+One bad item never stops a poll: an item that cannot be keyed, enriched or stored is recorded
+(:attr:`Detector.item_errors`, logged, counted by the dispatcher) and the others are queued; it is
+tried again at the next poll while it is inside the re-read window. A source of Airflow's state
+that cannot be read (say, the deadlines endpoint) does not stop the others either, but the poll
+then fails as a whole (:class:`PollError`) and the cursor stays, so nothing it would have returned
+is skipped.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
-
 from airdeck.alerts.source import AirflowApi, parse_time
-from airdeck.alerts.store import NewAlert, Outbox, utcnow
-from airdeck.alerts.store import outbox as outbox_table
+from airdeck.alerts.store import ItemRejected, NewAlert, Outbox, utcnow
 from airdeck.config.alerts import AlertsSettings
 
 log = logging.getLogger("airdeck.alerts")
 
 CURSOR = "airflow_state"
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One item of Airflow's state that could not become an alert in this poll."""
+
+    stage: str  # read (no key could be made), detect (building the alert failed), store (the database refused it)
+    what: str  # the alert key, or a description of the item
+    error: str
+
+
+class PollError(Exception):
+    """Part of Airflow's state could not be read; what could be read was queued, the cursor did not move."""
+
+    def __init__(self, message: str, inserted: list[NewAlert]):
+        super().__init__(message)
+        self.inserted = inserted
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def alert_key(event: str, dag_id: str, run_id: str = "", task_id: str = "", map_index: int = -1,
@@ -77,6 +104,7 @@ class Detector:
         self.outbox = outbox
         self.public_url = public_url
         self._seen: OrderedDict[str, None] = OrderedDict()  # keys already queued, to skip re-reads cheaply
+        self.item_errors: list[ItemError] = []  # of the last poll
 
     def _wanted(self, event: str) -> bool:
         return event in self.settings.events or any(r.events and event in r.events for r in self.settings.routes)
@@ -89,52 +117,77 @@ class Detector:
     def poll(self, now: datetime | None = None) -> list[NewAlert]:
         """One pass over Airflow's state; returns the alerts newly queued."""
         started = now or utcnow()
+        self.item_errors = []
         default = started - self.settings.delivery.initial_lookback
         since = self.outbox.cursor(CURSOR, default) - self.settings.delivery.overlap
+        sources: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
+            ("task_failed", lambda: self.api.task_instances("failed", since)),
+            ("task_retry", lambda: self.api.task_instances("up_for_retry", since)),
+            ("dag_run_failed", lambda: self.api.dag_runs("failed", since)),
+            ("sla_missed", lambda: self.api.missed_deadlines(since)),
+            ("recovered", lambda: self.api.dag_runs("success", since)),
+        ]
         candidates: list[tuple[str, dict[str, Any]]] = []
-        if self._wanted("task_failed"):
-            candidates += [("task_failed", ti) for ti in self.api.task_instances("failed", since)]
-        if self._wanted("task_retry"):
-            candidates += [("task_retry", ti) for ti in self.api.task_instances("up_for_retry", since)]
-        if self._wanted("dag_run_failed"):
-            candidates += [("dag_run_failed", run) for run in self.api.dag_runs("failed", since)]
-        if self._wanted("sla_missed"):
-            candidates += [("sla_missed", d) for d in self.api.missed_deadlines(since)]
-        if self._wanted("recovered"):
-            candidates += [("recovered", run) for run in self.api.dag_runs("success", since)]
-        import_alerts = self._import_errors() if self._wanted("dag_import_error") else []
-        fresh = [(event, item, key) for event, item in candidates
-                 if (key := self._key(event, item)) not in self._seen]
-        known = self.outbox_keys([key for _, _, key in fresh])
+        unread: list[str] = []
+        for event, read in sources:
+            if not self._wanted(event):
+                continue
+            try:
+                candidates += [(event, item) for item in read()]
+            except Exception as exc:  # noqa: BLE001 - the other sources are still read and queued
+                unread.append(f"{event}: {_describe(exc)}")
+        import_alerts: list[NewAlert] = []
+        if self._wanted("dag_import_error"):
+            try:
+                import_alerts = self._import_errors()
+            except Exception as exc:  # noqa: BLE001 - as above
+                unread.append(f"dag_import_error: {_describe(exc)}")
+        fresh: list[tuple[str, dict[str, Any], str]] = []
+        for event, item in candidates:
+            try:
+                key = self._key(event, item)
+            except Exception as exc:  # noqa: BLE001 - a malformed item is skipped, not the poll
+                self._item_failed("read", f"{event} item {str(item)[:200]}", exc)
+                continue
+            if key not in self._seen:
+                fresh.append((event, item, key))
+        known = self.outbox.known_keys([key for _, _, key in fresh])
         new_items = [(e, i, k) for e, i, k in fresh if k not in known]
         for key in known:
             self._remember(key)
         alerts: list[NewAlert] = []
         excerpt_budget = self.settings.digest.threshold * max(1, len(self.settings.channels))
         for event, item, key in new_items:
-            built = self._build(event, item, key, with_log=excerpt_budget > 0)
+            try:
+                built = self._build(event, item, key, with_log=excerpt_budget > 0)
+            except Exception as exc:  # noqa: BLE001 - retried at the next poll, the others go on
+                self._item_failed("detect", key, exc)
+                continue
             if event in ("task_failed", "task_retry"):
                 excerpt_budget -= 1
             alerts += built
             if not built:
                 self._remember(key)
         alerts += [a for a in import_alerts if a.idem_key not in self._seen]
-        inserted = self.outbox.enqueue(alerts, now=utcnow())
+        rejected: set[str] = set()
+
+        def on_reject(alert: NewAlert, error: ItemRejected) -> None:
+            rejected.add(alert.idem_key)
+            self._item_failed("store", f"{alert.idem_key} to {alert.channel}", error)
+
+        inserted = self.outbox.enqueue(alerts, now=utcnow(), on_reject=on_reject)
         for alert in alerts:
-            self._remember(alert.idem_key)
+            if alert.idem_key not in rejected:
+                self._remember(alert.idem_key)
+        if unread:
+            raise PollError("could not read " + "; ".join(unread), inserted)
         self.outbox.set_cursor(CURSOR, started)
         return inserted
 
-    def outbox_keys(self, keys: list[str]) -> set[str]:
-        if not keys:
-            return set()
-        found: set[str] = set()
-        with self.outbox.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                query = select(outbox_table.c.idem_key).where(outbox_table.c.idem_key.in_(chunk))
-                found |= {r[0] for r in conn.execute(query)}
-        return found
+    def _item_failed(self, stage: str, what: str, exc: BaseException) -> None:
+        error = ItemError(stage, what[:300], _describe(exc))
+        self.item_errors.append(error)
+        log.error("alert item skipped in this poll (%s) %s: %s", stage, error.what, error.error)
 
     @staticmethod
     def _key(event: str, item: dict[str, Any]) -> str:

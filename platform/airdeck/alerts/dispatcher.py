@@ -6,9 +6,14 @@ Run by ``airdeck up`` as the ``alert-dispatcher`` service::
 
 It serves, on ``alerts.dispatcher.host:port`` (loopback by default):
 
-* ``GET /healthz``  200 while the loop runs and the outbox database answers, else 503
+* ``GET /healthz``  200 while the loop runs, the outbox database answers and Airflow's state could be
+  read; 503 once :data:`UNHEALTHY_AFTER_FAILED_POLLS` polls in a row failed (200 again after a good one)
 * ``GET /metrics``  Prometheus text (``airdeck_alerts_*``)
-* ``POST /nudge``   wake the loop now (sent by the deadline callback and the task failure hook)
+* ``POST /nudge``   wake the loop now (sent by the deadline callback and the task failure hook). Nudges
+  are coalesced: a nudged poll starts at most once per :data:`NUDGE_MIN_GAP` seconds, however many
+  arrive. The body (at most :data:`NUDGE_MAX_BODY` bytes) is ignored; a missing, negative or non-numeric
+  Content-Length is answered 400, a larger one 413, and a client that stops sending is dropped after
+  :data:`REQUEST_TIMEOUT` seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -23,7 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +37,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from airdeck.alerts.channels import DeliveryError, Sender
-from airdeck.alerts.detect import Detector
+from airdeck.alerts.detect import Detector, PollError
 from airdeck.alerts.messages import Message, render_alert, render_digest
 from airdeck.alerts.metrics import AlertMetrics
 from airdeck.alerts.source import AirflowApi
@@ -43,6 +49,19 @@ from airdeck.state.secrets import SecretFileError, read_private
 log = logging.getLogger("airdeck.alerts.dispatcher")
 
 CLAIM_LIMIT = 1000
+#: /healthz answers 503 after this many polls of Airflow's state failed in a row.
+UNHEALTHY_AFTER_FAILED_POLLS = 3
+#: Seconds between two polls started by /nudge (nudges in between are folded into the next one).
+NUDGE_MIN_GAP = 1.0
+#: Largest /nudge body accepted (it is read and ignored).
+NUDGE_MAX_BODY = 65536
+#: Seconds a client may take to send its request before the connection is dropped.
+REQUEST_TIMEOUT = 10.0
+#: How often finished rows older than alerts.delivery.retention are pruned.
+PRUNE_EVERY = 600.0
+#: How often rows stuck in 'sending' are looked for.
+STALE_CHECK_EVERY = 30.0
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass
@@ -95,6 +114,10 @@ class Dispatcher:
         self.last_loop = 0.0
         self.last_poll_ok = 0.0
         self.db_ok = False
+        self.failed_polls = 0
+        self.last_poll_error = ""
+        self._next_prune = 0.0
+        self._next_stale_check = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._pool = ThreadPoolExecutor(max_workers=settings.delivery.concurrency, thread_name_prefix="deliver")
 
@@ -104,15 +127,23 @@ class Dispatcher:
         if recovered:
             log.info("re-queued %d alert(s) left in flight by a previous dispatcher", recovered)
         next_poll = 0.0
+        last_poll = float("-inf")
         while not self.stop_event.is_set():
             now = time.monotonic()
-            if now >= next_poll or self.wake.is_set():
+            if now >= next_poll or (self.wake.is_set() and now - last_poll >= NUDGE_MIN_GAP):
                 self.wake.clear()
+                last_poll = now
                 self.poll_once()
                 next_poll = time.monotonic() + self.settings.delivery.poll_interval.total_seconds()
             self.deliver_once()
+            self.housekeeping()
             self.last_loop = time.monotonic()
-            self.wake.wait(timeout=max(0.05, min(1.0, next_poll - time.monotonic())))
+            self.metrics.up.set(1 if self.healthy()[0] else 0)
+            if self.wake.is_set():
+                # Nudged during this pass: poll again, but not before the gap since the last poll is over.
+                self.stop_event.wait(max(0.05, min(next_poll, last_poll + NUDGE_MIN_GAP) - time.monotonic()))
+            else:
+                self.wake.wait(timeout=max(0.05, min(1.0, next_poll - time.monotonic())))
         self._pool.shutdown(wait=True)
 
     def stop(self) -> None:
@@ -124,19 +155,58 @@ class Dispatcher:
     def poll_once(self) -> int:
         if self.detector is None:
             return 0
+        self.metrics.polls.inc()
         try:
             inserted = self.detector.poll()
         except Exception as exc:  # noqa: BLE001 - a failed poll is retried at the next interval
+            inserted = exc.inserted if isinstance(exc, PollError) else []
+            self._count(inserted)
+            self.failed_polls += 1
+            self.last_poll_error = str(exc)[:500]
             self.metrics.poll_errors.inc()
-            log.warning("reading Airflow's state failed (will retry): %s", exc)
-            return 0
+            self.metrics.poll_failures.set(self.failed_polls)
+            log.warning("reading Airflow's state failed (%d in a row, will retry): %s", self.failed_polls, exc)
+            return len(inserted)
+        finally:
+            for error in self.detector.item_errors:
+                self.metrics.item_errors.labels(error.stage).inc()
+        self.failed_polls = 0
+        self.last_poll_error = ""
+        self.metrics.poll_failures.set(0)
         self.last_poll_ok = time.time()
         self.metrics.last_poll.set(self.last_poll_ok)
+        self._count(inserted)
+        return len(inserted)
+
+    def _count(self, inserted: list[NewAlert]) -> None:
         for alert in inserted:
             self.metrics.queued.labels(alert.channel, alert.event).inc()
         if inserted:
             log.info("queued %d alert(s)", len(inserted))
-        return len(inserted)
+
+    def housekeeping(self, force: bool = False) -> None:
+        """Now and then: queue again rows stuck in 'sending', delete finished rows older than the retention."""
+        now = time.monotonic()
+        delivery = self.settings.delivery
+        try:
+            if force or now >= self._next_stale_check:
+                self._next_stale_check = now + STALE_CHECK_EVERY
+                # A delivery takes at most `timeout` (per request) after its claim; allow for a full pool queue.
+                limit = 2 * delivery.timeout * max(1, CLAIM_LIMIT // delivery.concurrency) + timedelta(minutes=1)
+                requeued = self.outbox.requeue_stale(self.clock() - min(limit, timedelta(hours=1)))
+                if requeued:
+                    self.metrics.requeued.inc(requeued)
+                    log.warning("queued again %d alert(s) left in 'sending' by a delivery that never finished",
+                                requeued)
+            if force or now >= self._next_prune:
+                self._next_prune = now + PRUNE_EVERY
+                pruned = self.outbox.prune(self.clock() - delivery.retention)
+                if pruned:
+                    self.metrics.pruned.inc(pruned)
+                    log.info("pruned %d finished alert(s) older than %s from the outbox", pruned,
+                             format_duration(delivery.retention))
+        except Exception as exc:  # noqa: BLE001 - the database may be down; tried again later
+            log.warning("outbox housekeeping failed (will retry): %s", exc)
 
     def deliver_once(self) -> int:
         """One delivery pass over every channel. Returns the number of messages sent."""
@@ -198,7 +268,11 @@ class Dispatcher:
             ready += singles
         if not ready:
             return 0
-        results = list(self._pool.map(lambda r: self._send(channel, r), ready))
+        try:
+            results = list(self._pool.map(lambda r: self._send(channel, r), ready))
+        except Exception:
+            self.outbox.release(ready)  # whatever was not recorded goes back to the queue, never stays 'sending'
+            raise
         return sum(results)
 
     def _make_digest(self, channel: str, held: list[Row], now: datetime) -> Row | None:
@@ -229,6 +303,16 @@ class Dispatcher:
             message = self.render(channel, row)
             self.senders[channel].send(message)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+            self._record_failure(channel, row, exc)
+            return 0
+        now = self.clock()
+        self.outbox.mark_sent(row.id, now)
+        self.metrics.sent.labels(channel, row.kind).inc()
+        self.metrics.latency.labels(channel).observe(max(0.0, (now - row.occurred_at).total_seconds()))
+        return 1
+
+    def _record_failure(self, channel: str, row: Row, exc: Exception) -> None:
+        try:
             now = self.clock()
             self.metrics.failed.labels(channel).inc()
             permanent = isinstance(exc, DeliveryError) and exc.permanent
@@ -244,12 +328,9 @@ class Dispatcher:
                 self.metrics.retried.labels(channel).inc()
                 log.warning("alert %s to %s failed (retry in %ss): %s", row.idem_key, channel,
                             int(delay.total_seconds()), error)
-            return 0
-        now = self.clock()
-        self.outbox.mark_sent(row.id, now)
-        self.metrics.sent.labels(channel, row.kind).inc()
-        self.metrics.latency.labels(channel).observe(max(0.0, (now - row.occurred_at).total_seconds()))
-        return 1
+        except Exception as inner:  # noqa: BLE001 - never leave the row in 'sending'
+            log.error("recording the failed delivery of %s to %s failed: %s", row.idem_key, channel, inner)
+            self.outbox.release([row])
 
     # ------------------------------------------------------------------ HTTP
     def healthy(self) -> tuple[bool, str]:
@@ -258,12 +339,17 @@ class Dispatcher:
             return False, "the dispatcher loop is not running"
         if not self.db_ok:
             return False, "the outbox database does not answer"
+        if self.failed_polls >= UNHEALTHY_AFTER_FAILED_POLLS:
+            return False, (f"the last {self.failed_polls} polls of Airflow's state failed; "
+                           f"alerts are not being detected: {self.last_poll_error}")
         return True, "ok"
 
     def serve(self, host: str, port: int) -> ThreadingHTTPServer:
         dispatcher = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = REQUEST_TIMEOUT  # a client that stops sending cannot hold a thread
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 return
 
@@ -284,14 +370,32 @@ class Dispatcher:
                     self._reply(404, b"not found: /healthz, /metrics, POST /nudge")
 
             def do_POST(self) -> None:  # noqa: N802
-                if self.path.startswith("/nudge"):
-                    length = int(self.headers.get("Content-Length") or 0)
-                    if length:
-                        self.rfile.read(min(length, 65536))
-                    dispatcher.wake.set()
-                    self._reply(202, b"ok")
-                else:
+                if not self.path.startswith("/nudge"):
+                    self.close_connection = True
                     self._reply(404, b"not found")
+                    return
+                raw = (self.headers.get("Content-Length") or "0").strip()
+                if self.headers.get("Transfer-Encoding") or not _CONTENT_LENGTH.fullmatch(raw):
+                    self.close_connection = True
+                    dispatcher.metrics.nudges.labels("refused").inc()
+                    self._reply(400, b"Content-Length must be a non-negative integer (no chunked bodies)")
+                    return
+                length = int(raw)
+                if length > NUDGE_MAX_BODY:
+                    self.close_connection = True
+                    dispatcher.metrics.nudges.labels("refused").inc()
+                    self._reply(413, f"a /nudge body is at most {NUDGE_MAX_BODY} bytes".encode())
+                    return
+                try:
+                    if length and len(self.rfile.read(length)) < length:
+                        raise ConnectionError("the body is shorter than its Content-Length")
+                except OSError:  # timed out or cut short: drop the connection
+                    self.close_connection = True
+                    dispatcher.metrics.nudges.labels("refused").inc()
+                    return
+                dispatcher.metrics.nudges.labels("accepted").inc()
+                dispatcher.wake.set()
+                self._reply(202, b"ok")
 
         server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True
@@ -323,7 +427,6 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    dispatcher.metrics.up.set(1)
     try:
         dispatcher.run()
     finally:

@@ -33,8 +33,18 @@ _html_env = Environment(loader=_TEMPLATES, undefined=StrictUndefined, autoescape
 
 
 def mrkdwn(value: object) -> str:
-    """Escape for Slack mrkdwn (only &, <, > are special)."""
+    """Escape for Slack mrkdwn (only &, <, > are special).
+
+    Every value that comes from a task or from Airflow (ids, log excerpt, exception text, host) goes
+    through this before it reaches a ``mrkdwn`` block or the fallback ``text``: ``<!channel>`` and
+    ``<https://evil|Open task log>`` in a task's output must reach Slack as text, never as a mention
+    or a link. Slack decodes the three entities back for display (also inside code blocks)."""
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code_block(lines: list[str]) -> str:
+    """Log lines for a Slack code block: escaped, and unable to close the block early."""
+    return mrkdwn("\n".join(str(line) for line in lines)[-2800:].replace("```", "'''"))
 
 
 _text_env.filters["mrkdwn"] = mrkdwn
@@ -88,7 +98,7 @@ def render_import_error(key: str, payload: dict[str, Any]) -> Message:
     ]
     excerpt = payload.get("log_excerpt") or []
     if excerpt and not fixed:
-        body = "\n".join(excerpt)[-2800:].replace("```", "'''")
+        body = _code_block(excerpt)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Traceback*\n```{body}```"}})
     url = (payload.get("links") or {}).get("dag_url")
     if url:
@@ -105,8 +115,8 @@ def render_import_error(key: str, payload: dict[str, Any]) -> Message:
                  f"<h2 style=\"color:{color}\">{html.escape(title)}</h2><p>{html.escape(summary)}</p>"
                  f"<table>{rows}</table>{trace}{link}<p style=\"color:#888;font-size:11px\">{html.escape(key)}</p>"
                  f"</body></html>")
-    text = "\n".join([summary, f"error: {payload.get('error')}"] + ([url] if url else []))
-    return Message(key=key, subject=f"[airdeck] {summary}"[:250], text=text, blocks=blocks, html=body_html)
+    text = "\n".join(mrkdwn(line) for line in [summary, f"error: {payload.get('error')}"] + ([url] if url else []))
+    return Message(key=key, subject=_subject(summary), text=text, blocks=blocks, html=body_html)
 
 
 def render_alert(key: str, payload: dict[str, Any]) -> Message:
@@ -126,7 +136,7 @@ def render_alert(key: str, payload: dict[str, Any]) -> Message:
     ]
     excerpt = payload.get("log_excerpt") or []
     if excerpt:
-        body = "\n".join(excerpt)[-2800:].replace("```", "'''")
+        body = _code_block(excerpt)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Last log lines*\n```{body}```"}})
     elif payload.get("log_omitted"):
         blocks.append({"type": "context", "elements": [
@@ -143,13 +153,13 @@ def render_alert(key: str, payload: dict[str, Any]) -> Message:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"airdeck · `{mrkdwn(key)}`"}]})
     text_lines = [summary, f"run {payload.get('run_id')}"]
     if excerpt:
-        text_lines.append(excerpt[-1])
+        text_lines.append(str(excerpt[-1]))
     if links.get("log_url"):
         text_lines.append(links["log_url"])
     html_body = EMAIL.render(title=title, summary=summary, p=_Attr(p), links=_Attr(links), key=key,
                              color=COLORS.get(event, "#d32f2f"))
-    return Message(key=key, subject=f"[airdeck] {summary}"[:250], text="\n".join(text_lines), blocks=blocks,
-                   html=html_body)
+    return Message(key=key, subject=_subject(summary), text="\n".join(mrkdwn(line) for line in text_lines),
+                   blocks=blocks, html=html_body)
 
 
 def render_digest(key: str, channel: str, payloads: list[dict[str, Any]], threshold: int, window: str,
@@ -168,7 +178,7 @@ def render_digest(key: str, channel: str, payloads: list[dict[str, Any]], thresh
     for p in sample:
         label = f"{p['dag_id']}{'.' + p['task_id'] if p.get('task_id') else ''} · {p.get('run_id')}"
         url = (p.get("links") or {}).get("log_url")
-        sample_lines.append(f"• <{url}|{mrkdwn(label)}>" if url else f"• {mrkdwn(label)}")
+        sample_lines.append(f"• <{mrkdwn(url)}|{mrkdwn(label)}>" if url else f"• {mrkdwn(label)}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}},
@@ -181,8 +191,8 @@ def render_digest(key: str, channel: str, payloads: list[dict[str, Any]], thresh
     rows = [_Attr(p, links=_Attr(p.get("links") or {})) for p in sample]
     html_body = DIGEST_EMAIL.render(title=title, groups=ordered, sample=rows,
                                     titles=TITLES, threshold=threshold, window=window, grafana=grafana_url)
-    text = title + "\n" + "\n".join(f"{TITLES.get(e, e)} {d}: {n}" for (e, d), n in ordered)
-    return Message(key=key, subject=f"[airdeck] {title}", text=text, blocks=blocks, html=html_body)
+    text = mrkdwn(title + "\n" + "\n".join(f"{TITLES.get(e, e)} {d}: {n}" for (e, d), n in ordered))
+    return Message(key=key, subject=_subject(title), text=text, blocks=blocks, html=html_body)
 
 
 def render_test(channel: str, public_url: str) -> Message:
@@ -192,7 +202,12 @@ def render_test(channel: str, public_url: str) -> Message:
               {"type": "actions", "elements": [_button("Open Airflow", public_url)]}]
     body = (f"<!doctype html><html><body style=\"font-family:sans-serif;\"><p>{html.escape(title)}.</p>"
             f"<p><a href=\"{html.escape(public_url)}\">Open Airflow</a></p></body></html>")
-    return Message(key=f"test|{channel}", subject=f"[airdeck] {title}", text=title, blocks=blocks, html=body)
+    return Message(key=f"test|{channel}", subject=_subject(title), text=mrkdwn(title), blocks=blocks, html=body)
+
+
+def _subject(summary: str) -> str:
+    """An email subject: one line (control characters from task data become spaces), at most 250 characters."""
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in f"[airdeck] {summary}")[:250]
 
 
 class _Attr(dict):  # type: ignore[type-arg]

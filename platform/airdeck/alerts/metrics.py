@@ -36,3 +36,21 @@ class AlertMetrics:
             "airdeck_alerts_oldest_pending_age_seconds",
             "Age of the oldest alert in the outbox not yet delivered (queued or sending); 0 when none.", registry=r)
         self.up = Gauge("airdeck_alerts_dispatcher_up", "1 while the dispatcher loop is healthy.", registry=r)
+        self.polls = Counter("airdeck_alerts_polls_total", "Polls of Airflow's state (timer and /nudge).",
+                             registry=r)
+        self.poll_failures = Gauge(
+            "airdeck_alerts_poll_failures_consecutive",
+            "Polls of Airflow's state that failed in a row (0 after a good poll); /healthz is 503 from "
+            "UNHEALTHY_AFTER_FAILED_POLLS on.", registry=r)
+        self.item_errors = Counter(
+            "airdeck_alerts_item_errors_total",
+            "Items of Airflow's state skipped in a poll because they could not be read, enriched or stored "
+            "(the other items are queued; the item is tried again at the next poll).", ["stage"], registry=r)
+        self.nudges = Counter("airdeck_alerts_nudges_total",
+                              "POST /nudge requests, by outcome (accepted, or refused as malformed).",
+                              ["outcome"], registry=r)
+        self.pruned = Counter("airdeck_alerts_pruned_total",
+                              "Finished outbox rows deleted after alerts.delivery.retention.", registry=r)
+        self.requeued = Counter("airdeck_alerts_requeued_stale_total",
+                                "Rows found stuck in 'sending' (a delivery that never finished) and queued again.",
+                                registry=r)

@@ -6,8 +6,10 @@ same against a remote deployment and never depends on a task process having run 
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +17,10 @@ from urllib.parse import quote
 import httpx
 
 PAGE = 100
+#: A log line longer than this (bytes) is cut: its start is kept, the rest is read and thrown away.
+MAX_LOG_LINE = 16384
+#: Reading one task's log for an excerpt stops after this many seconds (the excerpt says so).
+LOG_READ_SECONDS = 20.0
 
 
 class SourceError(Exception):
@@ -120,7 +126,12 @@ class AirflowApi:
 
     def log_excerpt(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1,
                     lines: int = 12) -> list[str]:
-        """The error and the last log lines of one try (empty when the log cannot be read)."""
+        """The error and the last log lines of one try (empty when the log cannot be read).
+
+        Airflow's log API has no "tail": the log is streamed (NDJSON) and only the last ``lines``
+        lines and the last errors are kept, so memory stays small whatever the log's size; a line
+        longer than :data:`MAX_LOG_LINE` bytes is cut, and reading stops after
+        :data:`LOG_READ_SECONDS` (the excerpt then says it shows an earlier part)."""
         if lines <= 0:
             return []
         path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
@@ -128,36 +139,91 @@ class AirflowApi:
         params: dict[str, Any] = {"full_content": "true"}
         if map_index >= 0:
             params["map_index"] = map_index
-        try:
-            response = self.request("GET", path, params=params, headers={"Accept": "application/json"})
-        except SourceError:
-            return []
-        if response.status_code != 200:
-            return []
-        try:
-            content = response.json().get("content") or []
-        except ValueError:
-            return []
-        return excerpt(content, lines)
+        tail = LogTail(lines)
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.token(refresh=attempt == 2)}",
+                       "Accept": "application/x-ndjson"}
+            try:
+                with self.client.stream("GET", f"{self.base_url}{path}", params=params, headers=headers) as response:
+                    if response.status_code == 401 and attempt == 1:
+                        continue
+                    if response.status_code != 200:
+                        return []
+                    complete = tail.feed_lines(split_lines(response.iter_bytes(), MAX_LOG_LINE),
+                                               time.monotonic() + LOG_READ_SECONDS)
+                    if not complete:
+                        tail.add_text(f"[log excerpt stopped after {LOG_READ_SECONDS:.0f}s of reading; "
+                                      "open the log for its end]")
+                    return tail.result()
+            except (httpx.HTTPError, SourceError):
+                return tail.result()
+        return []
 
 
-def excerpt(content: list[Any], lines: int) -> list[str]:
-    """Turn Airflow's structured log lines into readable text: the last lines, the error last."""
-    out: list[str] = []
-    errors: list[str] = []
-    for item in content:
+def split_lines(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """Lines of a byte stream (without the newline); a line longer than ``limit`` is cut to ``limit`` bytes.
+
+    Memory is bounded by ``limit`` plus one chunk, however long a line or the stream is."""
+    buffer = bytearray()
+    overflow = False
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if not overflow:
+                room = limit - len(buffer)
+                buffer += piece[:room]
+                overflow = len(piece) > room
+            if end < 0:
+                break
+            yield bytes(buffer)
+            buffer.clear()
+            overflow = False
+            start = end + 1
+    if buffer:
+        yield bytes(buffer)
+
+
+class LogTail:
+    """The last ``lines`` readable lines of a structured log and its last errors, kept as lines arrive."""
+
+    def __init__(self, lines: int):
+        self.lines = lines
+        self.out: deque[str] = deque(maxlen=max(1, lines))
+        self.errors: deque[str] = deque(maxlen=2)
+
+    def feed_lines(self, raw_lines: Iterable[bytes], deadline: float) -> bool:
+        """Consume NDJSON lines; False when the deadline stopped the reading first."""
+        for raw in raw_lines:
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw)
+            except ValueError:  # a cut or malformed line: keep its text
+                item = raw.decode("utf-8", "replace")
+            self.add(item)
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+    def add_text(self, text: str) -> None:
+        self.out.append(text)
+
+    def add(self, item: Any) -> None:
         if isinstance(item, str):
-            out.append(item)
-            continue
+            if item:
+                self.out.append(item[:500])
+            return
         if not isinstance(item, dict):
-            continue
+            return
         event = str(item.get("event", "")).rstrip()
         level = str(item.get("level", "")).lower()
         if event.startswith("::group::") or event.startswith("::endgroup::"):
-            continue
+            return
         text = f"{level.upper()} {event}" if level in ("error", "critical", "warning") else event
         if text:
-            out.append(text)
+            self.out.append(text[:500])
         for detail in item.get("error_detail") or []:
             if isinstance(detail, dict):
                 message = f"{detail.get('exc_type', 'Error')}: {detail.get('exc_value', '')}".rstrip(": ")
@@ -165,9 +231,19 @@ def excerpt(content: list[Any], lines: int) -> list[str]:
                 if frames and isinstance(frames[-1], dict):
                     last = frames[-1]
                     message += f"  ({last.get('filename', '?')}:{last.get('lineno', '?')} in {last.get('name', '?')})"
-                errors.append(message)
-    tail = [line for line in out if line][-lines:]
-    for message in errors[-2:]:
-        if message not in tail:
-            tail.append(message)
-    return [line[:500] for line in tail[-lines:]]
+                self.errors.append(message[:500])
+
+    def result(self) -> list[str]:
+        tail = list(self.out)[-self.lines:]
+        for message in self.errors:
+            if message not in tail:
+                tail.append(message)
+        return [line[:500] for line in tail[-self.lines:]]
+
+
+def excerpt(content: list[Any], lines: int) -> list[str]:
+    """Turn Airflow's structured log lines into readable text: the last lines, the error last."""
+    tail = LogTail(lines)
+    for item in content:
+        tail.add(item)
+    return tail.result()

@@ -124,6 +124,19 @@ class DeliverySettings(Section):
     timeout: Duration = Field(timedelta(seconds=15), description="Timeout of one Slack or SMTP request.")
     concurrency: int = Field(4, ge=1, le=64, description="Deliveries in flight at once.")
     log_lines: int = Field(12, ge=0, le=200, description="Last log lines of the error quoted in a message.")
+    retention: Duration = Field(
+        timedelta(days=30),
+        description="Delivered, dead-lettered, digested and suppressed alerts older than this are deleted from "
+                    "the outbox (the newest alert of each broken DAG file is kept).")
+
+    @model_validator(mode="after")
+    def _retention_covers_rereads(self) -> DeliverySettings:
+        floor = max(self.initial_lookback + self.overlap, timedelta(hours=1))
+        if self.retention < floor:
+            raise ValueError(f"retention: must be at least initial_lookback + overlap and 1h "
+                             f"({int(floor.total_seconds())}s here): a row deleted sooner could be detected "
+                             "and sent again")
+        return self
 
 
 class DispatcherSettings(Section):

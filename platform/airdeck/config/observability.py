@@ -41,6 +41,14 @@ class BridgeSettings(Section):
         None,
         description="statsd_exporter mapping file. Default: prometheus/statsd-mapping.yml of airdeck.",
     )
+    max_series: int = Field(
+        50_000, ge=100, le=10_000_000,
+        description="Most series the bridge holds (about 1.1 KiB each for a counter, 1.6 KiB for a histogram). "
+                    "A sample that would create one more is dropped and counted in "
+                    "airdeck_metrics_bridge_dropped_samples_total (alert AirdeckMetricsSeriesLimit); existing "
+                    "series keep updating. Bounds the memory any local process can make the bridge use through "
+                    "the loopback StatsD port.",
+    )
 
 
 class PrometheusSettings(Section):

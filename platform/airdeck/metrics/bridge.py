@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65535
 DEFAULT_BATCH = 256
+#: Default of --max-series and observability.bridge.max_series: about 55 MiB of counters or 75 MiB of
+#: histograms above the bridge's ~27 MiB (benchmarks/bridge_series_memory.py measures it).
+DEFAULT_MAX_SERIES = 50_000
 
 
 class BridgeError(RuntimeError):
@@ -113,6 +116,7 @@ class BridgeSettings:
     udp_rcvbuf: int | None = None
     cache_size: int = 1000
     batch: int = DEFAULT_BATCH
+    max_series: int = DEFAULT_MAX_SERIES  # 0: no limit (statsd_exporter's behaviour)
 
 
 class Bridge:
@@ -120,7 +124,8 @@ class Bridge:
         self.settings = settings
         self.clock = clock
         config = self._load(settings.mapping) if settings.mapping else empty_config()
-        self.exporter = Exporter(apply_ttl_default(config, settings.ttl_default), clock, settings.cache_size)
+        self.exporter = Exporter(apply_ttl_default(config, settings.ttl_default), clock, settings.cache_size,
+                                 max_series=settings.max_series)
         for warning in self.exporter.mapper.warnings:
             log.warning("%s: %s", settings.mapping, warning)
         self._process_registry = CollectorRegistry(auto_describe=False)

@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from airdeck.metrics.bridge import Bridge, BridgeError, BridgeSettings
+from airdeck.metrics.bridge import DEFAULT_MAX_SERIES, Bridge, BridgeError, BridgeSettings
 from airdeck.metrics.gocompat import parse_go_duration
 from airdeck.metrics.mapping import MappingFileError, load_mapping_file
 
@@ -28,6 +28,12 @@ def _duration(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of series (0 or more)")
+    return int(text)
 
 
 def _size(text: str) -> int:
@@ -86,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="mapping cache entries, like statsd_exporter's --statsd.cache-size (default %(default)s)",
     )
     parser.add_argument(
+        "--max-series",
+        type=_count,
+        default=DEFAULT_MAX_SERIES,
+        metavar="N",
+        help="most series held; samples that would create more are dropped and counted in "
+        "airdeck_metrics_bridge_dropped_samples_total (default %(default)s; 0: no limit)",
+    )
+    parser.add_argument(
         "--check-config",
         action="store_true",
         help="validate the mapping file and exit (0 when it is usable)",
@@ -128,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         ttl_default=args.ttl_default,
         udp_rcvbuf=args.udp_rcvbuf,
         cache_size=args.cache_size,
+        max_series=args.max_series,
     )
     try:
         bridge = Bridge(settings)

@@ -34,9 +34,11 @@ from airdeck.metrics.registry import (
     SUMMARY,
     Clock,
     Conflict,
+    LabelTooLong,
     MetricRegistry,
     ObserverOptions,
     Series,
+    SeriesLimit,
 )
 from airdeck.metrics.selfmetrics import SelfMetrics, reserved_names
 
@@ -84,11 +86,12 @@ class Exporter:
         clock: Clock,
         cache_size: int = DEFAULT_CACHE_SIZE,
         styles: TagStyles | None = None,
+        max_series: int = 0,
     ):
         self.clock = clock
         self.metrics = SelfMetrics()
         self.parser = LineParser(self.metrics.parse, styles)
-        self.registry = MetricRegistry(clock, reserved_names())
+        self.registry = MetricRegistry(clock, reserved_names(), max_series)
         self.cache_size = cache_size
         self._fast: dict[tuple[str, str], _FastEntry] = {}
         self._fast_hits = 0
@@ -96,6 +99,8 @@ class Exporter:
         self.set_config(config)
         metrics = self.metrics
         metrics.metrics_by_type = self.registry.counts_by_type
+        metrics.series = self.registry.series_count
+        metrics.series_limit = max_series
         metrics.cache_length = lambda: self.mapper.cache_length()
         metrics.cache_gets = lambda: self.mapper.cache_stats.gets + self._fast_hits
         metrics.cache_hits = lambda: self.mapper.cache_stats.hits + self._fast_hits
@@ -280,6 +285,9 @@ class Exporter:
             except Conflict:
                 metrics.conflict(COUNTER, name)
                 return None
+            except (SeriesLimit, LabelTooLong) as exc:
+                metrics.drop(exc)
+                return None
             series.value += value
             metrics.events[COUNTER] += 1
             return _FastEntry(action, series, COUNTER, scale, from_ms, tagged, ())
@@ -288,6 +296,9 @@ class Exporter:
                 series = registry.get_series(name, GAUGE, labels, help_text, ttl)
             except Conflict:
                 metrics.conflict(GAUGE, name)
+                return None
+            except (SeriesLimit, LabelTooLong) as exc:
+                metrics.drop(exc)
                 return None
             if event.relative:
                 series.value += value
@@ -305,6 +316,9 @@ class Exporter:
             series = registry.get_series(name, family_kind, labels, help_text, ttl, options)
         except Conflict:
             metrics.conflict("observer", name)
+            return None
+        except (SeriesLimit, LabelTooLong) as exc:
+            metrics.drop(exc)
             return None
         family = registry.families[name]
         self._observe(family_kind, series, family.options.buckets, value)

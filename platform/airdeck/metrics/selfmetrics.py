@@ -28,12 +28,20 @@ class SelfMetrics:
     config_reloads: dict[str, int] = field(default_factory=dict)
     loaded_mappings: int = 0
     ttl_expired: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # samples dropped to bound memory, by reason
+    series_limit: int = 0
     # Filled in by the bridge at scrape time.
     udp_drops: Callable[[], float | None] = lambda: None
     metrics_by_type: Callable[[], dict[str, int]] = dict
     cache_length: Callable[[], int] = lambda: 0
     cache_gets: Callable[[], int] = lambda: 0
     cache_hits: Callable[[], int] = lambda: 0
+    series: Callable[[], int] = lambda: 0
+
+    def drop(self, exc: Exception) -> None:
+        """A sample not stored: ``series_limit`` (a new series beyond the cap) or ``label_too_long``."""
+        reason = "label_too_long" if type(exc).__name__ == "LabelTooLong" else "series_limit"
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
     def action(self, name: str) -> None:
         self.actions[name] = self.actions.get(name, 0) + 1
@@ -145,6 +153,23 @@ class SelfMetrics:
             "airdeck_metrics_bridge_ttl_expired_series_total",
             "Series the bridge deleted because their mapping's ttl ran out.",
             self.ttl_expired,
+        )
+        dropped = CounterMetricFamily(
+            "airdeck_metrics_bridge_dropped_samples_total",
+            "Samples the bridge did not store to bound its memory: series_limit (a new series beyond "
+            "observability.bridge.max_series) or label_too_long.",
+            labels=["reason"],
+        )
+        for reason in ("label_too_long", "series_limit"):
+            dropped.add_metric([reason], self.dropped.get(reason, 0))
+        yield dropped
+        yield GaugeMetricFamily(
+            "airdeck_metrics_bridge_series", "Series the bridge holds now.", value=self.series()
+        )
+        yield GaugeMetricFamily(
+            "airdeck_metrics_bridge_series_limit",
+            "Most series the bridge holds (observability.bridge.max_series; 0: no limit).",
+            value=self.series_limit,
         )
 
 

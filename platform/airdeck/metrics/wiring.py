@@ -93,7 +93,8 @@ def bridge_argv(cfg: AirdeckConfig) -> list[str]:
             "--statsd-listen", f"127.0.0.1:{obs.statsd.port}",
             "--web-listen", f"127.0.0.1:{obs.bridge.metrics_port}",
             "--mapping", str(_mapping_or_default(cfg)),
-            "--udp-rcvbuf", "8M"]
+            "--udp-rcvbuf", "8M",
+            "--max-series", str(obs.bridge.max_series)]
 
 
 def _mapping_or_default(cfg: AirdeckConfig) -> Path:
