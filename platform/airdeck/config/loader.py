@@ -15,10 +15,25 @@ from airdeck.config.model import AirdeckConfig
 
 DEFAULT_FILE = "airdeck.yaml"
 MAX_FILE_BYTES = 1024 * 1024
+#: Deepest nesting of mappings and lists accepted; airdeck.yaml itself needs fewer than ten levels.
+MAX_DEPTH = 64
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects a key given twice in one mapping."""
+    """A safe YAML loader that rejects a key given twice in one mapping, and nesting deeper than
+    :data:`MAX_DEPTH` (PyYAML's parser is recursive: a file nested a thousand levels deep would
+    otherwise end in RecursionError)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        depth = getattr(self, "_airdeck_depth", 0)
+        if depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._airdeck_depth = depth + 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+        finally:
+            self._airdeck_depth = depth
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
