@@ -155,8 +155,8 @@ class TriggererSettings(Section):
 
     capacity: int = Field(1000, ge=1, description="Triggers one triggerer runs at most.")
     log_server_port: Port = Field(
-        8794, description="Port of the triggerer's log server, from which the UI reads deferred tasks' logs "
-                          "([logging] trigger_log_server_port).")
+        8792, description="Port of the triggerer's log server, from which the UI reads deferred tasks' logs "
+                          "([logging] trigger_log_server_port). Not Airflow's 8794: that is worker 2's port.")
 
 
 class WorkersSettings(Section):
