@@ -270,6 +270,9 @@ def _number(seconds: float) -> int | float:
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or value.split("://", 1)[1] in ("", "/"):
         raise ValueError("must be an absolute http:// or https:// URL, e.g. https://host.example.com:8443")
+    if any(c.isspace() or c in "\"'<>\\`{}|^" for c in value):
+        raise ValueError("a URL holds no spaces, quotes, <>, \\, `, {}, | or ^ (write them percent-encoded, "
+                         "e.g. %20 for a space)")
     return value.rstrip("/")
 
 
