@@ -281,7 +281,10 @@ HttpUrl = Annotated[
     str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "pattern": "^https?://[^/]"}),
 ]
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+#: An address as SMTP servers and Airflow's users table take it: ``name@host`` (RFC 5322's dot-atom local
+#: part, a host name of letters, digits and hyphens); no display name, no brackets, no spaces.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]+@{_LABEL}(?:\.{_LABEL})*$"
 
 
 def _email(value: str) -> str:
