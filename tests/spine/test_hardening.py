@@ -223,7 +223,7 @@ def test_14_a_dollar_in_a_database_password_is_refused_without_echoing_it() -> N
 def test_14_a_state_folder_the_generated_files_cannot_hold_is_refused_up_front(tmp_path: Path, name: str) -> None:
     with pytest.raises(AirdeckError, match=re.escape("$AIRDECK_HOME")):
         AirdeckHome.from_env(str(tmp_path / name))
-    done = run_child(tmp_path, "--home", str(tmp_path / name), "up")
+    done = run_child(tmp_path, "--home", str(tmp_path / name), "status")
     assert done.returncode == 2 and "cannot carry" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / name).exists()  # nothing created, no initdb
 
