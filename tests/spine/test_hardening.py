@@ -235,3 +235,18 @@ def test_14_uv_is_installed_pinned_by_hash() -> None:
     version = re.search(r'UV_VERSION="([^"]+)"', lib)
     assert version and f"uv=={version.group(1)}" in requirements
     assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", requirements)) >= 10  # one per platform wheel
+
+
+# ------------------------------------------------------------------ found by the config fuzzer
+def test_fuzz_a_mapping_used_as_a_key_is_a_config_error() -> None:
+    """tests/fuzz/regressions/config/unhashable-key.yaml: ``? {a: 1}`` used to raise TypeError."""
+    with pytest.raises(ConfigError, match="keys are plain names"):
+        load_config(REPO / "tests" / "fuzz" / "regressions" / "config" / "unhashable-key.yaml")
+    with pytest.raises(ConfigError, match="keys are plain names"):
+        parse_config_text("a:\n  ? [x, y]\n  : 1\n")
+
+
+def parse_config_text(text: str) -> object:
+    from airdeck.config.loader import read_yaml_bytes
+
+    return parse_config(read_yaml_bytes(text.encode()), "airdeck.yaml")

@@ -40,6 +40,12 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                "found a key that is a mapping or a list; keys are plain names", key_node.start_mark) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark,
@@ -84,6 +90,11 @@ def _read_yaml(path: Path, source: str) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(source, [ConfigIssue("", f"cannot be read: {exc.strerror}")]) from None
+    return read_yaml_bytes(raw, source)
+
+
+def read_yaml_bytes(raw: bytes, source: str = "<config>") -> Any:
+    """The YAML document in ``raw`` (the bytes of an airdeck.yaml); any problem is a :class:`ConfigError`."""
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(source, [ConfigIssue("", f"is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")])
     try:
