@@ -107,8 +107,9 @@ def read_yaml_bytes(raw: bytes, source: str = "<config>") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [ConfigIssue("", f"malformed YAML: {where}{problem}",
-                                               "fix the syntax; YAML indents with spaces, not tabs")]) from None
+        hint = "" if isinstance(exc, yaml.constructor.ConstructorError | yaml.composer.ComposerError) \
+            else "fix the syntax; YAML indents with spaces, not tabs"
+        raise ConfigError(source, [ConfigIssue("", f"malformed YAML: {where}{problem}", hint)]) from None
 
 
 def parse_config(data: Any, source: str = "<config>") -> AirdeckConfig:
