@@ -26,9 +26,13 @@ uv_cmd() {
 install_python_deps() {
     need_python
     if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
-        echo "installing uv ${UV_VERSION} (the lock file's installer)…" >&2
-        python3 -m pip install --quiet --user "uv==${UV_VERSION}" 2>/dev/null \
-            || python3 -m pip install --quiet "uv==${UV_VERSION}"
+        echo "installing uv ${UV_VERSION} (the lock file's installer, checked against its pinned hashes)…" >&2
+        # Only the exact wheels listed in uv-requirements.txt are accepted (pip refuses any other file).
+        local pinned=(--quiet --require-hashes --only-binary=:all: -r "$REPO/scripts/uv-requirements.txt")
+        grep -q "^uv==${UV_VERSION} " "$REPO/scripts/uv-requirements.txt" \
+            || { echo "error: scripts/uv-requirements.txt does not pin uv ${UV_VERSION}" >&2; exit 1; }
+        python3 -m pip install --user "${pinned[@]}" 2>/dev/null \
+            || python3 -m pip install "${pinned[@]}"
     fi
     # An install without the dev group (scripts/up passes --no-dev) is inexact: it adds what the
     # platform needs and removes nothing, so it never uninstalls the test tools scripts/test installed;

@@ -109,13 +109,14 @@ def free_udp_port() -> int:
 
 
 def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
-    api, health, pg, valkey, logs, bridge, prometheus = free_ports(7)
+    api, health, pg, valkey, logs, bridge, prometheus, trigger_logs = free_ports(8)
     config = {
         "api_server": {"port": api, "workers": 1},
         "scheduler": {"health_check_port": health},
         "database": {"embedded": {"port": pg}},
         "broker": {"embedded": {"port": valkey}},
         "workers": {"log_server_port": logs},
+        "triggerer": {"log_server_port": trigger_logs},  # two stacks on one machine must not share it
         "airflow": {"dags_are_paused_at_creation": False},
         "observability": {"statsd": {"port": free_udp_port()}, "bridge": {"metrics_port": bridge},
                           "prometheus": {"port": prometheus}},

@@ -19,9 +19,9 @@ def _up(tmp_path: Path, config: dict) -> subprocess.CompletedProcess[str]:
 
 
 def _ports() -> dict:
-    api, health, logs = free_ports(3)
+    api, health, logs, trigger_logs = free_ports(4)
     return {"api_server": {"port": api}, "scheduler": {"health_check_port": health},
-            "workers": {"log_server_port": logs}}
+            "workers": {"log_server_port": logs}, "triggerer": {"log_server_port": trigger_logs}}
 
 
 def _nothing_running(home: Path) -> bool:

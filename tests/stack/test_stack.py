@@ -67,6 +67,17 @@ def test_status_json_reports_every_service_healthy(stack: Stack) -> None:
     assert health["scheduler"]["status"] == "healthy"
 
 
+def test_the_triggerer_log_server_listens_on_its_own_key(stack: Stack) -> None:
+    """triggerer.log_server_port moves it (it was fixed at 8794, worker 2's port); it wants a token."""
+    port = stack.settings["triggerer"]["log_server_port"]
+    triggerer = psutil.Process(_services(stack)["triggerer"]["pid"])
+    family = {triggerer.pid} | {child.pid for child in triggerer.children(recursive=True)}
+    listeners = {c.pid for c in psutil.net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+    assert listeners and listeners <= family, (port, listeners, family)
+    assert httpx.get(f"http://127.0.0.1:{port}/log/x.log", timeout=10).status_code == 403
+
+
 def test_secrets_never_in_process_listings_and_files_private(stack: Stack) -> None:
     secret_values = [p.read_text().strip() for p in (stack.home / "secrets").iterdir()]
     marker_root = str(stack.home)

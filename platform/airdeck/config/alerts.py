@@ -47,7 +47,8 @@ class ChannelSettings(Section):
     connection: str = Field(
         description="Airflow connection id: type slackwebhook (token/URL in the password) or smtp.")
     to: list[EmailAddress] = Field(default_factory=list, description="Email recipients (email channels only).")
-    from_email: str | None = Field(None, description="Sender address; default: the SMTP connection's from_email.")
+    from_email: EmailAddress | None = Field(
+        None, description="Sender address; default: the SMTP connection's from_email.")
 
     @field_validator("connection")
     @classmethod

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePath
 from typing import Annotated, Any
 
 from pydantic import (
@@ -23,18 +24,94 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
+    SecretStr,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 
 class Section(BaseModel):
-    """Base of every section of airdeck.yaml: unknown keys are errors, assignments are validated too."""
+    """Base of every section of airdeck.yaml: unknown keys are errors, assignments are validated too.
+
+    Every text value of every field (strings, secrets, paths, and the keys and items of mappings and
+    lists) passes :func:`check_text` here, once, so a field added later gets the same protection: the
+    values reach generated files (airflow.cfg, supervisord.conf, webserver_config.py, Prometheus's
+    configuration) and must not be able to add a line, a section or a program to them."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text_only(cls, value: Any) -> Any:
+        _walk_text(value, "")
+        return value
+
+
+# --- text that reaches generated files ------------------------------------------------------------
+
+#: C0 and C1 control characters (newline, carriage return, NUL, tab, escape, ...), DEL, the Unicode
+#: line and paragraph separators, and lone surrogates (not encodable as UTF-8).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: What Airflow's configuration parser expands in every value it reads from airflow.cfg
+#: (``os.path.expandvars`` then ``os.path.expanduser``, repeated): ``$NAME``, ``${NAME}`` and a leading ``~``.
+_EXPANDED = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+
+_CHAR_NAMES = {"\n": "a line feed (newline)", "\r": "a carriage return", "\x00": "a NUL byte", "\t": "a tab"}
+
+
+def check_text(value: str, *, secret: bool = False) -> None:
+    """Refuse text that a generated file could not hold as it is: control characters, lone surrogates,
+    ``$NAME``/``${NAME}``/leading ``~`` (Airflow would expand them), and surrounding spaces (its
+    configuration parser strips them). Raises ValueError saying what to write instead; a ``secret``
+    value is never quoted in the message."""
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        char = bad.group()
+        name = _CHAR_NAMES.get(char, "a control character" if not 0xD800 <= ord(char) <= 0xDFFF
+                               else "a lone surrogate (not valid Unicode text)")
+        raise ValueError(f"contains {name} (U+{ord(char):04X}) at position {bad.start() + 1}; "
+                         "values are one line of printable text")
+    expanded = _EXPANDED.search(value)
+    if expanded is not None:
+        what = "a $NAME reference" if secret else f"{expanded.group()!r}"
+        raise ValueError(f"contains {what}, which Airflow would replace by an environment variable when it "
+                         "reads its configuration; airdeck.yaml does not expand variables: write the value "
+                         "itself (in a URL, write $ as %24)")
+    if value.startswith("~"):
+        raise ValueError("starts with '~', which Airflow would expand to a home folder when it reads its "
+                         "configuration; write the full path")
+    if value != value.strip():
+        raise ValueError("has spaces at the start or end; remove them (configuration files drop them)")
+
+
+def _walk_text(value: Any, where: str) -> None:
+    """Apply :func:`check_text` to every text inside ``value``; nested sections check themselves."""
+    try:
+        if isinstance(value, str):
+            check_text(value)
+        elif isinstance(value, SecretStr):
+            check_text(value.get_secret_value(), secret=True)
+        elif isinstance(value, PurePath):
+            check_text(str(value))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                _walk_text(key, f"{where}key {key!r}: ")
+                _walk_text(item, f"{where}[{key!r}]: " if isinstance(key, str) else where)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for index, item in enumerate(value):
+                _walk_text(item, f"{where}item {index + 1}: ")
+    except _WalkError:
+        raise
+    except ValueError as exc:
+        raise _WalkError(f"{where}{exc}") from None
+
+
+class _WalkError(ValueError):
+    """A :func:`check_text` failure with the place inside a mapping or list already prefixed."""
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -193,6 +270,9 @@ def _number(seconds: float) -> int | float:
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")) or value.split("://", 1)[1] in ("", "/"):
         raise ValueError("must be an absolute http:// or https:// URL, e.g. https://host.example.com:8443")
+    if any(c.isspace() or c in "\"'<>\\`{}|^" for c in value):
+        raise ValueError("a URL holds no spaces, quotes, <>, \\, `, {}, | or ^ (write them percent-encoded, "
+                         "e.g. %20 for a space)")
     return value.rstrip("/")
 
 
@@ -201,7 +281,10 @@ HttpUrl = Annotated[
     str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "pattern": "^https?://[^/]"}),
 ]
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+#: An address as SMTP servers and Airflow's users table take it: ``name@host`` (RFC 5322's dot-atom local
+#: part, a host name of letters, digits and hyphens); no display name, no brackets, no spaces.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]+@{_LABEL}(?:\.{_LABEL})*$"
 
 
 def _email(value: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airdeck.errors import AirdeckError
+
 
 @dataclass(frozen=True)
 class ConfigIssue:
@@ -21,7 +23,7 @@ class ConfigIssue:
         return text
 
 
-class ConfigError(Exception):
+class ConfigError(AirdeckError):
     """The configuration cannot be used; nothing was started."""
 
     exit_code = 2

@@ -15,16 +15,37 @@ from airdeck.config.model import AirdeckConfig
 
 DEFAULT_FILE = "airdeck.yaml"
 MAX_FILE_BYTES = 1024 * 1024
+#: Deepest nesting of mappings and lists accepted; airdeck.yaml itself needs fewer than ten levels.
+MAX_DEPTH = 64
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects a key given twice in one mapping."""
+    """A safe YAML loader that rejects a key given twice in one mapping, and nesting deeper than
+    :data:`MAX_DEPTH` (PyYAML's parser is recursive: a file nested a thousand levels deep would
+    otherwise end in RecursionError)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        depth = getattr(self, "_airdeck_depth", 0)
+        if depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._airdeck_depth = depth + 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+        finally:
+            self._airdeck_depth = depth
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                "found a key that is a mapping or a list; keys are plain names", key_node.start_mark) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark,
@@ -71,6 +92,11 @@ def _read_yaml(path: Path, source: str) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(source, [ConfigIssue("", f"cannot be read: {exc.strerror}")]) from None
+    return read_yaml_bytes(raw, source)
+
+
+def read_yaml_bytes(raw: bytes, source: str = "<config>") -> Any:
+    """The YAML document in ``raw`` (the bytes of an airdeck.yaml); any problem is a :class:`ConfigError`."""
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(source, [ConfigIssue("", f"is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}")])
     try:
@@ -83,8 +109,9 @@ def _read_yaml(path: Path, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [ConfigIssue("", f"malformed YAML: {where}{problem}",
-                                               "fix the syntax; YAML indents with spaces, not tabs")]) from None
+        hint = "" if isinstance(exc, yaml.constructor.ConstructorError | yaml.composer.ComposerError) \
+            else "fix the syntax; YAML indents with spaces, not tabs"
+        raise ConfigError(source, [ConfigIssue("", f"malformed YAML: {where}{problem}", hint)]) from None
 
 
 def parse_config(data: Any, source: str = "<config>") -> AirdeckConfig:

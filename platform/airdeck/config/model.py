@@ -7,9 +7,12 @@ The same words are used in the Helm values and the Terraform variables.
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
@@ -23,6 +26,23 @@ from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tasklogs import LoggingSettings
 from airdeck.config.tls import TLSSettings
+
+
+def _check_url_shape(url: str, example: str) -> None:
+    """A server URL with a host and, if given, a numeric port; its text is never echoed (it holds a password)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"is not a valid URL: the port must be a number from 1 to 65535 ({example})") from None
+    if not parts.hostname:
+        raise ValueError(f"names no host ({example})")
+    if port == 0:
+        raise ValueError(f"port 0 is not a port ({example})")
+
+
+#: Section and key names Airflow reads from airflow.cfg and from AIRFLOW__SECTION__KEY variables.
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class EmbeddedDatabase(Section):
@@ -56,6 +76,7 @@ class DatabaseSettings(Section):
                 "must be a PostgreSQL URL (postgresql+psycopg://user:password@host:5432/dbname); "
                 "SQLite is not supported because it loses tasks under load"
             )
+        _check_url_shape(raw, "postgresql+psycopg://user:password@host:5432/dbname")
         return value
 
 
@@ -82,6 +103,11 @@ class BrokerSettings(Section):
     def _redis_only(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
             raise ValueError("must be a redis:// or rediss:// URL (redis://:password@host:6379/0)")
+        if value is not None:
+            _check_url_shape(value.get_secret_value(), "redis://:password@host:6379/0")
+            path = urlsplit(value.get_secret_value()).path.strip("/")
+            if path and not path.isdigit():
+                raise ValueError("the path of a redis:// URL is the database number, e.g. /0")
         return value
 
 
@@ -129,6 +155,9 @@ class TriggererSettings(Section):
     """Airflow's triggerer, which runs deferred tasks' triggers."""
 
     capacity: int = Field(1000, ge=1, description="Triggers one triggerer runs at most.")
+    log_server_port: Port = Field(
+        8792, description="Port of the triggerer's log server, from which the UI reads deferred tasks' logs "
+                          "([logging] trigger_log_server_port). Not Airflow's 8794: that is worker 2's port.")
 
 
 class WorkersSettings(Section):
@@ -170,6 +199,33 @@ class AirflowSettings(Section):
             "They win over airdeck's own values; secrets do not belong here."
         ),
     )
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value.lower() in ("utc", "system"):
+            return value
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"{value!r} is not a time zone; use an IANA name such as Europe/Paris or "
+                             "America/New_York, 'utc', or 'system'") from None
+        return value
+
+    @field_validator("extra_config")
+    @classmethod
+    def _airflow_names(
+        cls, value: dict[str, dict[str, str | int | float | bool]]
+    ) -> dict[str, dict[str, str | int | float | bool]]:
+        for section, options in value.items():
+            if not CONFIG_NAME.match(section):
+                raise ValueError(f"section name {section!r} is not an Airflow section name "
+                                 "(letters, digits, _ . -; no spaces or brackets)")
+            for key in options:
+                if not CONFIG_NAME.match(key):
+                    raise ValueError(f"[{section}] key name {key!r} is not an Airflow option name "
+                                     "(letters, digits, _ . -; no spaces or brackets)")
+        return value
 
     @field_validator("extra_config")
     @classmethod
@@ -249,18 +305,35 @@ class AirdeckConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _worker_ports_fit(self) -> AirdeckConfig:
+        last = self.workers.log_server_port + self.workers.replicas - 1
+        if last > 65535:
+            raise ValueError(f"workers.log_server_port {self.workers.log_server_port} with {self.workers.replicas} "
+                             f"replicas needs ports up to {last}, beyond 65535; choose a port of at most "
+                             f"{65536 - self.workers.replicas}")
+        return self
+
+    @model_validator(mode="after")
     def _ports_do_not_collide(self) -> AirdeckConfig:
+        problem = self.port_collision()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def port_collision(self) -> str | None:
+        """The first port two keys share, as an error message; None if every port is its own."""
         used: dict[int, str] = {}
         for key, port in self.local_ports():
             if port in used:
-                raise ValueError(f"port {port} is used by both {used[port]} and {key}; give each its own")
+                return f"port {port} is used by both {used[port]} and {key}; give each its own"
             used[port] = key
-        return self
+        return None
 
     def local_ports(self) -> list[tuple[str, int]]:
         """Every TCP port airdeck itself listens on, with the key that sets it."""
         ports = [("api_server.port", self.api_server.port),
-                 ("scheduler.health_check_port", self.scheduler.health_check_port)]
+                 ("scheduler.health_check_port", self.scheduler.health_check_port),
+                 ("triggerer.log_server_port", self.triggerer.log_server_port)]
         if self.database.url is None:
             ports.append(("database.embedded.port", self.database.embedded.port))
         if self.broker.url is None:

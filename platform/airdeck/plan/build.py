@@ -113,6 +113,8 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "base_log_folder": str(home.task_logs),
             "dag_processor_child_process_log_directory": str(home.logs / "dag-processor"),
             "worker_log_server_port": str(ep.worker_log_port(worker_index(name) or 1)),
+            # The api-server reads a deferred task's trigger log from the triggerer's log server here.
+            "trigger_log_server_port": str(cfg.triggerer.log_server_port),
         },
         "scheduler": {
             "enable_health_check": "True",
@@ -195,7 +197,9 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
                                      ca_file=ca),
                          url=ep.scheduler_health_url, **common)  # type: ignore[arg-type]
     if name in ("dag-processor", "triggerer"):
-        return Component(name, name, (airflow, name), depends_on=(API_SERVER,),
+        # Airflow's log server listens on every address (it has no host setting); the port is airdeck's.
+        ports = (("triggerer.log_server_port", cfg.triggerer.log_server_port),) if name == "triggerer" else ()
+        return Component(name, name, (airflow, name), depends_on=(API_SERVER,), ports=ports,
                          probe=Probe("heartbeat", url=ep.api_internal_url, detail=name.replace("-", "_"),
                                      ca_file=ca), **common)  # type: ignore[arg-type]
     assert index is not None, name  # noqa: S101 - component_names() lists only these

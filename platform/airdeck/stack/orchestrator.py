@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from airdeck import concerns
 from airdeck.config.base import format_duration
+from airdeck.config.errors import ConfigError, ConfigIssue
 from airdeck.config.model import AirdeckConfig
 from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
@@ -96,6 +97,10 @@ def effective_config(cfg: AirdeckConfig, options: dict[str, Any]) -> AirdeckConf
         return cfg
     copy = cfg.model_copy(deep=True)
     copy.observability.prometheus.enabled = True
+    # The model checked its ports with Prometheus off; `up --with-prometheus` adds one more.
+    problem = copy.port_collision()
+    if problem:
+        raise ConfigError("airdeck up --with-prometheus", [ConfigIssue("observability.prometheus.port", problem)])
     return copy
 
 

@@ -39,14 +39,48 @@ class Program:
     priority: int = 500
 
 
+def _no_inline_comment(text: str) -> str:
+    """Break every whitespace + ``;``/``#`` pair with an empty quoted string (``" "";x"``): supervisord's
+    configuration parser ends a value there (an inline comment), shlex joins the pieces back."""
+    out = []
+    for index, char in enumerate(text):
+        if char in ";#" and index > 0 and text[index - 1].isspace():
+            out.append('""')
+        out.append(char)
+    return "".join(out)
+
+
 def _quote_arg(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "/._-=:,@+%" for c in arg):
+    """One argument of a ``command=`` line: supervisord expands ``%(...)s`` there (so ``%`` is doubled),
+    drops inline comments, then splits the line with shlex (POSIX rules)."""
+    if arg and all(c.isalnum() and c.isascii() or c in "/._-=:,@+%" for c in arg):
         return arg.replace("%", "%%")
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
+    quoted = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return '"' + _no_inline_comment(quoted) + '"'
+
+
+def _env_value(key: str, value: str) -> str:
+    """One value of an ``environment=`` line. supervisord reads it with a non-POSIX shlex (no escapes:
+    a value is quoted with a quote character it does not hold) and strips quote characters from both
+    ends, so some values cannot be written at all: those are refused, never written altered."""
+    quote = '"' if '"' not in value else "'"
+    problem = None
+    if quote in value:
+        problem = "holds both kinds of quotes"
+    elif value[:1] in ("'", '"') or value[-1:] in ("'", '"'):
+        problem = "starts or ends with a quote character"
+    elif any(c in ";#" and i > 0 and value[i - 1].isspace() for i, c in enumerate(value)):
+        problem = "holds a space followed by ; or #"
+    elif any(c in "\r\n\x00" for c in value):
+        problem = "holds a line break"
+    if problem:
+        raise StackError(f"environment variable {key} {problem}, which supervisord.conf cannot carry unchanged; "
+                         "change the airdeck.yaml value it comes from")
+    return quote + value.replace("%", "%%") + quote
 
 
 def _env_line(env: dict[str, str]) -> str:
-    return ",".join(f'{key}="{value.replace(chr(34), "").replace("%", "%%")}"' for key, value in env.items())
+    return ",".join(f"{key}={_env_value(key, value)}" for key, value in env.items())
 
 
 def render_config(home: AirdeckHome, programs: list[Program], *, stop_timeout: int, start_retries: int) -> str:

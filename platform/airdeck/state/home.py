@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from airdeck.errors import AirdeckError
+
 DEFAULT_HOME = ".airdeck"
+
+#: Characters a state folder's path may not hold: it is written into supervisord.conf (where ``%`` starts
+#: an expansion and `` ;``/`` #`` a comment), airflow.cfg (where Airflow expands ``$NAME``) and
+#: PostgreSQL's and Valkey's command lines; control characters would add lines to any of them.
+_UNSAFE_PATH = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff%\"$;#]")
+
+
+class HomePathError(AirdeckError):
+    """$AIRDECK_HOME names a folder whose path the generated files cannot hold."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -14,6 +28,14 @@ class AirdeckHome:
     """Every path airdeck writes, under one root."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        bad = _UNSAFE_PATH.search(str(self.root))
+        if bad is not None:
+            raise HomePathError(
+                f"the state folder {str(self.root)!r} ($AIRDECK_HOME or --home) holds {bad.group()!r}, which "
+                "the generated configuration files cannot carry; choose a folder without % \" $ ; # or "
+                "control characters")
 
     @classmethod
     def from_env(cls, explicit: str | os.PathLike[str] | None = None) -> AirdeckHome:

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text as RichText
+
 from airdeck.cli.commands.dags import import_error_notes
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table, Text
@@ -192,8 +194,10 @@ def show_task_log(ctx: CliContext) -> Result:
     log = read_task_log(base_url, lambda: (stack.cfg.admin.username, stack.secrets.get("admin_password")),
                         dag_id, task_id, run_id=ctx.args.run, try_number=ctx.args.try_number,
                         map_index=ctx.args.map_index, verify=verify)
-    ctx.console.print(f"[dim]{log.dag_id} / {log.run_id} / {log.task_id}"
-                      f"{f' [{log.map_index}]' if log.map_index >= 0 else ''}, try {log.try_number}[/]")
+    # Ids are printed as they are: a run id may hold rich markup such as [/] or [red].
+    ctx.console.print(RichText(f"{log.dag_id} / {log.run_id} / {log.task_id}"
+                               f"{f' [{log.map_index}]' if log.map_index >= 0 else ''}, try {log.try_number}",
+                               style="dim"))
     return Result.of(Text.lines(log.lines()))
 
 
