@@ -3,10 +3,32 @@ the check that Airflow would really load that file."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from airdeck.auth import webserver_config
 from airdeck.auth.settings import auth_airflow_settings
-from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
-from airdeck.plan.model import FileSpec, Settings
+from airdeck.config.model import AirdeckConfig
+from airdeck.errors import AirdeckError
+from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime, SecretSource
+from airdeck.plan.model import FileSpec, SecretRef, Settings
+from airdeck.state.home import AirdeckHome
+
+
+class BindPasswordError(AirdeckError):
+    """The LDAP service account's password cannot be read where auth.ldap says it is."""
+
+
+def _ldap_bind_password(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], str]) -> str:
+    """The service account's password from ``auth.ldap.bind_password_env``, read by the process that
+    renders the platform's files (``airdeck up``; ``airdeck run`` in a container)."""
+    ldap = cfg.auth.ldap
+    if ldap is None or ldap.bind_password_env is None:
+        raise BindPasswordError("no LDAP service account password is configured (auth.ldap.bind_password_env)")
+    try:
+        value = ldap.bind_password()
+    except ValueError as exc:
+        raise BindPasswordError(f"{exc}; set it in the environment of the airdeck command") from None
+    return value or ""
 
 
 class AuthConcern(Concern):
@@ -16,7 +38,15 @@ class AuthConcern(Concern):
         return auth_airflow_settings(ctx.cfg)
 
     def files(self, ctx: PlanContext) -> list[FileSpec]:
-        return [FileSpec(str(ctx.home.webserver_config), webserver_config.render(ctx.cfg), mode=0o600)]
+        # The service account's password from an environment variable reaches the api-server through the
+        # 0600 webserver_config.py, never through supervisord.conf, argv or every service's environment.
+        needs = webserver_config.needs_bind_password(ctx.cfg)
+        refs = (SecretRef(webserver_config.BIND_PASSWORD_SECRET),) if needs else ()
+        return [FileSpec(str(ctx.home.webserver_config), webserver_config.render(ctx.cfg), secrets=refs,
+                         quote="json", mode=0o600)]
+
+    def secret_sources(self) -> Mapping[str, SecretSource]:
+        return {webserver_config.BIND_PASSWORD_SECRET: _ldap_bind_password}
 
     def preflight(self, phase: Phase) -> list[Check]:
         return [check_webserver_config] if phase == "before_start" else []
