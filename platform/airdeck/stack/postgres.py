@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from airdeck.config.masking import mask, url_password
 from airdeck.plan.servers import POSTGRES_SYSTEM_USER as SYSTEM_USER
 from airdeck.plan.servers import postgres_bin_dir as bin_dir
 from airdeck.plan.servers import postgres_user as run_as_user
@@ -97,6 +98,7 @@ def check_url(url: str, shown: str, timeout: int = 5) -> None:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = mask(reason, [url_password(url)])  # libpq may echo the URL or parts of it
         raise ExternalServiceError(
             f"cannot reach the database at {shown} (database.url): {reason}. "
             "Check the host, port, credentials and that the server is running."
