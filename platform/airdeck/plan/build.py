@@ -113,6 +113,9 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "base_log_folder": str(home.task_logs),
             "dag_processor_child_process_log_directory": str(home.logs / "dag-processor"),
             "worker_log_server_port": str(ep.worker_log_port(worker_index(name) or 1)),
+            # Task logs readable by the platform's user only (Airflow's defaults are 0o664 and 0o775).
+            "file_task_handler_new_file_permissions": "0o600",
+            "file_task_handler_new_folder_permissions": "0o700",
         },
         "scheduler": {
             "enable_health_check": "True",
