@@ -324,7 +324,7 @@ def test_a_deactivated_account_is_refused_in_every_spelling(auth: AuthStack) -> 
             client.close()
     finally:
         _set_active(auth, "olga", True)
-    assert auth.login("olga ").status_code == 201
+    assert auth.login("olga ", PASSWORDS["olga"]).status_code == 201
     assert _accounts_like(auth, "olga") == ["olga"]
 
 
