@@ -122,7 +122,8 @@ def account() -> Iterator[Account]:
             shutil.rmtree(folder, ignore_errors=True)
         return
     if shutil.which("useradd") is None:
-        pytest.fail("useradd is missing: the non-root tests create an unprivileged user with it (apt-get install passwd)")
+        pytest.fail("useradd is missing: the non-root tests create an unprivileged user with it "
+                    "(apt-get install passwd)")
     base = Path(tempfile.mkdtemp(prefix="airdeck-nonroot-", dir="/tmp"))
     base.chmod(0o711)
     name = f"airdeck-t{secrets.token_hex(3)}"
