@@ -3,32 +3,26 @@ the check that Airflow would really load that file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 
 from airdeck.auth import webserver_config
 from airdeck.auth.settings import auth_airflow_settings
 from airdeck.config.model import AirdeckConfig
-from airdeck.errors import AirdeckError
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime, SecretSource
 from airdeck.plan.model import FileSpec, SecretRef, Settings
 from airdeck.state.home import AirdeckHome
 
 
-class BindPasswordError(AirdeckError):
-    """The LDAP service account's password cannot be read where auth.ldap says it is."""
-
-
 def _ldap_bind_password(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], str]) -> str:
-    """The service account's password from ``auth.ldap.bind_password_env``, read by the process that
-    renders the platform's files (``airdeck up``; ``airdeck run`` in a container)."""
+    """The service account's password from ``auth.ldap.bind_password_env``, read by the process that renders
+    the platform's files (``airdeck up``, ``airdeck run``). Empty when that process does not have the variable:
+    under ``airdeck up`` the auth concern's preflight check has refused that already, naming the variable; in
+    a container only the api-server needs it (and has it in its own environment too)."""
     ldap = cfg.auth.ldap
     if ldap is None or ldap.bind_password_env is None:
-        raise BindPasswordError("no LDAP service account password is configured (auth.ldap.bind_password_env)")
-    try:
-        value = ldap.bind_password()
-    except ValueError as exc:
-        raise BindPasswordError(f"{exc}; set it in the environment of the airdeck command") from None
-    return value or ""
+        return ""
+    return os.environ.get(ldap.bind_password_env, "")
 
 
 class AuthConcern(Concern):

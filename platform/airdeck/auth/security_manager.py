@@ -52,8 +52,10 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
     def airdeck_directory(self) -> Directory:
         if self._airdeck_directory is None:
             password = current_app.config.get("AIRDECK_LDAP_BIND_PASSWORD")
+            # Empty when the file was rendered without the variable (a container other than the api-server's):
+            # the directory then reads auth.ldap.bind_password_env from this process's environment.
             self._airdeck_directory = Directory(self.airdeck_ldap_settings,
-                                                bind_password=None if password is None else whole_text(password))
+                                                bind_password=whole_text(password) if password else None)
         return self._airdeck_directory
 
     def _is_break_glass(self, username: str) -> bool:
