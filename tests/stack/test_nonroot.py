@@ -44,6 +44,7 @@ class Account:
     home: Path
     created: bool
     acl_paths: list[Path] = field(default_factory=list)  # got "u:NAME:x" (search only)
+    bare: set[Path] = field(default_factory=set)  # of those, the ones that had no ACL before (undo: setfacl -b)
     acl_trees: list[Path] = field(default_factory=list)  # got "u:NAME:rX" recursively
     chmodded: dict[Path, int] = field(default_factory=dict)  # without setfacl: o+x added, old mode kept
 
@@ -79,6 +80,8 @@ def _let_in(account: Account) -> None:
             if account.can("/bin/sh", "-c", 'test -x "$0"', str(folder)):
                 continue
             if SETFACL:
+                if _has_no_acl(folder):
+                    account.bare.add(folder)
                 subprocess.run([SETFACL, "-m", f"u:{account.name}:x", str(folder)], check=True)
                 account.acl_paths.append(folder)
             else:
@@ -92,17 +95,31 @@ def _let_in(account: Account) -> None:
         raise RuntimeError("the unprivileged test user cannot read the checkout or the virtual environment, "
                            "and setfacl is missing to let it: apt-get install -y acl")
     for tree in _needed_trees():
+        if _has_no_acl(tree):
+            account.bare.add(tree)
         subprocess.run([SETFACL, "-R", "-m", f"u:{account.name}:rX", str(tree)], check=True)
         account.acl_trees.append(tree)
     result = account.run(probe, env, account.home, timeout=300)
     assert result.returncode == 0, f"the test user still cannot import airdeck:\n{result.stderr[-2000:]}"
 
 
+def _has_no_acl(folder: Path) -> bool:
+    getfacl = shutil.which("getfacl")
+    if getfacl is None:
+        return False
+    shown = subprocess.run([getfacl, "--skip-base", "--absolute-names", str(folder)], capture_output=True,
+                           text=True, check=False)
+    return shown.returncode == 0 and not shown.stdout.strip()
+
+
 def _undo(account: Account) -> None:
     for tree in account.acl_trees:
-        subprocess.run([SETFACL or "setfacl", "-R", "-x", f"u:{account.name}", str(tree)], check=False)
+        undo = ["-b"] if tree in account.bare else ["-x", f"u:{account.name}"]
+        subprocess.run([SETFACL or "setfacl", "-R", *undo, str(tree)], check=False)
     for folder in account.acl_paths:
-        subprocess.run([SETFACL or "setfacl", "-x", f"u:{account.name}", str(folder)], check=False)
+        # Removing the entry leaves the mask setfacl added; a folder that had no ACL gets none back.
+        undo = ["-b"] if folder in account.bare else ["-x", f"u:{account.name}"]
+        subprocess.run([SETFACL or "setfacl", *undo, str(folder)], check=False)
     for folder, mode in account.chmodded.items():
         folder.chmod(mode)
 
