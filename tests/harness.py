@@ -51,7 +51,11 @@ def new_home() -> Path:
     It is not under pytest's tmp folder: that folder is mode 0700 and pytest resets it to 0700
     whenever another pytest starts, while the embedded PostgreSQL (run as the user ``pgserver``
     when tests run as root) must be able to reach its data directory."""
-    return Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp")) / "home"
+    folder = Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp"))
+    # airdeck opens no folder outside its state folder for the pgserver user: the test lets it through
+    # this one (search only), as a person running as root would (see the error of stack.postgres).
+    folder.chmod(0o711)
+    return folder / "home"
 
 
 def remove_home(home: Path) -> None:

@@ -93,7 +93,7 @@ def _check_and_write(cfg: AirdeckConfig, home: AirdeckHome) -> Path:
     deployment = concerns.plan(cfg, home)
     check_webserver_config(SimpleNamespace(cfg=cfg, home=home, deployment=deployment))  # type: ignore[arg-type]
     (spec,) = [f for f in deployment.files if f.path == str(home.webserver_config)]
-    return materialise(spec, SecretStore(home.secrets).get)
+    return materialise(spec, concerns.resolver(cfg, home, SecretStore(home.secrets), generate=True))
 
 def test_rendering_fails_when_fab_config_file_points_elsewhere(tmp_path: Path) -> None:
     cfg = parse_config({"airflow": {"extra_config": {"fab": {"config_file": str(tmp_path / "other.py")}}}})
@@ -111,6 +111,43 @@ def test_rendering_fails_when_the_bind_password_cannot_be_read(tmp_path: Path) -
     home = AirdeckHome(tmp_path / "home")
     home.ensure()
     with pytest.raises(ConfigError, match="bind_password_file"):
+        _check_and_write(cfg, home)
+    assert not home.webserver_config.exists()
+
+
+@pytest.mark.parametrize("password", ["plain-pw", 'q"uo\'te\\back', "line\nbreak\ttab", "zoë-😀-\u2028",
+                                      "@@secret:x@@"])
+def test_bind_password_from_the_environment_reaches_the_api_server_through_the_private_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    # supervisord does not pass the airdeck command's environment on (issue 13, finding 7): the password
+    # goes into the 0600 webserver_config.py, and the api-server's security manager reads it from there.
+    from airdeck import concerns
+    from airdeck.auth.security_manager import whole_text
+    from airdeck.plan.render import masked_settings
+
+    monkeypatch.setenv("AIRDECK_TEST_BIND_PW", password)
+    cfg = parse_config({"auth": {"mode": "ldap", "ldap": LDAP}})
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    path = _check_and_write(cfg, home)
+    assert path.stat().st_mode & 0o777 == 0o600
+    namespace: dict = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 - our own file
+    assert whole_text(namespace["AIRDECK_LDAP_BIND_PASSWORD"]) == password
+    # Nowhere else: not in any component's argv, environment or airflow.cfg settings.
+    deployment = concerns.plan(cfg, home)
+    for comp in deployment.components:
+        shown = repr((comp.argv, dict(comp.env), masked_settings(comp, lambda name: "***")))
+        assert password not in shown and "AIRDECK_TEST_BIND_PW" not in repr(dict(comp.env))
+
+
+def test_unset_bind_password_variable_stops_rendering_with_its_name(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRDECK_TEST_BIND_PW", raising=False)
+    cfg = parse_config({"auth": {"mode": "ldap", "ldap": LDAP}})
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    with pytest.raises(ConfigError, match="AIRDECK_TEST_BIND_PW"):
         _check_and_write(cfg, home)
     assert not home.webserver_config.exists()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from airdeck.auth.directory import Directory, DirectoryUnavailable, normalize_dn, roles_for_groups
 from airdeck.config.auth import LdapSettings
+from ldap3 import HASHED_SALTED_SHA
+from ldap3.utils.hashed import hashed
 
 from tests.auth.slapd import GROUPS, PASSWORDS, PEOPLE, Slapd, group_dn, user_dn
 
@@ -186,3 +189,70 @@ def test_mapping_keys_match_dns_case_and_space_insensitively() -> None:
     mapping = {"CN=Airflow-Admins, OU=Groups,DC=airdeck,DC=test": ["Admin"]}
     assert roles_for_groups([group_dn("airflow-admins")], mapping, None) == ["Admin"]
     assert roles_for_groups([], mapping, "Viewer") == ["Viewer"]
+
+
+# ------------------------------------------------------------------ one person, one account (issue 13, finding 3)
+LOGIN_VARIANTS = ["vera", "vera ", " vera", "VERA", "  Vera  "]
+
+
+@pytest.mark.parametrize("login", LOGIN_VARIANTS)
+def test_every_spelling_of_a_login_signs_in_as_the_directory_uid(slapd: Slapd, login: str) -> None:
+    # slapd matches uid with caseIgnoreMatch (case and surrounding spaces ignored): each spelling finds
+    # vera's entry, and the account must be the entry's own uid, never what was typed.
+    search = directory(slapd).authenticate(login, PASSWORDS["vera"])
+    assert search is not None and search.username == "vera" and search.dn == user_dn("vera")
+    direct = directory(slapd, bind_dn=None, bind_password_file=None,
+                       user_dn_template=f"uid={{username}},{PEOPLE}").authenticate(login, PASSWORDS["vera"])
+    assert direct is None or direct.username == "vera"  # refused when the DN template does not match
+    if login.strip() == login:
+        assert direct is not None and direct.username == "vera"
+    looked_up = directory(slapd).lookup(login)
+    assert looked_up is not None and looked_up.username == "vera"
+
+
+@pytest.fixture
+def unusual_people(slapd: Slapd) -> Iterator[str]:
+    """A second branch unlike the fixtures: a mixed-case uid, and an entry with two uid values."""
+    base = "ou=unusual,dc=airdeck,dc=test"
+    conn = slapd.admin()
+    try:
+        assert conn.add(base, ["top", "organizationalUnit"], {"ou": "unusual"}), conn.result
+        assert conn.add(f"uid=Ravi,{base}", ["top", "person", "organizationalPerson", "inetOrgPerson"],
+                        {"uid": ["Ravi", "ravi.kumar"], "cn": "Ravi Kumar", "sn": "Kumar",
+                         "userPassword": hashed(HASHED_SALTED_SHA, "ravi-pw-1")}), conn.result
+        assert conn.add(f"cn=Nouid Person,{base}", ["top", "person", "organizationalPerson", "inetOrgPerson"],
+                        {"cn": "Nouid Person", "sn": "Person", "mail": "nouid@airdeck.test",
+                         "userPassword": hashed(HASHED_SALTED_SHA, "nouid-pw-1")}), conn.result
+        yield base
+    finally:
+        for dn in (f"uid=Ravi,{base}", f"cn=Nouid Person,{base}", base):
+            conn.delete(dn)
+        conn.unbind()
+
+
+@pytest.mark.parametrize("login", ["Ravi", "ravi", " RAVI", "ravi ", "ravi.kumar", "RAVI.KUMAR "])
+def test_account_is_the_entry_uid_whatever_the_login(slapd: Slapd, unusual_people: str, login: str) -> None:
+    d = directory(slapd, user_search_base=unusual_people, user_filter="(objectClass=inetOrgPerson)")
+    user = d.authenticate(login, "ravi-pw-1")
+    assert user is not None and user.username == "Ravi", (login, user)
+
+
+def test_account_follows_the_configured_uid_attribute(slapd: Slapd, unusual_people: str) -> None:
+    d = directory(slapd, user_search_base=unusual_people, uid_attribute="mail",
+                  user_filter="(objectClass=inetOrgPerson)")
+    assert d.authenticate("nouid@airdeck.test", "nouid-pw-1") is not None  # mail is its login there
+    d = directory(slapd, user_search_base=unusual_people, uid_attribute="cn",
+                  user_filter="(objectClass=inetOrgPerson)")
+    user = d.authenticate("nouid person", "nouid-pw-1")
+    assert user is not None and user.username == "Nouid Person"
+
+
+def test_canonical_uid_rules() -> None:
+    from airdeck.auth.directory import canonical_uid
+
+    assert canonical_uid("uid=ravi,ou=p,dc=x", ["ravi"], "uid") == "ravi"
+    assert canonical_uid("uid=Ravi,ou=p,dc=x", ["ravi.kumar", "Ravi"], "uid") == "Ravi"  # the RDN's value
+    assert canonical_uid("cn=R K,ou=p,dc=x", ["zeta", "alpha"], "uid") == "alpha"  # stable: the smallest
+    assert canonical_uid("cn=R K,ou=p,dc=x", [], "uid") is None
+    assert canonical_uid("cn=R K,ou=p,dc=x", [" padded "], "uid") is None  # never a value with spaces around
+    assert canonical_uid("cn=R K,ou=p,dc=x", ["a\nb"], "uid") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import time
@@ -17,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.auth.slapd import PASSWORDS, Slapd, user_dn
+from tests.auth.slapd import PASSWORDS, SERVICE_PW, Slapd, user_dn
 from tests.harness import REPO, Stack, running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -69,11 +70,19 @@ class AuthStack:
         return {role["name"] for role in response.json()["roles"]}
 
 
+#: The service account's password reaches airdeck through this environment variable (auth.ldap.bind_password_env).
+BIND_PASSWORD_ENV = "AIRDECK_TEST_LDAP_BIND_PASSWORD"
+
+
 @pytest.fixture(scope="module")
 def auth(slapd: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
     folder = tmp_path_factory.mktemp("authstack")
-    extra = {"auth": {"mode": "ldap", "ldap": slapd.ldap_settings(), "login_rate_limit": "1000 per minute",
+    # Search-then-bind with the service account's password in an environment variable of `airdeck up`
+    # (the running api-server must get it: issue 13, finding 7).
+    ldap = slapd.ldap_settings(bind_password_file=None, bind_password_env=BIND_PASSWORD_ENV)
+    extra = {"auth": {"mode": "ldap", "ldap": ldap, "login_rate_limit": "1000 per minute",
                       "permission_cache_seconds": 2}}
+    os.environ[BIND_PASSWORD_ENV] = SERVICE_PW
     with running_stack(folder, extra) as stack:
         roles_file = str(REPO / "security" / "roles.yaml")
         check_before = stack.airdeck("rbac", "sync", "--check", "--file", roles_file, check=False)
@@ -81,6 +90,7 @@ def auth(slapd: Slapd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aut
         for dag_id in ("example_etl_daily", "example_fanout", "example_slow"):
             stack.wait_for_dag(dag_id)
         yield AuthStack(stack, slapd, check_before, first)
+    os.environ.pop(BIND_PASSWORD_ENV, None)
 
 
 # ---------------------------------------------------------------------------------------------- roles as code
@@ -264,6 +274,73 @@ def test_team_role_sees_and_runs_only_its_dags(auth: AuthStack) -> None:
 
 def test_admin_from_the_directory_can_read_connections(auth: AuthStack) -> None:
     assert auth.as_user(auth.token("carol"), "GET", "/connections").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- one login, one account
+def _accounts_like(auth: AuthStack, name: str) -> list[str]:
+    response = httpx.get(f"{auth.stack.base_url}/auth/fab/v1/users", params={"limit": 1000},
+                         headers={"Authorization": f"Bearer {auth.stack.token()}"}, timeout=60)
+    assert response.status_code == 200, response.text
+    return sorted(u["username"] for u in response.json()["users"] if u["username"].strip().lower() == name)
+
+
+def _set_active(auth: AuthStack, username: str, active: bool) -> None:
+    # What "Is active" off in the FAB user list does: ab_user.active = false.
+    import psycopg
+
+    password = (auth.stack.home / "secrets" / "database_password").read_text().strip()
+    port = auth.stack.settings["database"]["embedded"]["port"]
+    with psycopg.connect(host="127.0.0.1", port=port, user="airflow", password=password, dbname="airflow",
+                         autocommit=True, connect_timeout=10) as conn:
+        done = conn.execute("UPDATE ab_user SET active = %s WHERE username = %s", (active, username))
+        assert done.rowcount == 1
+
+
+SPELLINGS = ["olga ", " olga", "OLGA", " Olga "]
+
+
+def test_every_spelling_of_a_login_is_the_one_directory_account(auth: AuthStack) -> None:
+    # issue 13, finding 3: the directory matches uid ignoring case and surrounding spaces; the Airflow
+    # account must be the entry's own uid, so no second account is registered for "olga ".
+    assert auth.login("olga").status_code == 201
+    for spelling in SPELLINGS:
+        response = auth.login(spelling, PASSWORDS["olga"])
+        assert response.status_code == 201, (spelling, response.text)
+    assert _accounts_like(auth, "olga") == ["olga"]
+    assert auth.roles_of("olga") == EXPECTED["olga"]
+
+
+def test_a_deactivated_account_is_refused_in_every_spelling(auth: AuthStack) -> None:
+    assert auth.login("olga").status_code == 201
+    _set_active(auth, "olga", False)
+    try:
+        for spelling in ["olga", *SPELLINGS]:
+            response = auth.login(spelling, PASSWORDS["olga"])
+            assert response.status_code == 401, (spelling, response.text)
+        client = _form_login(auth.stack.base_url, "olga ", PASSWORDS["olga"])
+        try:
+            assert "_token" not in client.cookies
+        finally:
+            client.close()
+    finally:
+        _set_active(auth, "olga", True)
+    assert auth.login("olga ", PASSWORDS["olga"]).status_code == 201
+    assert _accounts_like(auth, "olga") == ["olga"]
+
+
+def test_service_account_password_from_the_environment_reaches_only_the_api_server_file(auth: AuthStack) -> None:
+    # issue 13, finding 7: every sign-in above went through search-then-bind with bind_password_env; the
+    # password is in the 0600 webserver_config.py, not in supervisord.conf nor any service's command line.
+    home = auth.stack.home
+    assert auth.stack.settings["auth"]["ldap"]["bind_password_env"] == BIND_PASSWORD_ENV
+    assert SERVICE_PW not in (home / "run" / "supervisord.conf").read_text()
+    webserver_config = home / "airflow" / "webserver_config.py"
+    assert webserver_config.stat().st_mode & 0o777 == 0o600
+    assert SERVICE_PW in webserver_config.read_text()
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        assert SERVICE_PW not in " ".join(proc.info["cmdline"] or [])
 
 
 # ---------------------------------------------------------------------------------------------- browser

@@ -91,6 +91,30 @@ def _all(entry_attributes: dict, name: str) -> list[str]:
     return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in value]
 
 
+def canonical_uid(dn: str, values: list[str], uid_attribute: str) -> str | None:
+    """The account name of a directory entry: its own ``uid_attribute`` value, never the typed login.
+
+    The directory matches logins with the attribute's equality rule (for ``uid``: case-insensitive,
+    surrounding spaces ignored), so ``"ravi "``, ``" ravi"`` and ``"RAVI"`` all find the entry whose
+    uid is ``ravi``; the account must be that one value whatever was typed. When the attribute has
+    several values, the one in the entry's own name (its RDN) wins, else the smallest: the same entry
+    always gives the same account."""
+    values = [v for v in values if v and v.strip() == v and not any(ord(c) < 32 or ord(c) == 127 for c in v)]
+    if not values:
+        return None
+    if len(values) > 1:
+        try:
+            attr, value, _sep = parse_dn(dn, escape=False, strip=True)[0]
+        except (ldap_exc.LDAPInvalidDnError, ValueError, TypeError, IndexError):
+            attr, value = "", ""
+        if attr.lower() == uid_attribute.lower():
+            for candidate in values:
+                if candidate.lower() == value.lower():
+                    return candidate
+        return sorted(values)[0]
+    return values[0]
+
+
 class Directory:
     """One configured directory. Methods open a fresh connection each time (sign-ins are rare)."""
 
@@ -248,9 +272,14 @@ class Directory:
             return None
         entry = entries[0]
         attributes = entry.get("attributes", {})
+        account = canonical_uid(entry["dn"], _all(attributes, s.uid_attribute), s.uid_attribute)
+        if account is None:
+            log.warning("LDAP: entry %s has no usable %s attribute; refusing the sign-in of %r",
+                        entry["dn"], s.uid_attribute, username)
+            return None
         user = DirectoryUser(
             dn=entry["dn"],
-            username=username,
+            username=account,
             first_name=_first(attributes, s.first_name_attribute),
             last_name=_first(attributes, s.last_name_attribute),
             email=_first(attributes, s.email_attribute),

@@ -31,6 +31,12 @@ log = logging.getLogger("airdeck.auth")
 NO_LOCAL_PASSWORD = "!directory-account"  # noqa: S105 - a marker, not a secret
 
 
+def whole_text(value: str) -> str:
+    """``value`` with UTF-16 surrogate pairs joined: the password is written into webserver_config.py as a
+    JSON string body, where a character beyond U+FFFF becomes two \\u escapes, i.e. two surrogates."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16")
+
+
 class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
     _airdeck_directory: Directory | None = None
 
@@ -45,7 +51,11 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
 
     def airdeck_directory(self) -> Directory:
         if self._airdeck_directory is None:
-            self._airdeck_directory = Directory(self.airdeck_ldap_settings)
+            password = current_app.config.get("AIRDECK_LDAP_BIND_PASSWORD")
+            # Empty when the file was rendered without the variable (a container other than the api-server's):
+            # the directory then reads auth.ldap.bind_password_env from this process's environment.
+            self._airdeck_directory = Directory(self.airdeck_ldap_settings,
+                                                bind_password=whole_text(password) if password else None)
         return self._airdeck_directory
 
     def _is_break_glass(self, username: str) -> bool:
@@ -70,12 +80,11 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
         if self._is_break_glass(username):
             return self.auth_user_db(username, password, rotate_session_id=rotate_session_id)
 
-        user = self.find_user(username=username)
-        if user is not None and not user.is_active:
+        # A deactivated account is refused before the directory is asked (it may be down). The same check
+        # runs again below on the account the directory names, whatever spelling of the login was typed.
+        typed = self.find_user(username=username)
+        if typed is not None and not typed.is_active:
             log.info("sign-in refused for %r: the Airflow account is deactivated", username)
-            return None
-        if user is None and not self.auth_user_registration:
-            log.info("sign-in refused for %r: not an Airflow user and auth.ldap.register_users is off", username)
             return None
 
         try:
@@ -89,9 +98,24 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
             return None
 
         if entry is None:
-            if user is not None:
-                self.update_user_auth_stat(user, False)
+            if typed is not None:
+                self.update_user_auth_stat(typed, False)
             log.info("LDAP sign-in failed for %r", username)
+            return None
+
+        # The account is the directory entry's own uid (entry.username), never the typed login: "ravi ",
+        # " ravi" and "RAVI" are all the one account ravi.
+        if self._is_break_glass(entry.username):
+            log.warning("sign-in refused for %r: the directory entry %s is the break-glass account %r, which "
+                        "signs in with its local password only", username, entry.dn, entry.username)
+            return None
+        user = self.find_user(username=entry.username)
+        if user is not None and not user.is_active:
+            log.info("sign-in refused for %r: the Airflow account %r is deactivated", username, entry.username)
+            return None
+        if user is None and not self.auth_user_registration:
+            log.info("sign-in refused for %r: %r is not an Airflow user and auth.ldap.register_users is off",
+                     username, entry.username)
             return None
 
         roles = self._airdeck_roles(entry)
@@ -109,7 +133,8 @@ class AirdeckSecurityManager(FabAirflowSecurityManagerOverride):
         self.update_user_auth_stat(user)
         self.session.expire(user, ["roles", "groups"])
         self._reset_user_permissions_cache(user)
-        log.info("LDAP sign-in of %r (%s) with roles %s", username, entry.dn, sorted(r.name for r in user.roles))
+        log.info("LDAP sign-in of %r as %r (%s) with roles %s", username, entry.username, entry.dn,
+                 sorted(r.name for r in user.roles))
         return user
 
     def _airdeck_roles(self, entry: DirectoryUser) -> list[Any]:

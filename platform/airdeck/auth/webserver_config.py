@@ -3,8 +3,10 @@
 Airflow loads it with ``flask_app.config.from_pyfile(path, silent=True)``: a missing or misplaced file
 is silently ignored and sign-in falls back to local passwords. So rendering checks, before anything
 starts, that every service's ``[fab] config_file`` names the rendered file, that the file compiles, and
-that what it imports can be imported. No secret is written into it: the LDAP service account's
-password is read by the api-server from its file or environment variable.
+that what it imports can be imported. The only secret it may hold is the LDAP service account's
+password when it comes from an environment variable (``auth.ldap.bind_password_env``): supervisord does
+not pass the airdeck command's environment on, so the password reaches the api-server through this
+0600 file; a ``bind_password_file`` is read by the api-server itself.
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ from pathlib import Path
 
 from airdeck.config.errors import ConfigError, ConfigIssue
 from airdeck.config.model import AirdeckConfig
+from airdeck.plan.model import placeholder
 from airdeck.state.home import AirdeckHome
 
 SECURITY_MANAGER = "airdeck.auth.security_manager.AirdeckSecurityManager"
+#: The secret (see the auth concern) holding the service account's password from auth.ldap.bind_password_env.
+BIND_PASSWORD_SECRET = "ldap_bind_password"  # noqa: S105 - a name, not a secret
+
+
+def needs_bind_password(cfg: AirdeckConfig) -> bool:
+    """The service account's password comes from an environment variable of the airdeck command, which
+    supervisord does not pass on: it is written into this (0600) file for the api-server."""
+    return cfg.auth.mode == "ldap" and cfg.auth.ldap is not None and cfg.auth.ldap.bind_password_env is not None
 
 HEADER = '''\
 # Rendered by airdeck from airdeck.yaml (auth:). Do not edit: it is rewritten at every start.
@@ -72,6 +83,12 @@ def render(cfg: AirdeckConfig) -> str:
         f"AIRDECK_LDAP = {_literal(ldap.model_dump(mode='json'))}\n",
         f"AIRDECK_BREAK_GLASS_USERS = {_literal(auth.break_glass(cfg.admin.username))}\n",
     ]
+    if needs_bind_password(cfg):
+        lines += [
+            "\n# The service account's password, from the environment variable auth.ldap.bind_password_env of the\n"
+            "# airdeck command that rendered this file (it is why this file is mode 0600).\n",
+            f'AIRDECK_LDAP_BIND_PASSWORD = "{placeholder(BIND_PASSWORD_SECRET)}"\n',
+        ]
     return "".join(lines)
 
 

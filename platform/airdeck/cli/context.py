@@ -44,6 +44,10 @@ class CliContext:
             self._config = load_config(self.args.config)
         return self._config
 
+    def loaded_config(self) -> AirdeckConfig | None:
+        """The configuration if it was loaded already (never loads it)."""
+        return self._config
+
     def stack(self) -> Stack:
         """The local platform for this configuration and state folder, made once."""
         if self._stack is None:

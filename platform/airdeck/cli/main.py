@@ -13,6 +13,7 @@ from airdeck import __version__
 from airdeck.cli import commands, output
 from airdeck.cli.context import CliContext
 from airdeck.config import ConfigError
+from airdeck.config.masking import url_password
 from airdeck.errors import AirdeckError
 from airdeck.state.secrets import SecretFileError
 
@@ -31,25 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
+    ctx: CliContext | None = None
     try:
         ctx = CliContext.of(args, console)
         result = args.handler(ctx)
         ctx.show(result)
         return int(result.exit_code)
     except ConfigError as exc:
-        output.error(exc.render())
+        output.error(exc.render(), _known_secrets(ctx))
         return ConfigError.exit_code
     except (AirdeckError, SecretFileError) as exc:
-        output.error(str(exc))
+        output.error(str(exc), _known_secrets(ctx))
         return int(getattr(exc, "exit_code", 1))
     except OSError as exc:
         # A state folder or file that cannot be created or read: name it and say what to do.
         where = f" {exc.filename}" if exc.filename else ""
         output.error(f"cannot use{where}: {exc.strerror or exc}. Check that the path exists and is writable "
-                     "(state lives in $AIRDECK_HOME or --home, default ./.airdeck)")
+                     "(state lives in $AIRDECK_HOME or --home, default ./.airdeck)", _known_secrets(ctx))
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _known_secrets(ctx: CliContext | None) -> list[str | None]:
+    """Secrets of the loaded configuration that an error might quote (the URLs' passwords)."""
+    cfg = ctx.loaded_config() if ctx is not None else None
+    if cfg is None:
+        return []
+    urls = [cfg.database.url, cfg.broker.url]
+    return [url_password(url.get_secret_value()) for url in urls if url is not None]
 
 
 if __name__ == "__main__":

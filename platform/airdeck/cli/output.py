@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from airdeck.cli.results import Block, Document, Note, Result, Table, Text
+from airdeck.config.masking import mask
 
 #: Width of tables when standard output is not a terminal (pipes, files, CI logs).
 PIPE_WIDTH = 140
@@ -63,9 +65,10 @@ def rich_table(table: Table) -> RichTable:
     return out
 
 
-def error(message: str) -> None:
-    """The one line an error prints: plain text on standard error, whatever characters it holds."""
-    sys.stderr.write(f"error: {message}\n")
+def error(message: str, secrets: Iterable[str | None] = ()) -> None:
+    """The one line an error prints: plain text on standard error, whatever characters it holds, with the
+    credentials of any URL in it and every known secret masked."""
+    sys.stderr.write(f"error: {mask(message, secrets)}\n")
     sys.stderr.flush()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from airdeck.config.masking import mask
+
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _HEADER_AUTH = re.compile(r"(?i)(authorization:\s*(basic|bearer|token)\s+)\S+")
 LIMIT = 600
@@ -19,9 +21,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` without credentials in URLs, authorization headers or any of ``secrets``."""
     out = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
     out = _HEADER_AUTH.sub(r"\1***", out)
-    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
-        out = out.replace(secret, "***")
-    return out
+    return mask(out, secrets)
 
 
 def _git_output(error: BaseException) -> str:

@@ -115,6 +115,10 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "worker_log_server_port": str(ep.worker_log_port(worker_index(name) or 1)),
             # The api-server reads a deferred task's trigger log from the triggerer's log server here.
             "trigger_log_server_port": str(cfg.triggerer.log_server_port),
+
+            # Task logs readable by the platform's user only (Airflow's defaults are 0o664 and 0o775).
+            "file_task_handler_new_file_permissions": "0o600",
+            "file_task_handler_new_folder_permissions": "0o700",
         },
         "scheduler": {
             "enable_health_check": "True",

@@ -9,8 +9,9 @@ declare (``database_url`` from ``database.url`` or the embedded server's passwor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
+from airdeck.config.masking import MASK, mask_url, normalise_url
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
 from airdeck.plan.concern import SecretSource
@@ -18,27 +19,12 @@ from airdeck.plan.endpoints import LOOPBACK
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import GENERATED
 
-MASK = "***"
 #: Secrets that are URLs: shown with only their password masked.
 URL_SECRETS = ("database_url", "broker_url")
 
 
 class MissingSecretError(AirdeckError):
     """A component needs a secret its target cannot provide."""
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced, fit for errors and logs."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable URL>"
-    if password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}"))
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -55,14 +41,14 @@ def libpq_url(url: str) -> str:
 
 def _database_url(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], str]) -> str:
     if cfg.database.url is not None:
-        return sqlalchemy_url(cfg.database.url.get_secret_value())
+        return normalise_url(sqlalchemy_url(cfg.database.url.get_secret_value()))
     password = quote(lookup("database_password"), safe="*")
     return f"postgresql+psycopg://airflow:{password}@{LOOPBACK}:{cfg.database.embedded.port}/airflow"
 
 
 def _broker_url(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], str]) -> str:
     if cfg.broker.url is not None:
-        return cfg.broker.url.get_secret_value()
+        return normalise_url(cfg.broker.url.get_secret_value())
     password = quote(lookup("broker_password"), safe="*")
     return f"redis://:{password}@{LOOPBACK}:{cfg.broker.embedded.port}/0"
 
@@ -117,3 +103,6 @@ class SecretResolver:
             except (AirdeckError, ValueError):
                 return MASK
         return MASK
+
+
+__all__ = ["MASK", "URL_SECRETS", "MissingSecretError", "SecretResolver", "libpq_url", "mask_url", "sqlalchemy_url"]

@@ -20,7 +20,7 @@ from airdeck.config.model import AirdeckConfig
 from airdeck.config.secrets import VaultSettings
 from airdeck.errors import AirdeckError
 from airdeck.plan.build import worker_index
-from airdeck.state.home import AirdeckHome
+from airdeck.state.home import AirdeckHome, secure_folder
 from airdeck.state.secrets import GENERATED, SecretStore, read_private, write_private
 
 VAULT_BACKEND = "airflow.providers.hashicorp.secrets.vault.VaultBackend"
@@ -290,8 +290,8 @@ def bootstrap(target: Target, token: str, home: AirdeckHome, *, platform_secrets
     role_id = call(url, lambda: client.auth.approle.read_role_id(APPROLE_NAME))["data"]["role_id"]
     secret_id = call(url, lambda: client.auth.approle.generate_secret_id(APPROLE_NAME))["data"]["secret_id"]
     role_file, secret_file = approle_files(home)
-    role_file.parent.mkdir(parents=True, exist_ok=True)
-    role_file.parent.chmod(0o700)
+    role_file.parent.parent.mkdir(parents=True, exist_ok=True)
+    secure_folder(role_file.parent, 0o700)  # a symbolic link there is refused, its target never chmod-ed
     write_private(role_file, role_id)
     write_private(secret_file, secret_id)
     write_private(bootstrapped_url_file(home), target.url + "\n")

@@ -271,7 +271,7 @@ class Stack:
     def _prepare_servers(self) -> None:
         if self.cfg.database.url is None:
             created = postgres.prepare(self.home.postgres_data, self.home.postgres_socket_dir,
-                                       self.secrets.get("database_password"))
+                                       self.secrets.get("database_password"), within=self.home.root)
             if created:
                 self.console.print("[green]✓[/] initialised the embedded PostgreSQL cluster")
 

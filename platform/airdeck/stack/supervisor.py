@@ -99,6 +99,8 @@ def render_config(home: AirdeckHome, programs: list[Program], *, stop_timeout: i
         f"directory={home.root}",
         "loglevel=info",
         "minfds=4096",
+        # Service logs (and whatever the services create) readable by the running user only.
+        "umask=077",
         "",
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",

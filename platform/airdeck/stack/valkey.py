@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import redis
 
+from airdeck.config.masking import mask, url_password
 from airdeck.stack.errors import ExternalServiceError
 
 
@@ -22,6 +23,6 @@ def check_url(url: str, shown: str) -> None:
         ping(url)
     except redis.RedisError as exc:
         raise ExternalServiceError(
-            f"cannot reach the broker at {shown} (broker.url): {exc}. "
+            f"cannot reach the broker at {shown} (broker.url): {mask(str(exc), [url_password(url)])}. "
             "Check the host, port, password and that the server is running."
         ) from None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+
+import pwd
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,59 @@ class HomePathError(AirdeckError):
     """$AIRDECK_HOME names a folder whose path the generated files cannot hold."""
 
     exit_code = 2
+
+
+class StateFolderError(AirdeckError):
+    """The state folder (or a folder in it) is not safe to use: a link, someone else's, or writable by others."""
+
+
+def _user(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def open_folder(path: Path) -> int:
+    """A file descriptor of the folder ``path`` itself: a symbolic link there is refused, never followed."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def secure_folder(path: Path, mode: int | None = None) -> None:
+    """Create ``path`` (0700) if missing, then insist that it is a real folder owned by the running user that
+    nobody else can write to. With ``mode``, set exactly that mode, on the folder itself (never a link's target).
+
+    Raises :class:`StateFolderError` saying what is wrong and what to do."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        path.mkdir(mode=0o700)
+        info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise StateFolderError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); airdeck does not follow links in its state "
+            "folder. Point AIRDECK_HOME (or --home) at the real folder, or replace the link with a folder")
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateFolderError(f"{path} is not a folder; move it away so airdeck can create its state folder there")
+    me = os.geteuid()
+    if info.st_uid != me:
+        raise StateFolderError(
+            f"{path} belongs to {_user(info.st_uid)}, not to the user running airdeck, {_user(me)}: files "
+            "planted in it (a signing key, a configuration) would be trusted. Use a state folder of your own "
+            f"(AIRDECK_HOME or --home), or, if it really is yours, run: chown -R {_user(me).split()[0]} {path}")
+    current = stat.S_IMODE(info.st_mode)
+    if mode is None:
+        if current & 0o022:
+            raise StateFolderError(
+                f"{path} has mode {current:04o}: others can write to it and plant files airdeck would trust. "
+                f"Run: chmod go-w {path}")
+        return
+    if current != mode:
+        fd = open_folder(path)
+        try:
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -108,10 +164,26 @@ class AirdeckHome:
         return self.root / "secrets"
 
     def ensure(self) -> None:
-        """Create the layout; private folders are 0700."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        for folder in (self.airflow_home, self.logs, self.task_logs, self.root / "data"):
-            folder.mkdir(parents=True, exist_ok=True)
-        for private in (self.secrets, self.run, self.root / "services"):
-            private.mkdir(parents=True, exist_ok=True)
-            private.chmod(0o700)
+        """Create the layout and check it: every folder a real one (no symbolic link), owned by the running
+        user, writable by nobody else; secrets, logs and run-time files 0700 (issue 13, findings 8 and 14)."""
+        self.check_parent()
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        secure_folder(self.root)
+        for folder in (self.airflow_home, self.root / "data"):
+            secure_folder(folder)
+        for private in (self.secrets, self.run, self.root / "services", self.logs, self.task_logs):
+            secure_folder(private, 0o700)
+
+    def check_parent(self) -> None:
+        """Refuse a state folder in a folder others may write to without the sticky bit (/tmp has it): they
+        could swap the state folder for their own between two commands."""
+        parent = self.root.parent
+        try:
+            info = parent.stat()
+        except FileNotFoundError:
+            return
+        if info.st_mode & 0o002 and not info.st_mode & stat.S_ISVTX:
+            raise StateFolderError(
+                f"{parent}, the folder holding the state folder {self.root}, is writable by everyone: another "
+                "user could replace the state folder. Choose a state folder elsewhere (AIRDECK_HOME or --home), "
+                f"or run: chmod o-w {parent}")

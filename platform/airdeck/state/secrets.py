@@ -6,6 +6,7 @@ overwritten. A secret file that others can read is refused: the error says how t
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+
+from airdeck.state.home import secure_folder
 
 
 class SecretFileError(Exception):
@@ -47,7 +50,7 @@ def write_private(path: Path, value: str) -> None:
     """Write ``value`` to ``path`` with mode 0600, atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, value.encode("utf-8"))
@@ -58,13 +61,40 @@ def write_private(path: Path, value: str) -> None:
 
 
 def read_private(path: Path) -> str:
-    """Read a secret file, refusing one that group or others can read."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise SecretFileError(
-            f"{path} has mode {mode:04o}; a secret file must be private. Run: chmod 600 {path}"
-        )
-    value = path.read_text(encoding="utf-8").strip()
+    """Read a secret file of the state folder: the file itself (a symbolic link is refused, never followed),
+    a regular file owned by the running user that nobody else can read (issue 13, finding 8)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SecretFileError(
+                f"{path} is a symbolic link (to {os.readlink(path)}); airdeck reads secret files only as "
+                f"themselves. Replace the link with the file (or delete it so airdeck generates a new value)"
+            ) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretFileError(f"{path} is not a regular file; delete it so airdeck generates a new value")
+        me = os.geteuid()
+        if info.st_uid != me:
+            raise SecretFileError(
+                f"{path} belongs to uid {info.st_uid}, not to the user running airdeck (uid {me}): it may have "
+                "been planted, so airdeck will not trust it. If you did not put it there, delete it and airdeck "
+                f"generates a new value; if you did, run: chown {me} {path}")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise SecretFileError(
+                f"{path} has mode {mode:04o}; a secret file must be private. Run: chmod 600 {path}"
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            raw = handle.read()
+    finally:
+        os.close(fd)
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretFileError(f"{path} is not UTF-8 text; delete it so airdeck generates a new value") from None
     if not value:
         raise SecretFileError(f"{path} is empty; delete it so airdeck generates a new value")
     return value
@@ -84,10 +114,10 @@ class SecretStore:
     def get(self, name: str) -> str:
         """The secret's value, generated on first use and reused ever after."""
         path = self.path(name)
-        if not path.exists():
+        if not os.path.lexists(path):
             generator, _ = GENERATED[name]
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.folder.chmod(0o700)
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            secure_folder(self.folder, 0o700)
             candidate = generator()
             tmp = path.with_name(f".{name}.{secrets.token_hex(8)}.new")
             write_private(tmp, candidate)
@@ -102,7 +132,7 @@ class SecretStore:
     def read(self, name: str) -> str:
         """The secret's value if it was generated already; KeyError otherwise (never generates)."""
         path = self.path(name)
-        if not path.exists():
+        if not os.path.lexists(path):
             raise KeyError(name)
         return read_private(path)
 
@@ -110,4 +140,4 @@ class SecretStore:
         return {name: self.get(name) for name in GENERATED}
 
     def exists(self, name: str) -> bool:
-        return self.path(name).exists()
+        return os.path.lexists(self.path(name))

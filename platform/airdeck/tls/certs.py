@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from airdeck.errors import AirdeckError
-from airdeck.state.home import AirdeckHome
+from airdeck.state.home import AirdeckHome, secure_folder
 from airdeck.state.secrets import write_private
 
 CA_DAYS = 3650
@@ -93,8 +93,8 @@ def generate(files: TLSFiles, names: list[str], *, force: bool = False) -> bool:
     Returns False when everything already existed and ``force`` is not set."""
     if files.complete() and not force:
         return False
-    files.folder.mkdir(parents=True, exist_ok=True)
-    files.folder.chmod(0o700)
+    files.folder.parent.mkdir(parents=True, exist_ok=True)
+    secure_folder(files.folder, 0o700)  # a symbolic link there is refused, its target never chmod-ed
     now = dt.datetime.now(dt.UTC)
     if files.ca_cert.exists() and files.ca_key.exists():
         ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
