@@ -46,15 +46,27 @@ def test_platform_settings_are_set_on_purpose(home: AirdeckHome) -> None:
     assert s["scheduler"]["enable_health_check"] == "True"
     assert s["fab"]["config_file"] == str(home.webserver_config)
     assert s["database"]["sql_alchemy_conn"].startswith("postgresql+psycopg://airflow:")
-    assert s["celery"]["result_backend"].startswith("db+postgresql+psycopg://")
+    # Celery results live in the broker (Valkey, append-only file), so workers need no database URL
+    assert s["celery"]["result_backend"] == s["celery"]["broker_url"]
+    assert s["api_auth"]["jwt_algorithm"] == "EdDSA"
+    assert s["api_auth"]["jwt_private_key_path"].endswith("/services/api-server/jwt_private_key.pem")
 
 
-def test_every_service_shares_the_same_secrets(home: AirdeckHome) -> None:
+def test_each_secret_is_shared_only_by_the_services_that_need_it(home: AirdeckHome) -> None:
     cfg = parse_config({"workers": {"replicas": 2}})
     store = SecretStore(home.secrets)
-    rendered = [airflow_settings(cfg, home, store, name) for name in component_names(cfg)]
-    for section, key in (("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key")):
-        assert len({r[section][key] for r in rendered}) == 1
+    rendered = {name: airflow_settings(cfg, home, store, name) for name in component_names(cfg)}
+    workers = ("worker-1", "worker-2")
+    others = [name for name in rendered if name not in workers]
+    assert len({rendered[n]["core"]["fernet_key"] for n in others}) == 1
+    assert len({rendered[n]["api"]["secret_key"] for n in ("api-server", "triggerer", *workers)}) == 1
+    for name in workers:
+        assert "fernet_key" not in rendered[name].get("core", {})
+        assert "sql_alchemy_conn" not in rendered[name].get("database", {})
+        assert "jwt_private_key_path" not in rendered[name]["api_auth"]
+    assert all("jwt_secret" not in r.get("api_auth", {}) for r in rendered.values())
+    issuers = {n for n, r in rendered.items() if "jwt_private_key_path" in r["api_auth"]}
+    assert issuers == {"api-server", "scheduler"}
 
 
 def test_each_worker_gets_its_own_log_port(home: AirdeckHome) -> None:
@@ -87,11 +99,14 @@ def test_masking_hides_every_secret(home: AirdeckHome) -> None:
     store = SecretStore(home.secrets)
     store.ensure_all()
     text = concerns.masked_config(cfg, home, "worker-1")
-    for name in ("fernet_key", "jwt_secret", "api_secret_key", "database_password", "broker_password"):
+    for name in ("fernet_key", "jwt_secret", "jwt_private_key", "api_secret_key", "log_fetch_key",
+                 "database_password", "broker_password"):
         assert store.get(name) not in text, name
-    assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
-    assert "result_backend = db+postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
-    assert "fernet_key = ***" in text
+    assert "result_backend = redis://:***@127.0.0.1:16379/0" in text
+    assert "secret_key = ***" in text
+    scheduler = concerns.masked_config(cfg, home, "scheduler")
+    assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in scheduler
+    assert "fernet_key = ***" in scheduler
 
 
 def test_external_urls_are_masked_but_keep_their_parts(home: AirdeckHome) -> None:
