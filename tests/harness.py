@@ -51,7 +51,9 @@ def new_home() -> Path:
     It is not under pytest's tmp folder: that folder is mode 0700 and pytest resets it to 0700
     whenever another pytest starts, while the embedded PostgreSQL (run as the user ``pgserver``
     when tests run as root) must be able to reach its data directory."""
-    return Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp")) / "home"
+    parent = Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp"))
+    parent.chmod(0o711)  # search only: the workers' system user (tests as root) reaches the home through it
+    return parent / "home"
 
 
 def remove_home(home: Path) -> None:

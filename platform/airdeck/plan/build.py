@@ -8,8 +8,10 @@ set on purpose; docs/configuration.md explains why.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +39,16 @@ TOKEN_ISSUERS = ("api-server", "scheduler")
 #: a worker could use: the api-server's session key is separate (``webserver_config.py``).
 LOG_KEY_HOLDERS = ("api-server", "triggerer")
 JWT_ALGORITHM = "EdDSA"
+#: When airdeck runs as root, the local Celery workers (and so every task) run as this system user, to
+#: which the state folder's secrets and the other components' files are unreadable.
+WORKER_SYSTEM_USER = "airdeck-worker"
+
+
+def worker_user(target: Target) -> str | None:
+    """The user local workers run as: None (the user running airdeck) unless that is root."""
+    if target.kind != "local" or os.geteuid() != 0:
+        return None
+    return WORKER_SYSTEM_USER
 
 
 def jwt_key_path(home: AirdeckHome, name: str) -> str:
@@ -243,10 +255,14 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
                                      ca_file=ca), **common)  # type: ignore[arg-type]
     assert index is not None, name  # noqa: S101 - component_names() lists only these
     node = f"{name}@%h"  # Celery expands %h to the host name
+    user = worker_user(ep.target)
+    if user is not None:  # its airflow.cfg is readable by it alone; HOME is its own folder
+        common["files"] = (replace(config_file, owner=user),)
+        common["env"] = {**env, "HOME": str(ctx.home.service_dir(name))}
     port = ep.worker_log_port(index)
     argv = (airflow, "celery", "worker", "--celery-hostname", node, "--concurrency", str(cfg.workers.concurrency),
             "--without-mingle", "--without-gossip")
-    return Component(name, "worker", argv, depends_on=(API_SERVER,),
+    return Component(name, "worker", argv, depends_on=(API_SERVER,), user=user,
                      ports=((f"workers.log_server_port (worker {index})", port),),
                      probe=Probe("celery-ping", detail=node, secret=SecretRef("broker_url")),
                      url=ep.worker_log_url(index), **common)  # type: ignore[arg-type]

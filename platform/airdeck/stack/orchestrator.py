@@ -30,7 +30,7 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, valkey
+from airdeck.stack import applied, health, postgres, valkey, workers
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -190,6 +190,7 @@ class Stack:
     def render(self) -> None:
         """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
+        workers.prepare(self.deployment, self.home)
         resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
         deployment = self.deployment
         specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]
