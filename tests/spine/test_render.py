@@ -150,3 +150,52 @@ def test_render_cli_masks_secrets(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "config", "render", "--service", "nope"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "unknown service 'nope'" in bad.stderr
+
+
+def test_the_signing_key_is_a_pem_or_a_long_random_string() -> None:
+    from airdeck.plan.secrets import signing_pem
+    from airdeck.state.secrets import GENERATED
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, load_pem_private_key
+
+    pem = GENERATED["jwt_private_key"][0]()
+    assert signing_pem(pem + "\n") == pem  # what airdeck and the chart generate, as it is
+    seeded = signing_pem("x" * 48)  # a secret store's generated password: its SHA-256 is the seed
+    assert seeded == signing_pem("x" * 48) != signing_pem("y" * 48)
+    assert isinstance(load_pem_private_key(seeded.encode(), None), Ed25519PrivateKey)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    for bad, message in ((other, "holds a RSA key"), ("short", "at least 32 characters"),
+                         ("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----", "not a readable")):
+        with pytest.raises(AirdeckError, match=message) as raised:
+            signing_pem(bad)
+        assert "jwt_private_key" in str(raised.value) and "not base64" not in str(raised.value)
+
+
+def test_local_workers_run_as_their_own_user_under_root_or_say_why_not(home: AirdeckHome,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from airdeck.plan import build
+    from airdeck.plan.endpoints import Target
+    from airdeck.stack.workers import isolation_warning
+
+    monkeypatch.setattr(build.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(build, "worker_isolation_blocker", lambda home, dags: None)
+    deployment = concerns.plan(parse_config({"workers": {"replicas": 2}}), home)
+    workers = [c for c in deployment.components if c.kind == "worker"]
+    assert {c.user for c in workers} == {"airdeck-worker"}
+    for worker in workers:
+        (config,) = worker.files
+        assert config.owner == "airdeck-worker" and config.mode == 0o600
+        assert worker.env["HOME"] == str(home.service_dir(worker.name))
+    assert all(c.user is None for c in deployment.components if c.kind in ("api-server", "scheduler"))
+    assert concerns.plan(parse_config({}), home, Target.kubernetes("r")).component("worker").user is None
+
+    monkeypatch.setattr(build, "worker_isolation_blocker", lambda home, dags: Path("/root"))
+    monkeypatch.setattr("airdeck.stack.workers.os.geteuid", lambda: 0)
+    monkeypatch.setattr("airdeck.stack.workers.worker_isolation_blocker", lambda home, dags: Path("/root"))
+    fallback = concerns.plan(parse_config({}), home)
+    assert fallback.component("worker-1").user is None
+    warning = isolation_warning(fallback, home)
+    assert warning is not None and "/root is not searchable" in warning and "chmod o+x /root" in warning
+    assert isolation_warning(deployment, home) is None

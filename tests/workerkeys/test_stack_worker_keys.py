@@ -14,22 +14,53 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import airdeck
+import httpx
 import jwt
 import pytest
+from airdeck.plan.build import _not_searchable
 
-from tests.harness import Stack, running_stack
+from tests.harness import AIRDECK, REPO, Stack, new_home, remove_home, write_config
 
 pytestmark = pytest.mark.stack
 
 FIXTURE_DAGS = Path(__file__).parent / "dags"
 #: The platform keys a worker must not get (log_fetch_key and the broker password it needs).
 KEYS = ("fernet_key", "jwt_secret", "jwt_private_key", "api_secret_key", "admin_password", "database_password")
+
+
+def searchable_prefix() -> list[str]:
+    """As root, a command prefix under which the workers' own user can reach the Python environment.
+
+    Here (and on many machines) the interpreter lives under a folder others cannot search (/root with
+    pyenv or uv's Python): airdeck then runs the workers as root and says so. The test still wants the
+    isolated case, so it starts the platform in a private mount namespace where that folder is a
+    world-searchable tmpfs holding only the entries on the way to the interpreter (bind mounts), the
+    layout of an interpreter installed under /usr or /opt. Nothing outside the namespace changes."""
+    if os.geteuid() != 0:
+        return []
+    needs: dict[Path, set[str]] = {}
+    for path in (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(airdeck.__file__).parent):
+        blocked = _not_searchable(path)
+        if blocked is not None:
+            needs.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
+    if not needs:
+        return []
+    assert len(needs) == 1, f"more than one unsearchable folder on the way: {needs}"
+    folder, children = next(iter(needs.items()))
+    script = ('set -e; f="$1"; shift; stage=$(mktemp -d); for c in $CHILDREN; do mkdir "$stage/$c"; '
+              'mount --bind "$f/$c" "$stage/$c"; done; mount -t tmpfs -o mode=0755 tmpfs "$f"; '
+              'for c in $CHILDREN; do mkdir "$f/$c"; mount --move "$stage/$c" "$f/$c"; done; exec "$@"')
+    return ["env", f"CHILDREN={' '.join(sorted(children))}", "unshare", "--mount", "--propagation", "private",
+            "--", "sh", "-c", script, "sh", str(folder)]
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +72,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         shutil.copy(source, dags / source.name)
         (dags / source.name).chmod(0o644)
     folder = tmp_path_factory.mktemp("workerkeys")
+    running = Stack(new_home(), write_config(folder, {"airflow": {"dags_folder": str(dags)}}))
     try:
-        with running_stack(folder, {"airflow": {"dags_folder": str(dags)}}) as running:
-            yield running
+        up = subprocess.run([*searchable_prefix(), *AIRDECK, "up", "--detach"], env=running.env(), cwd=REPO,
+                            capture_output=True, text=True, timeout=900, check=False)
+        assert up.returncode == 0, up.stdout + up.stderr
+        running.up_output = up.stdout + up.stderr  # type: ignore[attr-defined]
+        yield running
     finally:
+        running.airdeck("down", check=False, timeout=300)
+        remove_home(running.home)
         shutil.rmtree(dags, ignore_errors=True)
 
 
@@ -77,10 +114,7 @@ def _admin_token_signed_with_the_real_key(stack: Stack, claims: dict[str, Any]) 
 def test_a_task_gets_no_platform_key_and_cannot_mint_a_token(stack: Stack) -> None:
     claims = jwt.decode(stack.token(), options={"verify_signature": False})
     control, kid = _admin_token_signed_with_the_real_key(stack, claims)
-    ok = stack.api("GET", "/dags")
-    assert ok.status_code == 200
-    import httpx
-
+    assert stack.api("GET", "/dags").status_code == 200
     accepted = httpx.get(f"{stack.base_url}/api/v2/dags", headers={"Authorization": f"Bearer {control}"}, timeout=30)
     assert accepted.status_code == 200, "a token signed with the real key is accepted: the check below can fail"
 
@@ -106,6 +140,7 @@ def test_a_task_gets_no_platform_key_and_cannot_mint_a_token(stack: Stack) -> No
     assert report["options"]["celery.result_backend"] == "set"  # the broker, not the database
     if os.geteuid() == 0:
         # Under root the workers run as their own system user: the state folder's secrets are unreadable.
+        assert "the workers run as root" not in stack.up_output  # type: ignore[attr-defined]
         assert report["user"] != 0
         assert all(outcome in ("permission denied", "missing") for outcome in report["files"].values()), \
             report["files"]

@@ -44,9 +44,39 @@ JWT_ALGORITHM = "EdDSA"
 WORKER_SYSTEM_USER = "airdeck-worker"
 
 
-def worker_user(target: Target) -> str | None:
-    """The user local workers run as: None (the user running airdeck) unless that is root."""
-    if target.kind != "local" or os.geteuid() != 0:
+def _not_searchable(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that other users cannot search (no o+x), if any."""
+    for folder in [*reversed(path.parents), path]:
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return folder
+        except FileNotFoundError:
+            return None
+    return None
+
+
+def worker_isolation_blocker(home: AirdeckHome, dags_folder: str) -> Path | None:
+    """A folder that keeps another user from running a worker: on the way to the Python interpreter,
+    the environment, airdeck's code, the state folder or the DAG folder. None when nothing does."""
+    import airdeck
+
+    needed = (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(airdeck.__file__).parent,
+              home.root.parent, Path(dags_folder))
+    for path in needed:
+        blocked = _not_searchable(path.absolute())
+        if blocked is not None:
+            return blocked
+    return None
+
+
+def worker_user(ctx: PlanContext) -> str | None:
+    """The user local workers run as: a dedicated system user when airdeck runs as root and that user
+    can reach everything a worker needs; else None (the user running airdeck, which ``airdeck up``
+    then says)."""
+    if ctx.endpoints.target.kind != "local" or os.geteuid() != 0:
+        return None
+    dags = ctx.cfg.airflow.dags_folder or example_dags_folder()
+    if worker_isolation_blocker(ctx.home, str(dags)) is not None:
         return None
     return WORKER_SYSTEM_USER
 
@@ -82,8 +112,8 @@ def key_files(home: AirdeckHome, name: str) -> tuple[FileSpec, ...]:
     """The secret files (beyond airflow.cfg) one Airflow component reads by path."""
     files: list[FileSpec] = []
     if name in TOKEN_ISSUERS:
-        files.append(FileSpec(jwt_key_path(home, name), placeholder("jwt_private_key") + "\n",
-                              secrets=(SecretRef("jwt_private_key"),), mode=0o600))
+        files.append(FileSpec(jwt_key_path(home, name), placeholder("jwt_signing_pem"),
+                              secrets=(SecretRef("jwt_signing_pem"),), mode=0o600))
     if name == API_SERVER:
         files.append(FileSpec(session_secret_path(home), placeholder("api_secret_key"),
                               secrets=(SecretRef("api_secret_key"),), mode=0o600))
@@ -255,7 +285,7 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
                                      ca_file=ca), **common)  # type: ignore[arg-type]
     assert index is not None, name  # noqa: S101 - component_names() lists only these
     node = f"{name}@%h"  # Celery expands %h to the host name
-    user = worker_user(ep.target)
+    user = worker_user(ctx)
     if user is not None:  # its airflow.cfg is readable by it alone; HOME is its own folder
         common["files"] = (replace(config_file, owner=user),)
         common["env"] = {**env, "HOME": str(ctx.home.service_dir(name))}

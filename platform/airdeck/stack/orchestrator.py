@@ -153,6 +153,9 @@ class Stack:
     def say(self, message: str) -> None:
         self.console.print(f"[green]✓[/] {escape(message)}")
 
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]![/] {escape(message)}")
+
     def airflow_cli(self, *args: str) -> tuple[int, str]:
         result = subprocess.run([airflow_bin(), *args], env=self.cli_env(), capture_output=True, text=True,
                                 check=False)
@@ -190,7 +193,7 @@ class Stack:
     def render(self) -> None:
         """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
-        workers.prepare(self.deployment, self.home)
+        workers.prepare(self.deployment, self.home, self.warn)
         resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
         deployment = self.deployment
         specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]

@@ -1,10 +1,12 @@
 """The local workers' own system user: task code never runs as the user that holds the platform's keys.
 
 When airdeck runs as root, the plan runs every Celery worker as ``airdeck-worker`` (a system user,
-created here once). Each worker's ``airflow.cfg`` and folder are handed to it; it gets the task log
-folder to write task logs into; everything else under ``$AIRDECK_HOME`` (secrets, the other
-components' files, ``run/``) stays private to root. As a normal user there is no second user to
-switch to: workers run as that user and can read what it can (docs/security.md says so).
+created here once) if that user can reach the Python interpreter, airdeck, the state folder and the DAG
+folder. Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
+state folder's root, ``logs/`` and ``services/`` become search-only for others; everything else under
+``$AIRDECK_HOME`` (secrets, the other components' files, ``run/``) stays private to root. When a folder
+on the way blocks it, workers run as root and ``airdeck up`` says which folder and how to fix it. As a
+normal user there is no second user to switch to (docs/security.md says what that means).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import os
 import pwd
 import stat
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import airdeck
+from airdeck.plan.build import WORKER_SYSTEM_USER, worker_isolation_blocker
 from airdeck.plan.model import Deployment
 from airdeck.stack.errors import StackError
 from airdeck.state.home import AirdeckHome
@@ -41,37 +43,28 @@ def ensure_user(name: str) -> pwd.struct_passwd:
     return pwd.getpwnam(name)
 
 
-def _reachable_by_others(path: Path) -> Path | None:
-    """The first folder on the way to ``path`` that other users cannot search (no o+x), if any."""
-    for folder in [*reversed(path.parents), path]:
-        if not folder.exists():
-            break
-        if not stat.S_IMODE(folder.stat().st_mode) & 0o001:
-            return folder
-    return None
+def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
+    """What to tell a root user whose workers run as root, and why; None when they do not."""
+    if os.geteuid() != 0 or deployment.target != "local":
+        return None
+    workers = [c for c in deployment.components if c.kind == "worker"]
+    if not workers or any(c.user for c in workers):
+        return None
+    blocked = worker_isolation_blocker(home, workers[0].settings.get("core", {}).get("dags_folder", "/"))
+    where = f"{blocked} is not searchable by other users" if blocked else "a folder is not searchable by others"
+    return (f"the workers run as root, so task code can read the state folder's secrets: the system user "
+            f"{WORKER_SYSTEM_USER!r} cannot reach the Python interpreter, airdeck, AIRDECK_HOME or the DAG "
+            f"folder ({where}). To isolate them: `chmod o+x {blocked or 'FOLDER'}` (search only), or install "
+            "them under folders others can search")
 
 
-def prepare(deployment: Deployment, home: AirdeckHome) -> None:
-    """Create the workers' user and give it what it needs: the task log folder (its own) and a way in.
-
-    The state folder and the DAG folder must be reachable by it: a folder on the way that others
-    cannot search is refused with its name, rather than chmod-ed behind the owner's back."""
-    users = worker_users(deployment)
-    if not users:
-        return
-    dags = {Path(c.settings["core"]["dags_folder"]) for c in deployment.components
-            if c.kind == "worker" and "dags_folder" in c.settings.get("core", {})}
-    for name in sorted(users):
+def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None] | None = None) -> None:
+    """Create the workers' user and give it what it needs: the task log folder (its own) and a way in."""
+    warning = isolation_warning(deployment, home)
+    if warning and say is not None:
+        say(warning)
+    for name in sorted(worker_users(deployment)):
         entry = ensure_user(name)
-        code = (Path(sys.executable).parent, Path(airdeck.__file__).parent)  # the environment tasks run in
-        for path in (home.root.parent, *code, *sorted(dags)):
-            blocked = _reachable_by_others(path)
-            if blocked is not None:
-                raise StackError(
-                    f"the workers run as the system user {name!r} (airdeck runs as root), which cannot reach "
-                    f"{path}: {blocked} is not searchable by other users. Run `chmod o+x {blocked}` (search "
-                    "only: nothing becomes listable or readable), or put AIRDECK_HOME, airflow.dags_folder and "
-                    "the Python environment under folders others can search")
         # airdeck's own folders on the way: search only (nothing listable); each service's folder, the
         # secrets and run/ stay private to their owner
         for folder in (home.root, home.logs, home.root / "services"):
