@@ -122,6 +122,8 @@ def test_a_task_gets_no_platform_key_and_cannot_mint_a_token(stack: Stack) -> No
                                                 "kid": kid})
     assert stack.wait_for_run("worker_key_probe", run_id, timeout=300) == "success"
     report = _xcom(stack, "worker_key_probe", run_id, "try_the_keys")
+    print("\nwhat the task tried:", json.dumps({k: report[k] for k in ("user", "files", "options", "key_file",
+                                                                      "answers")}, indent=1))
 
     # Every token the task minted is refused.
     assert report["answers"] and all(code in (401, 403) for code in report["answers"].values()), report["answers"]

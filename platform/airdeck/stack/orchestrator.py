@@ -203,6 +203,7 @@ class Stack:
         self.home.supervisor_conf.write_text(
             render_config(self.home, self.programs(), stop_timeout=self._stop_timeout,
                           start_retries=self.cfg.supervision.start_retries), encoding="utf-8")
+        self.home.supervisor_conf.chmod(0o600)  # what runs as whom: for the stack's own user only
 
     def supervisor_env(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}

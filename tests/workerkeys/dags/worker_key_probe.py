@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import os
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -81,6 +82,15 @@ def try_the_keys() -> dict[str, Any]:
         if text is not None:
             found[f"file {name}"] = _digests(text) + [d for line in text.splitlines() if "=" in line
                                                       for d in _digests(line.split("=", 1)[1])]
+
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        control.connect(str(home / "run" / "supervisord.sock"))
+        files["connect run/supervisord.sock"] = "connected"
+    except OSError as exc:
+        files["connect run/supervisord.sock"] = "permission denied" if isinstance(exc, PermissionError) else "missing"
+    finally:
+        control.close()
 
     for key, value in os.environ.items():
         found[f"env {key}"] = _digests(value)
