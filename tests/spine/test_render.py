@@ -188,6 +188,11 @@ def test_local_workers_run_as_their_own_user_under_root_or_say_why_not(home: Air
         (config,) = worker.files
         assert config.owner == "airdeck-worker" and config.mode == 0o600
         assert worker.env["HOME"] == str(home.service_dir(worker.name))
+        # its own bundle clones, never the dag-processor's
+        assert worker.settings["dag_processor"]["dag_bundle_storage_path"] == str(
+            home.service_dir(worker.name) / "dag-bundles")
+    assert deployment.component("dag-processor").settings["dag_processor"]["dag_bundle_storage_path"] == str(
+        home.root / "data" / "dag-bundles")
     assert all(c.user is None for c in deployment.components if c.kind in ("api-server", "scheduler"))
     assert concerns.plan(parse_config({}), home, Target.kubernetes("r")).component("worker").user is None
 

@@ -226,6 +226,11 @@ def airflow_settings(ctx: PlanContext, name: str, concerns: Sequence[Concern]) -
     for concern in concerns:
         _merge(settings, concern.settings(ctx, name))
         secret_settings += concern.secret_settings(ctx, name)
+    if worker_index(name) is not None and "dag_bundle_storage_path" in settings.get("dag_processor", {}) \
+            and worker_user(ctx) is not None:
+        # A worker with its own user keeps its own bundle clones: one it could write to must never be
+        # what the dag-processor (root, with the database) parses.
+        settings["dag_processor"]["dag_bundle_storage_path"] = str(ctx.home.service_dir(name) / "dag-bundles")
     for section, extra in ctx.cfg.airflow.extra_config.items():
         target = settings.setdefault(section.lower(), {})
         for key, value in extra.items():
