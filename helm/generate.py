@@ -45,7 +45,8 @@ K8S_LISTS = {"tolerations", "parentRefs", "hostnames", "to", "apiServerFrom", "p
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
 NULLABLE_INTEGERS = {"ttlSecondsAfterFinished"}
-REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "apiSecretKey", "adminPassword", "databaseUrl", "brokerUrl"}
+REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
+                     "databaseUrl", "brokerUrl"}
 REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created by External Secrets).",
                    "property": "Property of that key (optional)."}
 

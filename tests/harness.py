@@ -52,8 +52,9 @@ def new_home() -> Path:
     whenever another pytest starts, while the embedded PostgreSQL (run as the user ``pgserver``
     when tests run as root) must be able to reach its data directory."""
     folder = Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp"))
-    # airdeck opens no folder outside its state folder for the pgserver user: the test lets it through
-    # this one (search only), as a person running as root would (see the error of stack.postgres).
+    # airdeck opens no folder outside its state folder for the pgserver user (and the workers' system
+    # user): the test lets them through this one (search only), as a person running as root would (see
+    # the error of stack.postgres).
     folder.chmod(0o711)
     return folder / "home"
 

@@ -266,7 +266,7 @@ def test_upgrade_keeps_every_secret() -> None:
     installed = render(dev)
     upgraded = render(dev, upgrade=True)
     generated = by_kind(installed, "Secret")
-    assert len(generated) == 8 and all(s["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(generated) == 10 and all(s["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
                                        for s in generated)
     assert not by_kind(upgraded, "Secret"), "an upgrade must not render (and so replace) generated secrets"
 
@@ -324,3 +324,53 @@ def test_service_monitor_scrapes_the_dispatcher_under_the_job_its_rules_select()
     assert {r["alert"] for r in pipeline["rules"]} >= {"AirdeckAlertOutboxBacklog", "AirdeckAlertsDeadLettered",
                                                         "AirdeckAlertDeliveriesFailing"}
     assert all('job="airdeck-alerts"' in r["expr"] for r in pipeline["rules"])
+
+
+def _mounted_secret_files(spec: dict[str, Any]) -> dict[str, str]:
+    """file name under /run/secrets/airdeck -> Secret it comes from, of one pod."""
+    volume = next(v for v in spec["volumes"] if v["name"] == "secrets")
+    return {item["path"]: source["secret"]["name"] for source in volume["projected"]["sources"]
+            for item in source["secret"]["items"]}
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_worker_pods_reference_no_platform_key_secret(values_file: str) -> None:
+    objects = render(ci_values(CHART / "ci" / values_file))
+    worker = next(o for o in by_kind(objects, "StatefulSet") if o["metadata"]["name"].endswith("-worker"))
+    spec = pod_spec(worker)
+    assert spec is not None
+    files = _mounted_secret_files(spec)
+    assert set(files) <= {"broker_url", "log_fetch_key"}, files
+    platform = {n for n in files.values() if any(k in n for k in ("fernet", "jwt", "api-secret", "database",
+                                                                    "admin"))}
+    assert not platform, f"worker pods mount {platform}"
+    text = json.dumps(spec)
+    for key in ("fernet-key", "jwt-secret", "jwt-private-key", "api-secret-key", "admin-password", "-database"):
+        assert key not in text, key
+    assert not spec.get("initContainers"), "workers hold no database URL: no migration check in their pods"
+
+
+def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(tmp_path: Path) -> None:
+    """The chart's secret table against the plan: a pod gets what `airdeck run` needs for it, nothing more."""
+    from airdeck import concerns
+    from airdeck.config.loader import parse_config
+    from airdeck.plan.endpoints import Target
+    from airdeck.state.home import AirdeckHome
+
+    values = ci_values(CHART / "ci" / "02-dev-values.yaml")
+    cfg = parse_config(values.get("airdeck") or {})
+    deployment = concerns.plan(cfg, AirdeckHome(tmp_path), Target.kubernetes("airdeck"))
+    objects = render(values)
+    checked = set()
+    for obj in objects:
+        spec = pod_spec(obj)
+        component = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {}).get(
+            "app.kubernetes.io/component")
+        if spec is None or component not in deployment.names():
+            continue
+        derived = {"jwt_signing_pem": "jwt_private_key"}  # the PEM file is derived from the mounted key
+        needed = {derived.get(n, n) for n in deployment.component(component).secret_names()} - {"vault_backend_kwargs"}
+        mounted = set(_mounted_secret_files(spec)) - {"admin_password"}
+        assert mounted == needed, (component, mounted, needed)
+        checked.add(component)
+    assert checked >= {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}, checked

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airdeck.state.secrets import GENERATED
 from cryptography.fernet import Fernet
 
 from tests.harness import free_ports, postgres_server
@@ -107,6 +108,8 @@ def platform() -> Iterator[dict[str, Any]]:
                 f"{RELEASE}-fernet-key": {"fernet-key": Fernet.generate_key().decode()},
                 f"{RELEASE}-jwt-secret": {"jwt-secret": secrets.token_urlsafe(32)},
                 f"{RELEASE}-api-secret-key": {"api-secret-key": secrets.token_urlsafe(32)},
+                f"{RELEASE}-jwt-private-key": {"jwt-private-key": GENERATED["jwt_private_key"][0]()},
+                f"{RELEASE}-log-fetch-key": {"log-fetch-key": secrets.token_urlsafe(32)},
                 f"{RELEASE}-admin-password": {"password": secrets.token_urlsafe(16)},
                 f"{RELEASE}-database": {"url": pg.dsn()},
                 f"{RELEASE}-broker": {"url": f"redis://:{broker_password}@127.0.0.1:{valkey_port}/0"},
@@ -236,3 +239,25 @@ def test_a_connection_from_a_secret_reaches_only_its_process(platform: dict[str,
     for path in platform["folder"].rglob("*"):
         if path.is_file() and path.stat().st_size < 5_000_000:
             assert token not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_the_worker_pod_holds_no_platform_key(platform: dict[str, Any]) -> None:
+    """Everything the worker pod has on disk (mounted Secrets, rendered airflow.cfg, its home) after the
+    canary's task ran there: no Fernet key, signing key, session key, admin password or database URL."""
+    held = platform["secrets"]
+    keys = {"fernet": held[f"{RELEASE}-fernet-key"]["fernet-key"],
+            "jwt private key": held[f"{RELEASE}-jwt-private-key"]["jwt-private-key"].splitlines()[1],
+            "jwt secret": held[f"{RELEASE}-jwt-secret"]["jwt-secret"],
+            "session key": held[f"{RELEASE}-api-secret-key"]["api-secret-key"],
+            "admin password": held[f"{RELEASE}-admin-password"]["password"],
+            "database url": held[f"{RELEASE}-database"]["url"]}
+    worker: LocalPod = platform["pods"]["worker"]
+    files = [p for p in worker.root.rglob("*") if p.is_file() and p.stat().st_size < 5_000_000]
+    assert any(p.name == "airflow.cfg" for p in files), "the worker's rendered configuration is there"
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for what, value in keys.items():
+            assert value not in text, f"{what} in {path}"
+    for proc in worker.procs:
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().decode(errors="replace")
+        assert not any(value in environ for value in keys.values())

@@ -144,8 +144,9 @@ def test_secret_settings_are_references_filled_only_when_materialised(tmp_path: 
     home = AirdeckHome(tmp_path / "home")
     store = SecretStore(home.secrets)
     scheduler = concerns.plan(parse_config({}), home).component("scheduler")
-    (config_file,) = scheduler.files
+    config_file, key_file = scheduler.files
     assert "@@secret:fernet_key@@" in config_file.content and config_file.mode == 0o600
+    assert key_file.secrets[0].name == "jwt_signing_pem" and key_file.mode == 0o600
     path = materialise(config_file, concerns.resolver(parse_config({}), home, store, generate=True))
     text = path.read_text()
     assert f"fernet_key = {store.get('fernet_key')}" in text and "@@secret" not in text

@@ -17,12 +17,14 @@ from airdeck.config.loader import parse_config
 from airdeck.errors import AirdeckError
 from airdeck.run.entrypoint import prepare
 from airdeck.state.home import AirdeckHome
+from airdeck.state.secrets import GENERATED
 
 from tests.harness import free_port, free_udp_port
 
 EXTERNAL = {"database": {"url": "postgresql://airflow:db-pw@db.example:5432/airflow"},
             "broker": {"url": "redis://:broker-pw@redis.example:6379/0"}}
-MOUNTED = {"fernet_key": "mounted-fernet", "jwt_secret": "mounted-jwt", "api_secret_key": "mounted-key"}
+MOUNTED = {"fernet_key": "mounted-fernet", "jwt_private_key": GENERATED["jwt_private_key"][0](),
+           "api_secret_key": "mounted-key", "log_fetch_key": "mounted-log-key"}
 
 
 def _secrets(folder: Path, values: dict[str, str], mode: int = 0o400) -> Path:
@@ -43,10 +45,20 @@ def test_kubernetes_component_is_rendered_from_mounted_secrets(tmp_path: Path) -
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(config)
-    assert parser["core"]["fernet_key"] == "mounted-fernet"
-    assert parser["api_auth"]["jwt_secret"] == "mounted-jwt"
-    assert parser["database"]["sql_alchemy_conn"] == "postgresql+psycopg://airflow:db-pw@db.example:5432/airflow"
+    # a worker runs task code: it gets the broker and the log-fetch key, and no platform key
+    assert parser["api"]["secret_key"] == "mounted-log-key"
     assert parser["celery"]["broker_url"] == "redis://:broker-pw@redis.example:6379/0"
+    assert parser["celery"]["result_backend"] == "redis://:broker-pw@redis.example:6379/0"
+    assert not parser.has_option("core", "fernet_key") and not parser.has_option("database", "sql_alchemy_conn")
+    assert not parser.has_option("api_auth", "jwt_secret") and not parser.has_option("api_auth", "jwt_private_key_path")
+    assert not (home.secrets / "jwt_private_key").exists()  # mounted secrets are not mirrored for workers to read
+    comp, env = prepare(cfg, home, "scheduler", target="kubernetes", release="prod", secrets_dir=secrets)
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(env["AIRFLOW_CONFIG"])
+    assert parser["core"]["fernet_key"] == "mounted-fernet"
+    assert parser["database"]["sql_alchemy_conn"] == "postgresql+psycopg://airflow:db-pw@db.example:5432/airflow"
+    key = Path(parser["api_auth"]["jwt_private_key_path"])
+    assert key.read_text().strip() == MOUNTED["jwt_private_key"].strip() and key.stat().st_mode & 0o077 == 0
     assert parser["core"]["execution_api_server_url"] == "http://prod-api-server:8080/execution/"
     assert home.webserver_config.exists()  # shared files every component reads
     assert (home.airflow_home / "config" / "airflow_local_settings.py").exists()
@@ -64,7 +76,7 @@ def test_a_mounted_url_wins_over_airdeck_yaml(tmp_path: Path) -> None:
 
 def test_missing_secret_names_the_file_to_mount(tmp_path: Path) -> None:
     secrets = _secrets(tmp_path / "secrets", {"fernet_key": "x"})
-    with pytest.raises(AirdeckError, match="no secret '(jwt_secret|api_secret_key)'.*file named") as raised:
+    with pytest.raises(AirdeckError, match="no secret '(jwt_private_key|database_url)'.*file named") as raised:
         prepare(parse_config(EXTERNAL), AirdeckHome(tmp_path / "home"), "scheduler", target="kubernetes",
                 secrets_dir=secrets)
     assert str(secrets) in str(raised.value)

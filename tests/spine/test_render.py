@@ -46,15 +46,27 @@ def test_platform_settings_are_set_on_purpose(home: AirdeckHome) -> None:
     assert s["scheduler"]["enable_health_check"] == "True"
     assert s["fab"]["config_file"] == str(home.webserver_config)
     assert s["database"]["sql_alchemy_conn"].startswith("postgresql+psycopg://airflow:")
-    assert s["celery"]["result_backend"].startswith("db+postgresql+psycopg://")
+    # Celery results live in the broker (Valkey, append-only file), so workers need no database URL
+    assert s["celery"]["result_backend"] == s["celery"]["broker_url"]
+    assert s["api_auth"]["jwt_algorithm"] == "EdDSA"
+    assert s["api_auth"]["jwt_private_key_path"].endswith("/services/api-server/jwt_private_key.pem")
 
 
-def test_every_service_shares_the_same_secrets(home: AirdeckHome) -> None:
+def test_each_secret_is_shared_only_by_the_services_that_need_it(home: AirdeckHome) -> None:
     cfg = parse_config({"workers": {"replicas": 2}})
     store = SecretStore(home.secrets)
-    rendered = [airflow_settings(cfg, home, store, name) for name in component_names(cfg)]
-    for section, key in (("core", "fernet_key"), ("api_auth", "jwt_secret"), ("api", "secret_key")):
-        assert len({r[section][key] for r in rendered}) == 1
+    rendered = {name: airflow_settings(cfg, home, store, name) for name in component_names(cfg)}
+    workers = ("worker-1", "worker-2")
+    others = [name for name in rendered if name not in workers]
+    assert len({rendered[n]["core"]["fernet_key"] for n in others}) == 1
+    assert len({rendered[n]["api"]["secret_key"] for n in ("api-server", "triggerer", *workers)}) == 1
+    for name in workers:
+        assert "fernet_key" not in rendered[name].get("core", {})
+        assert "sql_alchemy_conn" not in rendered[name].get("database", {})
+        assert "jwt_private_key_path" not in rendered[name]["api_auth"]
+    assert all("jwt_secret" not in r.get("api_auth", {}) for r in rendered.values())
+    issuers = {n for n, r in rendered.items() if "jwt_private_key_path" in r["api_auth"]}
+    assert issuers == {"api-server", "scheduler"}
 
 
 def test_each_worker_gets_its_own_log_port(home: AirdeckHome) -> None:
@@ -87,11 +99,14 @@ def test_masking_hides_every_secret(home: AirdeckHome) -> None:
     store = SecretStore(home.secrets)
     store.ensure_all()
     text = concerns.masked_config(cfg, home, "worker-1")
-    for name in ("fernet_key", "jwt_secret", "api_secret_key", "database_password", "broker_password"):
+    for name in ("fernet_key", "jwt_secret", "jwt_private_key", "api_secret_key", "log_fetch_key",
+                 "database_password", "broker_password"):
         assert store.get(name) not in text, name
-    assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
-    assert "result_backend = db+postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in text
-    assert "fernet_key = ***" in text
+    assert "result_backend = redis://:***@127.0.0.1:16379/0" in text
+    assert "secret_key = ***" in text
+    scheduler = concerns.masked_config(cfg, home, "scheduler")
+    assert "postgresql+psycopg://airflow:***@127.0.0.1:15432/airflow" in scheduler
+    assert "fernet_key = ***" in scheduler
 
 
 def test_external_urls_are_masked_but_keep_their_parts(home: AirdeckHome) -> None:
@@ -135,3 +150,57 @@ def test_render_cli_masks_secrets(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "config", "render", "--service", "nope"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "unknown service 'nope'" in bad.stderr
+
+
+def test_the_signing_key_is_a_pem_or_a_long_random_string() -> None:
+    from airdeck.plan.secrets import signing_pem
+    from airdeck.state.secrets import GENERATED
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, load_pem_private_key
+
+    pem = GENERATED["jwt_private_key"][0]()
+    assert signing_pem(pem + "\n") == pem  # what airdeck and the chart generate, as it is
+    seeded = signing_pem("x" * 48)  # a secret store's generated password: its SHA-256 is the seed
+    assert seeded == signing_pem("x" * 48) != signing_pem("y" * 48)
+    assert isinstance(load_pem_private_key(seeded.encode(), None), Ed25519PrivateKey)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    for bad, message in ((other, "holds a RSA key"), ("short", "at least 32 characters"),
+                         ("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----", "not a readable")):
+        with pytest.raises(AirdeckError, match=message) as raised:
+            signing_pem(bad)
+        assert "jwt_private_key" in str(raised.value) and "not base64" not in str(raised.value)
+
+
+def test_local_workers_run_as_their_own_user_under_root_or_say_why_not(home: AirdeckHome,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from airdeck.plan import build
+    from airdeck.plan.endpoints import Target
+    from airdeck.stack.workers import isolation_warning
+
+    monkeypatch.setattr(build.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(build, "worker_isolation_blocker", lambda home, dags: None)
+    deployment = concerns.plan(parse_config({"workers": {"replicas": 2}}), home)
+    workers = [c for c in deployment.components if c.kind == "worker"]
+    assert {c.user for c in workers} == {"airdeck-worker"}
+    for worker in workers:
+        (config,) = worker.files
+        assert config.owner == "airdeck-worker" and config.mode == 0o600
+        assert worker.env["HOME"] == str(home.service_dir(worker.name))
+        # its own bundle clones, never the dag-processor's
+        assert worker.settings["dag_processor"]["dag_bundle_storage_path"] == str(
+            home.service_dir(worker.name) / "dag-bundles")
+    assert deployment.component("dag-processor").settings["dag_processor"]["dag_bundle_storage_path"] == str(
+        home.root / "data" / "dag-bundles")
+    assert all(c.user is None for c in deployment.components if c.kind in ("api-server", "scheduler"))
+    assert concerns.plan(parse_config({}), home, Target.kubernetes("r")).component("worker").user is None
+
+    monkeypatch.setattr(build, "worker_isolation_blocker", lambda home, dags: Path("/root"))
+    monkeypatch.setattr("airdeck.stack.workers.os.geteuid", lambda: 0)
+    monkeypatch.setattr("airdeck.stack.workers.worker_isolation_blocker", lambda home, dags: Path("/root"))
+    fallback = concerns.plan(parse_config({}), home)
+    assert fallback.component("worker-1").user is None
+    warning = isolation_warning(fallback, home)
+    assert warning is not None and "/root is not searchable" in warning and "chmod o+x /root" in warning
+    assert isolation_warning(deployment, home) is None

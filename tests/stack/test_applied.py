@@ -46,11 +46,12 @@ def test_a_rotated_secret_is_a_change_but_never_recorded(tmp_path: Path) -> None
     home.ensure()
     store = SecretStore(home.secrets)
     before = _prints({}, home, store)
-    old_key = store.get("jwt_secret")
-    (home.secrets / "jwt_secret").write_text("a-new-jwt-secret-value-0123456789")
+    old_key = store.get("fernet_key")
+    (home.secrets / "fernet_key").write_text("a-new-fernet-key-value-0123456789")
     after = _prints({}, home, store)
     changed = _changed(before, after)
-    assert set(changed) == {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1"}
+    # workers hold no Fernet key: rotating it leaves them alone
+    assert set(changed) == {"api-server", "scheduler", "dag-processor", "triggerer"}
     assert changed["api-server"] == ["secret settings", "files"]
     applied.write(home, after)
     path = home.run / "applied.json"
@@ -59,7 +60,7 @@ def test_a_rotated_secret_is_a_change_but_never_recorded(tmp_path: Path) -> None
     for name in ("jwt_secret", "fernet_key", "api_secret_key", "database_password", "broker_password"):
         value = store.get(name)
         assert value not in text
-    assert old_key not in text and "a-new-jwt-secret-value" not in text
+    assert old_key not in text and "a-new-fernet-key-value" not in text
     assert applied.read(home) == after
 
 

@@ -393,8 +393,8 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
                                   'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n')
     inputs = {"cloud": cloud, "prefix": "airdeck", "namespace": "airflow",
               "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
-              "platform_secrets": {k: "x" for k in ("fernetKey", "jwtSecret", "apiSecretKey", "adminPassword",
-                                                     "databaseUrl", "brokerUrl")},
+              "platform_secrets": {k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
+                                                     "logFetchKey", "adminPassword", "databaseUrl", "brokerUrl")},
               "enable_kube_prometheus_stack": True, **CLOUD_INPUTS[cloud]}
     (root / "terraform.tfvars.json").write_text(json.dumps(inputs))
     done = terraform("init", "-backend=false", "-input=false", cwd=root)

@@ -77,14 +77,18 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- dig "alerts" "dispatcher" "port" 9465 (default dict .Values.airdeck) -}}
 {{- end -}}
 
-{{/* The platform secrets: (list valuesKey fileName defaultSuffix). */}}
+{{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
+only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
+the plan); "cli" is the migration Job and the canary. Workers run task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
-- [fernetKey, fernet_key, fernet-key]
-- [jwtSecret, jwt_secret, jwt-secret]
-- [apiSecretKey, api_secret_key, api-secret-key]
-- [adminPassword, admin_password, admin-password]
-- [databaseUrl, database_url, database]
-- [brokerUrl, broker_url, broker]
+- [fernetKey, fernet_key, fernet-key, [api-server, scheduler, dag-processor, triggerer, cli]]
+- [jwtSecret, jwt_secret, jwt-secret, []]
+- [jwtPrivateKey, jwt_private_key, jwt-private-key, [api-server, scheduler]]
+- [apiSecretKey, api_secret_key, api-secret-key, [api-server]]
+- [logFetchKey, log_fetch_key, log-fetch-key, [api-server, triggerer, worker]]
+- [adminPassword, admin_password, admin-password, []]
+- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli]]
+- [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, cli]]
 {{- end -}}
 
 {{- define "airdeck.secretName" -}}
@@ -92,7 +96,8 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- default (printf "%s-%s" (include "airdeck.fullname" .root) .suffix) $s.existingSecret -}}
 {{- end -}}
 
-{{/* The projected volume of one container's secret files. Call with (dict "root" $ "admin" bool). */}}
+{{/* The projected volume of one pod's secret files: those its component needs (admin_password when
+"admin"). Call with (dict "root" $ "name" component "admin" bool); no name: the one-off jobs ("cli"). */}}
 {{- define "airdeck.secretsVolume" -}}
 - name: secrets
   projected:
@@ -100,10 +105,11 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
     sources:
 {{- $root := .root }}
 {{- $vault := include "airdeck.vaultPlatform" .root }}
+{{- $component := default "cli" .name }}
 {{- range (include "airdeck.secretTable" .root | fromYamlArray) }}
-{{- $key := index . 0 }}{{ $file := index . 1 }}{{ $suffix := index . 2 }}
+{{- $key := index . 0 }}{{ $file := index . 1 }}{{ $suffix := index . 2 }}{{ $users := index . 3 }}
 {{- $platform := has $key (list "fernetKey" "jwtSecret" "apiSecretKey") }}
-{{- if and (or (ne $key "adminPassword") $.admin) (not (and $platform $vault)) }}
+{{- if and (or (has $component $users) (and (eq $key "adminPassword") $.admin)) (not (and $platform $vault)) }}
       - secret:
           name: {{ include "airdeck.secretName" (dict "root" $root "key" $key "suffix" $suffix) }}
           items:
@@ -297,8 +303,12 @@ affinity:
             matchLabels:
               {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 14 }}
 {{- end }}
+{{- if ne .name "worker" }}
+{{- /* workers hold no database credentials, so they cannot check migrations: tasks reach them only
+through the scheduler, which waits */}}
 initContainers:
   {{- include "airdeck.waitForMigrations" . | nindent 2 }}
+{{- end }}
 containers:
   - name: {{ .name }}
     image: {{ include "airdeck.image" (dict "root" .root "image" .root.Values.images.airdeck) }}

@@ -42,6 +42,20 @@ WTF_CSRF_TIME_LIMIT = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 AUTH_ROLE_ADMIN = "Admin"
+
+# The session and CSRF key: the api-server's own secret (AIRDECK_SESSION_SECRET_FILE, 0600), not
+# [api] secret_key, which the Celery workers hold for their log servers. Other processes that load this
+# file (one-off airflow commands) sign no session a browser keeps: they get a key of their own.
+import os as _os
+import secrets as _secrets
+
+if _os.environ.get("AIRDECK_SESSION_SECRET_FILE"):
+    with open(_os.environ["AIRDECK_SESSION_SECRET_FILE"], encoding="utf-8") as _file:
+        SECRET_KEY = _file.read().strip()
+    if not SECRET_KEY:
+        raise RuntimeError(_os.environ["AIRDECK_SESSION_SECRET_FILE"] + " is empty: the api-server's session key")
+else:
+    SECRET_KEY = _secrets.token_urlsafe(48)
 '''
 
 

@@ -8,8 +8,10 @@ set on purpose; docs/configuration.md explains why.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from airdeck.config.model import AirdeckConfig
 from airdeck.plan import servers
 from airdeck.plan.concern import Concern, PlanContext
 from airdeck.plan.endpoints import Endpoints, Target
-from airdeck.plan.model import Component, Deployment, Probe, SecretRef, SecretSetting, Settings
+from airdeck.plan.model import Component, Deployment, FileSpec, Probe, SecretRef, SecretSetting, Settings, placeholder
 from airdeck.plan.render import airflow_cfg
 from airdeck.resources import example_dags_folder
 from airdeck.state.home import AirdeckHome
@@ -27,15 +29,95 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 API_SERVER = "api-server"
 CLI = "cli"
 
-#: Settings whose values are the platform's secrets, the same for every Airflow component.
-CORE_SECRET_SETTINGS = (
-    SecretSetting("core", "fernet_key", SecretRef("fernet_key")),
-    SecretSetting("api_auth", "jwt_secret", SecretRef("jwt_secret")),
-    SecretSetting("api", "secret_key", SecretRef("api_secret_key")),
-    SecretSetting("database", "sql_alchemy_conn", SecretRef("database_url")),
-    SecretSetting("celery", "broker_url", SecretRef("broker_url")),
-    SecretSetting("celery", "result_backend", SecretRef("database_url", "db+{}")),
-)
+#: Components that issue JWTs and so hold the private signing key: the api-server (REST and Execution
+#: API tokens, refreshed task tokens) and the scheduler (its executor signs each task's identity token).
+#: Nothing else signs; only the api-server verifies (with the key's public half).
+TOKEN_ISSUERS = ("api-server", "scheduler")
+#: Components that fetch task logs from a log server (the api-server) or serve them (workers, the
+#: triggerer's log server for deferred tasks): they share ``[api] secret_key``, here the log-fetch key,
+#: which Airflow's log server checks (HS512, audience ``task-instance-logs``) and which signs nothing else
+#: a worker could use: the api-server's session key is separate (``webserver_config.py``).
+LOG_KEY_HOLDERS = ("api-server", "triggerer")
+JWT_ALGORITHM = "EdDSA"
+#: When airdeck runs as root, the local Celery workers (and so every task) run as this system user, to
+#: which the state folder's secrets and the other components' files are unreadable.
+WORKER_SYSTEM_USER = "airdeck-worker"
+
+
+def _not_searchable(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that other users cannot search (no o+x), if any."""
+    for folder in [*reversed(path.parents), path]:
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return folder
+        except FileNotFoundError:
+            return None
+    return None
+
+
+def worker_isolation_blocker(home: AirdeckHome, dags_folder: str) -> Path | None:
+    """A folder that keeps another user from running a worker: on the way to the Python interpreter,
+    the environment, airdeck's code, the state folder or the DAG folder. None when nothing does."""
+    import airdeck
+
+    needed = (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(airdeck.__file__).parent,
+              home.root.parent, Path(dags_folder))
+    for path in needed:
+        blocked = _not_searchable(path.absolute())
+        if blocked is not None:
+            return blocked
+    return None
+
+
+def worker_user(ctx: PlanContext) -> str | None:
+    """The user local workers run as: a dedicated system user when airdeck runs as root and that user
+    can reach everything a worker needs; else None (the user running airdeck, which ``airdeck up``
+    then says)."""
+    if ctx.endpoints.target.kind != "local" or os.geteuid() != 0:
+        return None
+    dags = ctx.cfg.airflow.dags_folder or example_dags_folder()
+    if worker_isolation_blocker(ctx.home, str(dags)) is not None:
+        return None
+    return WORKER_SYSTEM_USER
+
+
+def jwt_key_path(home: AirdeckHome, name: str) -> str:
+    """Where an issuing component's private signing key is written (0600, from ``jwt_private_key``)."""
+    return str(home.service_dir(name) / "jwt_private_key.pem")
+
+
+def session_secret_path(home: AirdeckHome) -> str:
+    """The api-server's Flask session key, read by ``webserver_config.py`` (0600, from ``api_secret_key``)."""
+    return str(home.service_dir(API_SERVER) / "session_secret")
+
+
+def core_secret_settings(name: str) -> list[SecretSetting]:
+    """The platform's secrets one component gets: each only where Airflow's code needs it.
+
+    Celery workers run task code (any DAG author's), so they get the broker URL and the log-fetch key
+    only: no Fernet key (connections and variables reach tasks decrypted through the Execution API), no
+    signing key (their tokens come with each workload), no metadata-database URL (Celery results live in
+    the broker, which keeps them across restarts: ``appendonly yes``)."""
+    out = [SecretSetting("celery", "broker_url", SecretRef("broker_url")),
+           SecretSetting("celery", "result_backend", SecretRef("broker_url"))]
+    if worker_index(name) is None:
+        out += [SecretSetting("core", "fernet_key", SecretRef("fernet_key")),
+                SecretSetting("database", "sql_alchemy_conn", SecretRef("database_url"))]
+    if worker_index(name) is not None or name in LOG_KEY_HOLDERS:
+        out.append(SecretSetting("api", "secret_key", SecretRef("log_fetch_key")))
+    return out
+
+
+def key_files(home: AirdeckHome, name: str) -> tuple[FileSpec, ...]:
+    """The secret files (beyond airflow.cfg) one Airflow component reads by path."""
+    files: list[FileSpec] = []
+    if name in TOKEN_ISSUERS:
+        files.append(FileSpec(jwt_key_path(home, name), placeholder("jwt_signing_pem"),
+                              secrets=(SecretRef("jwt_signing_pem"),), mode=0o600))
+    if name == API_SERVER:
+        files.append(FileSpec(session_secret_path(home), placeholder("api_secret_key"),
+                              secrets=(SecretRef("api_secret_key"),), mode=0o600))
+    return tuple(files)
 
 
 def seconds(duration: timedelta) -> str:
@@ -107,7 +189,8 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             "expose_config": "False",
             "expose_stacktrace": "False",
         },
-        "api_auth": {"jwt_issuer": "airdeck"},
+        "api_auth": {"jwt_issuer": "airdeck", "jwt_algorithm": JWT_ALGORITHM,
+                     **({"jwt_private_key_path": jwt_key_path(home, name)} if name in TOKEN_ISSUERS else {})},
         "fab": {"config_file": str(home.webserver_config), "expose_hostname": "False"},
         "logging": {
             "base_log_folder": str(home.task_logs),
@@ -145,10 +228,15 @@ def airflow_settings(ctx: PlanContext, name: str, concerns: Sequence[Concern]) -
     Concerns apply in order; ``airflow.extra_config`` wins over everything (except secrets, which the
     model refuses there)."""
     settings = core_settings(ctx, name)
-    secret_settings = list(CORE_SECRET_SETTINGS)
+    secret_settings = core_secret_settings(name)
     for concern in concerns:
         _merge(settings, concern.settings(ctx, name))
         secret_settings += concern.secret_settings(ctx, name)
+    if worker_index(name) is not None and "dag_bundle_storage_path" in settings.get("dag_processor", {}) \
+            and worker_user(ctx) is not None:
+        # A worker with its own user keeps its own bundle clones: one it could write to must never be
+        # what the dag-processor (root, with the database) parses.
+        settings["dag_processor"]["dag_bundle_storage_path"] = str(ctx.home.service_dir(name) / "dag-bundles")
     for section, extra in ctx.cfg.airflow.extra_config.items():
         target = settings.setdefault(section.lower(), {})
         for key, value in extra.items():
@@ -170,6 +258,8 @@ def _dedupe(items: Iterable[SecretSetting]) -> list[SecretSetting]:
 def _airflow_env(ctx: PlanContext, name: str, concerns: Sequence[Concern]) -> dict[str, str]:
     env = {"AIRFLOW_HOME": str(ctx.home.airflow_home), "AIRFLOW_CONFIG": str(ctx.home.service_config(name)),
            "PYTHONUNBUFFERED": "1"}
+    if name == API_SERVER:
+        env["AIRDECK_SESSION_SECRET_FILE"] = session_secret_path(ctx.home)
     for concern in concerns:
         env.update(concern.env(ctx, name))
     return env
@@ -185,7 +275,7 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
     ca = ctx.api_ca_file
     index = worker_index(name)
     common = {"env": env, "airflow": True, "settings": settings, "secret_settings": tuple(secret_settings),
-              "files": (config_file,)}
+              "files": (config_file, *key_files(ctx.home, name))}
     if name == API_SERVER:
         api = cfg.api_server
         argv: tuple[str, ...] = (airflow, "api-server", "--host", ep.api_bind_host, "--port", str(api.port),
@@ -208,10 +298,14 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
                                      ca_file=ca), **common)  # type: ignore[arg-type]
     assert index is not None, name  # noqa: S101 - component_names() lists only these
     node = f"{name}@%h"  # Celery expands %h to the host name
+    user = worker_user(ctx)
+    if user is not None:  # its airflow.cfg is readable by it alone; HOME is its own folder
+        common["files"] = (replace(config_file, owner=user),)
+        common["env"] = {**env, "HOME": str(ctx.home.service_dir(name))}
     port = ep.worker_log_port(index)
     argv = (airflow, "celery", "worker", "--celery-hostname", node, "--concurrency", str(cfg.workers.concurrency),
             "--without-mingle", "--without-gossip")
-    return Component(name, "worker", argv, depends_on=(API_SERVER,),
+    return Component(name, "worker", argv, depends_on=(API_SERVER,), user=user,
                      ports=((f"workers.log_server_port (worker {index})", port),),
                      probe=Probe("celery-ping", detail=node, secret=SecretRef("broker_url")),
                      url=ep.worker_log_url(index), **common)  # type: ignore[arg-type]
@@ -248,5 +342,6 @@ def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target, concerns: Sequen
     settings, secret_settings = airflow_settings(ctx, CLI, concerns)
     cli = Component(CLI, "cli", (), env=_airflow_env(ctx, CLI, concerns), airflow=True, settings=settings,
                     secret_settings=tuple(secret_settings),
-                    files=(airflow_cfg(str(home.service_config(CLI)), settings, secret_settings),))
+                    files=(airflow_cfg(str(home.service_config(CLI)), settings, secret_settings),
+                           *key_files(home, CLI)))
     return Deployment(target.kind, tuple(components), tuple(files), cli)

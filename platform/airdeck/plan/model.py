@@ -65,6 +65,7 @@ class FileSpec:
     secrets: tuple[SecretRef, ...] = ()
     quote: Literal["raw", "json", "ini"] = "raw"
     mode: int = 0o644
+    owner: str | None = None  # the user that reads it, when not the one airdeck runs as (file and folder chown-ed)
 
 
 def placeholder(name: str) -> str:

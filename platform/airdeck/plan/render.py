@@ -83,6 +83,8 @@ def materialise(spec: FileSpec, resolve: Callable[[str], str], root: Path | None
         write_private(path, text)
         if spec.mode not in (0o600,):
             os.chmod(path, spec.mode)
+        if spec.owner is not None:
+            _give(path, spec.owner)
         return path
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return path
@@ -91,6 +93,18 @@ def materialise(spec: FileSpec, resolve: Callable[[str], str], root: Path | None
     os.chmod(tmp, spec.mode)
     tmp.replace(path)
     return path
+
+
+def _give(path: Path, owner: str) -> None:
+    """Hand a private file and its own folder to the user that reads it (the target runs as root)."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(owner)
+    except KeyError:
+        raise RenderError(f"{path} is for the user {owner!r}, which does not exist") from None
+    for item in (path.parent, path):
+        os.chown(item, entry.pw_uid, entry.pw_gid)
 
 
 def masked_settings(component: Component, masked: Callable[[str], str]) -> Settings:

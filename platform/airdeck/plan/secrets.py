@@ -53,8 +53,46 @@ def _broker_url(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], s
     return f"redis://:{password}@{LOOPBACK}:{cfg.broker.embedded.port}/0"
 
 
+#: The PEM an issuing component's ``[api_auth] jwt_private_key_path`` file holds (from ``jwt_private_key``).
+JWT_SIGNING_PEM = "jwt_signing_pem"
+
+
+def signing_pem(value: str, where: str = "jwt_private_key") -> str:
+    """``jwt_private_key`` as the PKCS#8 PEM of an Ed25519 key.
+
+    The secret is either that PEM (what airdeck and the chart generate) or a random string of at least
+    32 characters (what a secret store's password generator gives), whose SHA-256 is the key's seed."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    text = value.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except (ValueError, TypeError, UnicodeEncodeError):
+            raise MissingSecretError(f"{where} is not a readable unencrypted PEM private key; create one with "
+                                     "`openssl genpkey -algorithm ed25519`") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise MissingSecretError(f"{where} holds a {type(key).__name__.removesuffix('PrivateKey')} key; "
+                                     "the platform signs tokens with Ed25519: `openssl genpkey -algorithm ed25519`")
+    else:
+        if len(text) < 32:
+            raise MissingSecretError(f"{where} must be an Ed25519 PEM private key or a random string of at "
+                                     f"least 32 characters (it has {len(text)})")
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(text.encode("utf-8"))
+        key = Ed25519PrivateKey.from_private_bytes(digest.finalize())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def _signing_pem(cfg: AirdeckConfig, home: AirdeckHome, lookup: Callable[[str], str]) -> str:
+    return signing_pem(lookup("jwt_private_key"))
+
+
 #: Secrets the core derives; concerns add theirs through ``Concern.secret_sources``.
-CORE_SOURCES: Mapping[str, SecretSource] = {"database_url": _database_url, "broker_url": _broker_url}
+CORE_SOURCES: Mapping[str, SecretSource] = {"database_url": _database_url, "broker_url": _broker_url,
+                                            JWT_SIGNING_PEM: _signing_pem}
 
 
 class SecretResolver:

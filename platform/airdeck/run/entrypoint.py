@@ -30,7 +30,7 @@ from airdeck.plan.render import materialise
 from airdeck.plan.secrets import MissingSecretError, SecretResolver
 from airdeck.run.canary import Canary
 from airdeck.state.home import AirdeckHome
-from airdeck.state.secrets import GENERATED, write_private
+from airdeck.state.secrets import write_private
 
 TARGETS = ("local", "kubernetes")
 
@@ -114,13 +114,18 @@ def _target(target: str, release: str | None) -> Target:
     return Target.kubernetes(release or "airdeck") if target == "kubernetes" else Target.local()
 
 
+#: Mounted secrets a process reads from ``$AIRDECK_HOME/secrets`` itself. Only these are copied there:
+#: any other mounted secret reaches a process only through the 0600 files of its own plan.
+MIRRORED = ("admin_password",)
+
+
 def mirror_mounted(secrets_dir: Path, home: AirdeckHome) -> None:
     """Copy the mounted platform secrets that processes read from the state folder themselves (the
     alert dispatcher reads ``admin_password`` afresh at every call) into ``$AIRDECK_HOME/secrets`` as
     0600 files: a mounted Secret is group-readable (0440 under fsGroup), a state file is private."""
     if secrets_dir.resolve() == home.secrets.resolve():
         return
-    for name in GENERATED:
+    for name in MIRRORED:
         try:
             value = read_mounted(secrets_dir, name)
         except KeyError:

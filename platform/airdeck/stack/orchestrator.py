@@ -31,7 +31,7 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, schema, valkey
+from airdeck.stack import applied, health, postgres, schema, valkey, workers
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -159,6 +159,9 @@ class Stack:
     def say(self, message: str) -> None:
         self.console.print(f"[green]✓[/] {escape(message)}")
 
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]![/] {escape(message)}")
+
     def airflow_cli(self, *args: str) -> tuple[int, str]:
         result = subprocess.run([airflow_bin(), *args], env=self.cli_env(), capture_output=True, text=True,
                                 check=False)
@@ -196,6 +199,7 @@ class Stack:
     def render(self) -> None:
         """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
+        workers.prepare(self.deployment, self.home, self.warn)
         resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
         deployment = self.deployment
         specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]
@@ -205,6 +209,7 @@ class Stack:
         self.home.supervisor_conf.write_text(
             render_config(self.home, self.programs(), stop_timeout=self._stop_timeout,
                           start_retries=self.cfg.supervision.start_retries), encoding="utf-8")
+        self.home.supervisor_conf.chmod(0o600)  # what runs as whom: for the stack's own user only
 
     def supervisor_env(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}

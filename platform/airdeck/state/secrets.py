@@ -35,11 +35,25 @@ def _fernet() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
+def _ed25519_pem() -> str:
+    """A new Ed25519 private key, PKCS#8 PEM: what Airflow's ``[api_auth] jwt_private_key_path`` loads."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode("ascii")
+
+
 #: name -> (generator, what it is for)
 GENERATED: dict[str, tuple[Callable[[], str], str]] = {
     "fernet_key": (_fernet, "[core] fernet_key: encrypts connection passwords and variables"),
-    "jwt_secret": (_token, "[api_auth] jwt_secret: signs REST and Execution API tokens"),
-    "api_secret_key": (_token, "[api] secret_key: signs sessions and log-fetch tokens"),
+    "jwt_secret": (_token, "[api_auth] jwt_secret: no longer given to any component (tokens are signed "
+                           "with jwt_private_key); kept so Vault and mounted-secret layouts stay valid"),
+    "jwt_private_key": (_ed25519_pem, "[api_auth] jwt_private_key_path: the Ed25519 key that signs REST and "
+                                      "Execution API tokens (api-server and scheduler only)"),
+    "api_secret_key": (_token, "the api-server's Flask session and CSRF key (SECRET_KEY in webserver_config.py)"),
+    "log_fetch_key": (_token, "[api] secret_key: signs the api-server's log-fetch tokens, checked by the "
+                              "workers' and triggerer's log servers"),
     "admin_password": (_password, "password of the platform admin account"),
     "database_password": (_password, "password of the embedded PostgreSQL role 'airflow'"),
     "broker_password": (_password, "password of the embedded Valkey"),

@@ -48,13 +48,13 @@ variable "airdeck" {
 }
 
 variable "platform_secrets" {
-  description = "The platform's secrets by the chart's key (fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl, brokerUrl): the cloud module's `platform_secrets` output."
+  description = "The platform's secrets by the chart's key (fernetKey, jwtSecret, jwtPrivateKey, apiSecretKey, logFetchKey, adminPassword, databaseUrl, brokerUrl): the cloud module's `platform_secrets` output."
   type        = map(string)
   sensitive   = true
 
   validation {
-    condition     = length(setsubtract(["fernetKey", "jwtSecret", "apiSecretKey", "adminPassword", "databaseUrl", "brokerUrl"], keys(var.platform_secrets))) == 0
-    error_message = "platform_secrets must hold fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl and brokerUrl."
+    condition     = length(setsubtract(["fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword", "databaseUrl", "brokerUrl"], keys(var.platform_secrets))) == 0
+    error_message = "platform_secrets must hold fernetKey, jwtSecret, jwtPrivateKey, apiSecretKey, logFetchKey, adminPassword, databaseUrl and brokerUrl."
   }
 }
 

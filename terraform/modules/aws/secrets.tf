@@ -7,7 +7,7 @@ resource "random_bytes" "fernet_key" {
 }
 
 resource "random_password" "platform" {
-  for_each = toset(["jwtSecret", "apiSecretKey", "adminPassword"])
+  for_each = toset(["jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword"])
 
   length  = 48
   special = false
@@ -24,6 +24,8 @@ locals {
     # Fernet keys are URL-safe base64 of 32 bytes.
     fernetKey     = replace(replace(random_bytes.fernet_key.base64, "+", "-"), "/", "_")
     jwtSecret     = random_password.platform["jwtSecret"].result
+    jwtPrivateKey = random_password.platform["jwtPrivateKey"].result
+    logFetchKey   = random_password.platform["logFetchKey"].result
     apiSecretKey  = random_password.platform["apiSecretKey"].result
     adminPassword = random_password.platform["adminPassword"].result
     databaseUrl   = local.database_url

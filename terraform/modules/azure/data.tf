@@ -229,7 +229,7 @@ resource "random_bytes" "fernet_key" {
 }
 
 resource "random_password" "platform" {
-  for_each = toset(["jwtSecret", "apiSecretKey", "adminPassword"])
+  for_each = toset(["jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword"])
 
   length  = 48
   special = false
@@ -243,6 +243,8 @@ locals {
   platform_secrets = {
     fernetKey     = replace(replace(random_bytes.fernet_key.base64, "+", "-"), "/", "_")
     jwtSecret     = random_password.platform["jwtSecret"].result
+    jwtPrivateKey = random_password.platform["jwtPrivateKey"].result
+    logFetchKey   = random_password.platform["logFetchKey"].result
     apiSecretKey  = random_password.platform["apiSecretKey"].result
     adminPassword = random_password.platform["adminPassword"].result
     databaseUrl   = local.database_url

@@ -28,7 +28,9 @@ locals {
   secret_keys = {
     fernetKey     = "fernet-key"
     jwtSecret     = "jwt-secret"
+    jwtPrivateKey = "jwt-private-key"
     apiSecretKey  = "api-secret-key"
+    logFetchKey   = "log-fetch-key"
     adminPassword = "password"
     databaseUrl   = "url"
     brokerUrl     = "url"
@@ -37,7 +39,9 @@ locals {
   secret_ids = {
     fernetKey     = "fernet-key"
     jwtSecret     = "jwt-secret"
+    jwtPrivateKey = "jwt-private-key"
     apiSecretKey  = "api-secret-key"
+    logFetchKey   = "log-fetch-key"
     adminPassword = "admin-password"
     databaseUrl   = "database"
     brokerUrl     = "broker"

@@ -9,6 +9,8 @@ locals {
   secret_keys = {
     fernetKey     = "fernet-key"
     jwtSecret     = "jwt-secret"
+    jwtPrivateKey = "jwt-private-key"
+    logFetchKey   = "log-fetch-key"
     apiSecretKey  = "api-secret-key"
     adminPassword = "admin-password"
     databaseUrl   = "database-url"

@@ -49,6 +49,6 @@ output "service_account" {
 }
 
 output "secret_names" {
-  description = "Name of each platform secret in the cloud's secret store, by the chart's key (fernetKey, jwtSecret, apiSecretKey, adminPassword, databaseUrl, brokerUrl)."
+  description = "Name of each platform secret in the cloud's secret store, by the chart's key (fernetKey, jwtSecret, jwtPrivateKey, apiSecretKey, logFetchKey, adminPassword, databaseUrl, brokerUrl)."
   value       = local.secret_names
 }

@@ -10,7 +10,9 @@ variables {
   platform_secrets = {
     fernetKey     = "k"
     jwtSecret     = "j"
+    jwtPrivateKey = "s"
     apiSecretKey  = "a"
+    logFetchKey   = "l"
     adminPassword = "p"
     databaseUrl   = "postgresql+psycopg://airflow:p@db:5432/airflow"
     brokerUrl     = "rediss://:p@cache:6379/0"

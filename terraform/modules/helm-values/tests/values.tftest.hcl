@@ -45,8 +45,8 @@ run "aws_values" {
   }
 
   assert {
-    condition     = output.kubernetes_secrets.brokerUrl.name == "airdeck-broker" && output.kubernetes_secrets.jwtSecret.key == "jwt-secret" && length(output.kubernetes_secrets) == 6
-    error_message = "the Secrets to create: six, named <prefix>-<secret>"
+    condition     = output.kubernetes_secrets.brokerUrl.name == "airdeck-broker" && output.kubernetes_secrets.jwtPrivateKey.key == "jwt-private-key" && length(output.kubernetes_secrets) == 8
+    error_message = "the Secrets to create: eight, named <prefix>-<secret>"
   }
 
   assert {

@@ -13,8 +13,8 @@ run "aws_names" {
   }
 
   assert {
-    condition     = output.secret_names["fernetKey"] == "airdeck/fernet-key" && length(output.secret_names) == 6
-    error_message = "AWS secrets are <name>/<secret>, six of them"
+    condition     = output.secret_names["fernetKey"] == "airdeck/fernet-key" && length(output.secret_names) == 8
+    error_message = "AWS secrets are <name>/<secret>, eight of them"
   }
 
   assert {

@@ -1,0 +1,83 @@
+"""The local workers' own system user: task code never runs as the user that holds the platform's keys.
+
+When airdeck runs as root, the plan runs every Celery worker as ``airdeck-worker`` (a system user,
+created here once) if that user can reach the Python interpreter, airdeck, the state folder and the DAG
+folder. Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
+state folder's root, ``logs/`` and ``services/`` become search-only for others; everything else under
+``$AIRDECK_HOME`` (secrets, the other components' files, ``run/``) stays private to root. When a folder
+on the way blocks it, workers run as root and ``airdeck up`` says which folder and how to fix it. As a
+normal user there is no second user to switch to (docs/security.md says what that means).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from airdeck.plan.build import WORKER_SYSTEM_USER, worker_isolation_blocker
+from airdeck.plan.model import Deployment
+from airdeck.stack.errors import StackError
+from airdeck.state.home import AirdeckHome
+
+
+def worker_users(deployment: Deployment) -> set[str]:
+    return {c.user for c in deployment.components if c.kind == "worker" and c.user}
+
+
+def ensure_user(name: str) -> pwd.struct_passwd:
+    """The system user ``name``, created (no home, no shell, no password) when missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    result = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0 and "already exists" not in result.stderr:
+        raise StackError(f"could not create the system user {name!r} the workers run as: "
+                         f"{result.stderr.strip() or result.returncode}; create it (useradd --system {name}) "
+                         "and run airdeck up again")
+    return pwd.getpwnam(name)
+
+
+def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
+    """What to tell a root user whose workers run as root, and why; None when they do not."""
+    if os.geteuid() != 0 or deployment.target != "local":
+        return None
+    workers = [c for c in deployment.components if c.kind == "worker"]
+    if not workers or any(c.user for c in workers):
+        return None
+    blocked = worker_isolation_blocker(home, workers[0].settings.get("core", {}).get("dags_folder", "/"))
+    where = f"{blocked} is not searchable by other users" if blocked else "a folder is not searchable by others"
+    return (f"the workers run as root, so task code can read the state folder's secrets: the system user "
+            f"{WORKER_SYSTEM_USER!r} cannot reach the Python interpreter, airdeck, AIRDECK_HOME or the DAG "
+            f"folder ({where}). To isolate them: `chmod o+x {blocked or 'FOLDER'}` (search only), or install "
+            "them under folders others can search")
+
+
+def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None] | None = None) -> None:
+    """Create the workers' user and give it what it needs: the task log folder (its own) and a way in."""
+    warning = isolation_warning(deployment, home)
+    if warning and say is not None:
+        say(warning)
+    for name in sorted(worker_users(deployment)):
+        entry = ensure_user(name)
+        # airdeck's own folders on the way: search only (nothing listable); each service's folder, the
+        # secrets and run/ stay private to their owner
+        for folder in (home.root, home.logs, home.root / "services"):
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) | 0o001)
+        _own_tree(home.task_logs, entry)
+
+
+def _own_tree(folder: Path, entry: pwd.struct_passwd) -> None:
+    """Task logs belong to the workers (they write them; root reads them all the same)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.stat().st_uid == entry.pw_uid:
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
