@@ -30,7 +30,7 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, valkey
+from airdeck.stack import applied, health, postgres, valkey, warm
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -536,9 +536,15 @@ class Stack:
                 f"See the whole log with: airdeck logs {comp.name}")
 
     def migrate(self) -> None:
-        """Run `airflow db migrate` only when the schema is behind."""
+        """Run `airflow db migrate` only when the schema is behind (a warm start proves it with one query)."""
+        url = self.secret("database_url")
+        if warm.schema_verified(self.home, url):
+            self.console.print("[green]✓[/] database schema is current")
+            return
+        warm.forget_schema(self.home)
         code, _ = self.airflow_cli("db", "check-migrations", "--migration-wait-timeout", "0")
         if code == 0:
+            warm.record_schema(self.home, url)
             self.console.print("[green]✓[/] database schema is current")
             return
         with self.console.status("migrating the metadata database (airflow db migrate)"):
@@ -547,10 +553,13 @@ class Stack:
         if code != 0:
             raise StackError("airflow db migrate failed:\n" + "\n".join(
                 output.strip().splitlines()[-LOG_TAIL_LINES:]))
+        warm.record_schema(self.home, url)
         self.console.print(f"[green]✓[/] migrated the metadata database ({time.monotonic() - started:.1f}s)")
 
     def ensure_admin(self) -> None:
         admin = self.cfg.admin
+        if warm.admin_exists(self.secret("database_url"), admin.username):
+            return
         password = self.secrets.get("admin_password")
         result = subprocess.run(
             [sys.executable, "-m", "airdeck.stack.admin_user",
