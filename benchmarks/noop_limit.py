@@ -19,6 +19,7 @@ around exactly the measured loop:
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -31,6 +32,10 @@ def cpu() -> float:
 
 
 def main(dag_id: str, limit: int) -> int:
+    # the protocol keeps the real stdout; everything Airflow logs goes to stderr
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     from airflow.configuration import conf
     from airflow.executors.base_executor import BaseExecutor
     from airflow.executors.workloads import ExecuteTask
@@ -47,7 +52,7 @@ def main(dag_id: str, limit: int) -> int:
                               .limit(limit)).all()
         workloads = [ExecuteTask.make(ti, generator=generator) for ti in tis]
     server = conf.get("core", "execution_api_server_url")
-    print(json.dumps({"ready": len(workloads)}), flush=True)
+    print(json.dumps({"ready": len(workloads)}), file=protocol, flush=True)
     sys.stdin.readline()
     tasks = []
     started_cpu, started = cpu(), time.monotonic()
@@ -58,7 +63,7 @@ def main(dag_id: str, limit: int) -> int:
                          log_path=workload.log_path, subprocess_logs_to_stdout=False)
         tasks.append({"exit": code, "cpu_s": round(cpu() - t_cpu, 3), "wall_s": round(time.monotonic() - t_wall, 3)})
     print(json.dumps({"tasks": tasks, "cpu_s": round(cpu() - started_cpu, 3),
-                      "wall_s": round(time.monotonic() - started, 3)}), flush=True)
+                      "wall_s": round(time.monotonic() - started, 3)}), file=protocol, flush=True)
     return 0
 
 
