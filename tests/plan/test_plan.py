@@ -178,3 +178,28 @@ def test_status_writes_nothing_in_an_existing_state_folder(tmp_path: Path) -> No
     assert result.returncode == 1, result.stderr  # nothing runs: every service stopped
     assert {s["state"] for s in json.loads(result.stdout)["services"]} == {"STOPPED"}
     assert _tree(tmp_path) == before
+
+
+def test_an_idle_worker_keeps_idle_processes_and_reserves_no_more_than_its_largest_pool() -> None:
+    from airdeck.config import ConfigError
+
+    def celery(data: dict[str, Any]) -> dict[str, dict[str, str]]:
+        deployment = concerns.plan(parse_config(data), AirdeckHome(Path("/h")))
+        return {c.name: c.settings.get("celery", {}) for c in deployment.components if c.airflow}
+
+    default = celery({})
+    assert default["worker-1"]["worker_autoscale"] == "8,1"
+    assert json.loads(default["worker-1"]["extra_celery_config"]) == {"worker_disable_prefetch": True}
+    assert default["worker-1"]["worker_prefetch_multiplier"] == "1"
+    # only workers read it, so a change restarts only the workers
+    assert all("worker_autoscale" not in default[name] for name in ("scheduler", "api-server", "triggerer"))
+    assert celery({"workers": {"concurrency": 4, "idle_processes": 2}})["worker-1"]["worker_autoscale"] == "4,2"
+    fixed = celery({"workers": {"concurrency": 4, "idle_processes": 4}})["worker-1"]
+    assert "worker_autoscale" not in fixed and "extra_celery_config" not in fixed
+    assert "worker_autoscale" not in celery({"workers": {"concurrency": 1}})["worker-1"]
+    with pytest.raises(ConfigError) as info:
+        parse_config({"workers": {"concurrency": 4, "idle_processes": 6}})
+    assert "idle_processes (6) must not exceed concurrency (4)" in str(info.value)
+    # the user's own Celery options still win, as every airflow.extra_config value does
+    mine = celery({"airflow": {"extra_config": {"celery": {"worker_autoscale": "3,3"}}}})["worker-1"]
+    assert mine["worker_autoscale"] == "3,3"

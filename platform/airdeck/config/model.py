@@ -165,9 +165,30 @@ class WorkersSettings(Section):
 
     replicas: int = Field(1, ge=1, le=32, description="Number of Celery worker processes.")
     concurrency: int = Field(8, ge=1, le=256, description="Task slots per worker.")
+    idle_processes: int = Field(
+        1, ge=1, le=256,
+        description=(
+            "Pool processes a worker keeps while it has no work. Under load the pool grows to `concurrency` "
+            "and shrinks back after 30 s without tasks (Celery autoscale); equal to `concurrency`, the pool "
+            "is fixed. Must not exceed `concurrency`."
+        ),
+    )
     log_server_port: Port = Field(
         8793, description="Log server port of the first worker; worker N uses this port + N - 1."
     )
+
+    @model_validator(mode="after")
+    def _idle_within_concurrency(self) -> WorkersSettings:
+        if self.idle_processes > self.concurrency:
+            raise ValueError(f"idle_processes ({self.idle_processes}) must not exceed concurrency "
+                             f"({self.concurrency}); lower workers.idle_processes or raise workers.concurrency")
+        return self
+
+    def autoscale(self) -> str | None:
+        """Celery's ``max,min`` when the pool grows and shrinks; None for a fixed pool."""
+        if self.idle_processes >= self.concurrency:
+            return None
+        return f"{self.concurrency},{self.idle_processes}"
 
 
 class AdminSettings(Section):

@@ -8,6 +8,7 @@ set on purpose; docs/configuration.md explains why.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -174,6 +175,9 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
         "celery": {
             # Only workers read it: a concurrency change then restarts only the workers.
             **({"worker_concurrency": str(cfg.workers.concurrency)} if worker_index(name) else {}),
+            # An idle worker keeps workers.idle_processes pool processes; Celery caps what a worker
+            # reserves at its largest pool (worker_disable_prefetch), as a fixed pool with prefetch 1 does.
+            **(_autoscale(cfg) if worker_index(name) else {}),
             "worker_prefetch_multiplier": "1",
             "task_acks_late": "True",
         },
@@ -215,6 +219,13 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
         },
         "triggerer": {"capacity": str(cfg.triggerer.capacity)},
     }
+
+
+def _autoscale(cfg: AirdeckConfig) -> dict[str, str]:
+    autoscale = cfg.workers.autoscale()
+    if autoscale is None:
+        return {}
+    return {"worker_autoscale": autoscale, "extra_celery_config": json.dumps({"worker_disable_prefetch": True})}
 
 
 def _merge(into: Settings, extra: Settings) -> None:

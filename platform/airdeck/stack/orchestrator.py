@@ -31,7 +31,7 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, schema, valkey, workers
+from airdeck.stack import applied, health, postgres, schema, valkey, warm, workers
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -554,14 +554,23 @@ class Stack:
                 f"See the whole log with: airdeck logs {comp.name}")
 
     def migrate(self, upgrade: bool = False) -> None:
-        """Run `airflow db migrate` only when the schema is behind, and record the Airflow version.
+        """Run `airflow db migrate` only when the schema is behind (a warm start proves it with one query),
+        and record the Airflow version.
 
         A database last migrated by another Airflow version is migrated only by `airdeck upgrade`
         (``upgrade=True``), which takes a backup first."""
         installed = record.installed_airflow()
         recorded = record.read(self.home)
+        url = self.secret("database_url")
+        if warm.schema_verified(self.home, url):
+            self.console.print("[green]✓[/] database schema is current")
+            if recorded is None or recorded.get("airflow_version") != installed:
+                record.write(self.home, installed, schema.head(), "started" if recorded else "created")
+            return
+        warm.forget_schema(self.home)
         code, _ = self.airflow_cli("db", "check-migrations", "--migration-wait-timeout", "0")
         if code == 0:
+            warm.record_schema(self.home, url)
             self.console.print("[green]✓[/] database schema is current")
             if recorded is None or recorded.get("airflow_version") != installed:
                 record.write(self.home, installed, schema.head(), "started" if recorded else "created")
@@ -577,11 +586,14 @@ class Stack:
         if code != 0:
             raise StackError("airflow db migrate failed:\n" + "\n".join(
                 output.strip().splitlines()[-LOG_TAIL_LINES:]))
+        warm.record_schema(self.home, url)
         self.console.print(f"[green]✓[/] migrated the metadata database ({time.monotonic() - started:.1f}s)")
         record.write(self.home, installed, schema.head(), "migrated" if recorded else "created")
 
     def ensure_admin(self) -> None:
         admin = self.cfg.admin
+        if warm.admin_exists(self.secret("database_url"), admin.username):
+            return
         password = self.secrets.get("admin_password")
         result = subprocess.run(
             [sys.executable, "-m", "airdeck.stack.admin_user",
