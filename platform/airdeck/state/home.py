@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 import pwd
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
