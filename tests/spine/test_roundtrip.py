@@ -85,6 +85,7 @@ FULL: dict[str, Any] = {
                       "tracing": {"otlp_endpoint": "http://127.0.0.1:4318"},
                       "grafana_url": "https://grafana.example.com", "bridge": {"mapping": F + "mapping.yml"}},
     "logging": {"remote": "s3://bucket/logs", "connection": "aws_logs", "endpoint": "http://127.0.0.1:9000"},
+    "backup": {"schedule": "1d", "keep": 7, "folder": F + "backups", "passphrase_file": F + "pass"},
 }
 #: The alternatives FULL cannot hold at once: a bind template, git bundles, other Vault log-ins.
 OTHERS: dict[str, Any] = {
@@ -98,6 +99,7 @@ OTHERS: dict[str, Any] = {
     "dags": {"bundles": [{"name": "main", "git": {"url": "https://git.example.com/dags.git", "branch": "main",
                                                   "subdir": "dags", "connection": "git_default"}},
                          {"name": "local", "folder": F + "dags"}]},
+    "backup": {"key_file": F + "backup.key"},
 }
 TOKEN: dict[str, Any] = {"secrets": {"vault": {"url": "https://vault.example.com:8200",
                                                "auth": {"method": "token", "token_file": F + "tok"}}}}

@@ -22,6 +22,7 @@ from airdeck.config.auth import AuthSettings
 from airdeck.config.backup import BackupSettings
 from airdeck.config.base import Between, Duration, EmailAddress, HttpUrl, Port, Section, WholeSeconds
 from airdeck.config.dags import DagsSettings
+from airdeck.config.masking import normalise_url
 from airdeck.config.observability import ObservabilitySettings
 from airdeck.config.secrets import SecretsSettings
 from airdeck.config.tasklogs import LoggingSettings
@@ -29,9 +30,12 @@ from airdeck.config.tls import TLSSettings
 
 
 def _check_url_shape(url: str, example: str) -> None:
-    """A server URL with a host and, if given, a numeric port; its text is never echoed (it holds a password)."""
+    """A server URL with a host and, if given, a numeric port; its text is never echoed (it holds a password).
+
+    Read as every consumer reads it: with the credentials percent-encoded first (a password may hold
+    ``#``, ``?``, ``/`` or ``@`` unencoded; see :func:`airdeck.config.masking.normalise_url`)."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(normalise_url(url))
         port = parts.port
     except ValueError:
         raise ValueError(f"is not a valid URL: the port must be a number from 1 to 65535 ({example})") from None
@@ -105,7 +109,7 @@ class BrokerSettings(Section):
             raise ValueError("must be a redis:// or rediss:// URL (redis://:password@host:6379/0)")
         if value is not None:
             _check_url_shape(value.get_secret_value(), "redis://:password@host:6379/0")
-            path = urlsplit(value.get_secret_value()).path.strip("/")
+            path = urlsplit(normalise_url(value.get_secret_value())).path.strip("/")
             if path and not path.isdigit():
                 raise ValueError("the path of a redis:// URL is the database number, e.g. /0")
         return value
