@@ -187,6 +187,7 @@ class Supervisor:
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
             env=env, capture_output=True, text=True, check=False,
+            umask=0o077,  # supervisord opens its own log before it applies umask= of its configuration
         )
         if result.returncode != 0:
             raise StackError(f"supervisord did not start: {(result.stderr or result.stdout).strip()[-600:]}")
