@@ -350,14 +350,17 @@ def test_worker_pods_reference_no_platform_key_secret(values_file: str) -> None:
     assert not spec.get("initContainers"), "workers hold no database URL: no migration check in their pods"
 
 
-def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(tmp_path: Path) -> None:
-    """The chart's secret table against the plan: a pod gets what `airdeck run` needs for it, nothing more."""
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(values_file: str, tmp_path: Path) -> None:
+    """The chart's secret table against the plan: a pod gets what `airdeck run` needs for it (its init
+    container included), nothing more."""
     from airdeck import concerns
     from airdeck.config.loader import parse_config
     from airdeck.plan.endpoints import Target
+    from airdeck.run.entrypoint import secrets_needed
     from airdeck.state.home import AirdeckHome
 
-    values = ci_values(CHART / "ci" / "02-dev-values.yaml")
+    values = ci_values(CHART / "ci" / values_file)
     cfg = parse_config(values.get("airdeck") or {})
     deployment = concerns.plan(cfg, AirdeckHome(tmp_path), Target.kubernetes("airdeck"))
     objects = render(values)
@@ -369,7 +372,11 @@ def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(tmp_path: Pa
         if spec is None or component not in deployment.names():
             continue
         derived = {"jwt_signing_pem": "jwt_private_key"}  # the PEM file is derived from the mounted key
-        needed = {derived.get(n, n) for n in deployment.component(component).secret_names()} - {"vault_backend_kwargs"}
+        jobs = [c["args"][1] for c in spec.get("initContainers", [])]  # `airdeck run wait-for-migrations`
+        names = set().union(*(secrets_needed(deployment, AirdeckHome(tmp_path), n) for n in [component, *jobs]))
+        needed = {derived.get(n, n) for n in names} - {"vault_backend_kwargs"}
+        if cfg.secrets.vault is not None and cfg.secrets.vault.platform_secrets:
+            needed -= {"fernet_key", "api_secret_key", "jwt_secret"}  # read from Vault, never mounted
         mounted = set(_mounted_secret_files(spec)) - {"admin_password"}
         assert mounted == needed, (component, mounted, needed)
         checked.add(component)

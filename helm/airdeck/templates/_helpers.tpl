@@ -79,16 +79,18 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
-the plan); "cli" is the migration Job and the canary. Workers run task code: broker and log-fetch key only. */}}
+the plan, init containers included); "cli" is the migration Job and the canary; the alert dispatcher
+reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
+task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
-- [fernetKey, fernet_key, fernet-key, [api-server, scheduler, dag-processor, triggerer, cli]]
+- [fernetKey, fernet_key, fernet-key, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli]]
 - [jwtSecret, jwt_secret, jwt-secret, []]
 - [jwtPrivateKey, jwt_private_key, jwt-private-key, [api-server, scheduler]]
 - [apiSecretKey, api_secret_key, api-secret-key, [api-server]]
 - [logFetchKey, log_fetch_key, log-fetch-key, [api-server, triggerer, worker]]
 - [adminPassword, admin_password, admin-password, []]
 - [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli]]
-- [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, cli]]
+- [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, alert-dispatcher, cli]]
 {{- end -}}
 
 {{- define "airdeck.secretName" -}}

@@ -133,6 +133,27 @@ def mirror_mounted(secrets_dir: Path, home: AirdeckHome) -> None:
         write_private(home.secrets / name, value)
 
 
+def files_of(deployment: Deployment, home: AirdeckHome, name: str) -> tuple[Component, list[FileSpec]]:
+    """Component (or job) ``name`` and every file ``airdeck run`` writes for it."""
+    if name in JOBS and deployment.cli is not None:
+        component = deployment.cli
+    else:
+        component = select(deployment, name)
+    specs: list[FileSpec] = [*deployment.files, *component.files]
+    if deployment.cli is not None and component.env.get("AIRFLOW_CONFIG") != str(home.service_config(name)):
+        specs += deployment.cli.files  # components that use the one-off commands' configuration
+    return component, specs
+
+
+def secrets_needed(deployment: Deployment, home: AirdeckHome, name: str) -> set[str]:
+    """The secrets ``airdeck run NAME`` resolves: what its container must have mounted."""
+    component, specs = files_of(deployment, home, name)
+    names = {ref.name for spec in specs for ref in spec.secrets}
+    if component.probe is not None and component.probe.secret is not None:
+        names.add(component.probe.secret.name)
+    return names
+
+
 def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local", release: str | None = None,
             secrets_dir: Path | None = None) -> tuple[Component, dict[str, str]]:
     """Render everything component ``name`` needs; returns it and the environment to exec it with.
@@ -140,16 +161,10 @@ def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "
     ``name`` may also be one of :data:`JOBS`: they run with the one-off commands' configuration."""
     where = _target(target, release)
     deployment = concerns.plan(cfg, home, where)
-    if name in JOBS and deployment.cli is not None:
-        component = deployment.cli
-    else:
-        component = select(deployment, name)
+    component, specs = files_of(deployment, home, name)
     if secrets_dir is not None and not secrets_dir.is_dir():
         raise RunError(f"--secrets-dir {secrets_dir} is not a folder")
     resolve = resolver_for(cfg, home, where, secrets_dir)
-    specs: list[FileSpec] = [*deployment.files, *component.files]
-    if deployment.cli is not None and component.env.get("AIRFLOW_CONFIG") != str(home.service_config(name)):
-        specs += deployment.cli.files  # components that use the one-off commands' configuration
     for directory in (home.logs, home.task_logs):
         directory.mkdir(parents=True, exist_ok=True)
     for spec in specs:
