@@ -693,7 +693,7 @@ def main() -> int:
             started = time.monotonic()
             timeout = standalone_timeout if name == "standalone" else args.timeout
             figures = bench(platform, sizes, timeout, 0 if name == "standalone" else args.latency_runs,
-                            args.limit_tasks, *((20, 20) if args.quick else (30, 30)))
+                            args.limit_tasks, *((10, 20) if args.quick else (30, 30)))
             if "limit" in figures:
                 results["limit"] = figures.pop("limit")
             figures["bench_wall_s"] = round(time.monotonic() - started)

@@ -82,7 +82,10 @@ def test_dry_run_names_the_change_and_changes_nothing(stack: Stack) -> None:
     rows = {row["service"]: row for row in json.loads(result.stdout)["changes"]}
     assert rows["worker-1"]["action"] == "restart"
     assert "[celery] worker_concurrency: 4 → 6" in rows["worker-1"]["why"]
-    assert set(rows["worker-1"]["why"]) <= {"[celery] worker_concurrency: 4 → 6", "command", "files"}
+    # the pool grows to the new concurrency too (workers.idle_processes keeps its 1)
+    assert "[celery] worker_autoscale: 4,1 → 6,1" in rows["worker-1"]["why"]
+    assert set(rows["worker-1"]["why"]) <= {"[celery] worker_concurrency: 4 → 6",
+                                            "[celery] worker_autoscale: 4,1 → 6,1", "command", "files"}
     assert {n for n, row in rows.items() if row["action"] != "keep"} == {"worker-1"}
     assert worker_cfg.read_text() == written, "a dry run writes nothing"
     assert restarted(before, pids(stack)) == set()
@@ -91,7 +94,8 @@ def test_dry_run_names_the_change_and_changes_nothing(stack: Stack) -> None:
 def test_worker_concurrency_change_restarts_only_the_worker(stack: Stack) -> None:
     before = pids(stack)
     result = timed_up(stack, "workers.concurrency 4 → 6 (worker-1 restarted)")
-    assert "restart worker-1:" in result.stderr and "[celery] worker_concurrency: 4 → 6" in result.stderr
+    said = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "restart worker-1:" in said and "[celery] worker_concurrency: 4 → 6" in said
     assert restarted(before, pids(stack)) == {"worker-1"}
     assert "worker_concurrency = 6" in (stack.home / "services" / "worker-1" / "airflow.cfg").read_text()
 
