@@ -132,22 +132,21 @@ def test_pg_dump_for_an_external_server() -> None:
 def test_the_embedded_server_starts_on_its_own_for_a_stopped_platform() -> None:
     """As for a backup or an upgrade of a stopped platform, after `airdeck up` made run/ private again."""
     import shutil
-    import tempfile
 
     from airdeck.config.loader import parse_config as parse
     from airdeck.ops.database import Database, temporary_server
     from airdeck.stack import postgres
     from airdeck.state.secrets import SecretStore
 
-    from tests.harness import free_port
+    from tests.harness import free_port, new_home
 
-    root = Path(tempfile.mkdtemp(prefix="airdeck-test-", dir="/tmp")) / "home"
+    root = new_home()
     try:
         home = AirdeckHome(root)
         home.ensure()
         cfg = parse({"database": {"embedded": {"port": free_port()}}})
         store = SecretStore(home.secrets)
-        postgres.prepare(home.postgres_data, home.postgres_socket_dir, store.get("database_password"))
+        postgres.prepare(home.postgres_data, home.postgres_socket_dir, store.get("database_password"), within=root)
         home.ensure()
         db = Database.of(cfg, store)
         with temporary_server(cfg, home):

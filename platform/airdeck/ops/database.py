@@ -221,7 +221,8 @@ def temporary_server(cfg: AirdeckConfig, home: AirdeckHome) -> Iterator[None]:
         for parent in (home.postgres_socket_dir.parent, home.postgres_data.parent):
             parent.chmod(parent.stat().st_mode | 0o001)
     port = cfg.database.embedded.port
-    log = home.root / "logs" / "postgres-ops.log"
+    # Beside the data folder, which the server's user can search (logs/ is private to the platform's user).
+    log = home.postgres_data.parent / "postgres-ops.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     if user:
         log.touch()
