@@ -43,6 +43,10 @@ def test_foreground_up_stops_everything_on_ctrl_c(stack: Stack) -> None:
     proc = subprocess.Popen([*AIRDECK, "up"], env=stack.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(stack)
+        deadline = time.monotonic() + 120  # `up` has finished starting when it says how to stop it
+        while "press Ctrl-C to stop" not in (stack.home.parent / "foreground.log").read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, "foreground up never finished starting"
+            time.sleep(0.5)
         pids = stack_pids(stack.home)
         assert proc.poll() is None, "foreground mode keeps running while the platform runs"
         proc.send_signal(signal.SIGINT)

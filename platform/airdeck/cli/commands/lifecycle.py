@@ -114,7 +114,15 @@ def up_platform(ctx: CliContext) -> Result:
         return dry_run(ctx)
     stack = ctx.stack()
     was_running = stack.supervisor.is_running()
-    statuses = stack.up(with_prometheus=ctx.args.with_prometheus)
+    try:
+        statuses = stack.up(with_prometheus=ctx.args.with_prometheus)
+    except KeyboardInterrupt:
+        # Ctrl-C while a foreground `up` is still starting: stop what it started, as Ctrl-C does later.
+        if ctx.args.detach or was_running:
+            raise
+        ctx.show(Result.of(Note("interrupted while starting; stopping…", "warn")))
+        stack.down()
+        raise CommandError("interrupted: airdeck is stopped", exit_code=130) from None
     shown: list[Table | Note] = [status_table(statuses)]
     if not all(s.healthy for s in statuses):
         shown.append(Note("some services are not healthy; see `airdeck status` and `airdeck logs SERVICE`", "warn"))
