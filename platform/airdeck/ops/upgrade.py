@@ -26,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
-from airdeck.ops import backup
+from airdeck.ops import backup, migrate_args
 from airdeck.ops.archive import Secret
 from airdeck.ops.check_dags import DagCheckReport, check_dags
 from airdeck.ops.database import Database, available
@@ -130,7 +130,9 @@ def upgrade(cfg: AirdeckConfig, stack: Stack, secret: Secret, *, backup_to: Path
     db = Database.of(cfg, stack.secrets)
     with available(cfg, home, db):
         stack.render()
-        stack.migrate(upgrade=True)
+        # An older schema may meet the migration psycopg 3 cannot bind on the server (see migrate_args).
+        stack.migrate(upgrade=True,
+                      migrate_env={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": migrate_args.IMPORT_PATH})
         revision = db.schema_revision()
     record.write(home, installed, revision, f"upgraded from Airflow {current}")
     step(f"migrated the schema to {revision}")

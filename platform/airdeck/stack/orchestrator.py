@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,9 @@ class Stack:
     def warn(self, message: str) -> None:
         self.console.print(f"[yellow]![/] {escape(message)}")
 
-    def airflow_cli(self, *args: str) -> tuple[int, str]:
-        result = subprocess.run([airflow_bin(), *args], env=self.cli_env(), capture_output=True, text=True,
-                                check=False)
+    def airflow_cli(self, *args: str, extra_env: Mapping[str, str] | None = None) -> tuple[int, str]:
+        result = subprocess.run([airflow_bin(), *args], env={**self.cli_env(), **(extra_env or {})},
+                                capture_output=True, text=True, check=False)
         return result.returncode, result.stdout + result.stderr
 
     def restart(self, components: list[str]) -> None:
@@ -553,12 +553,12 @@ class Stack:
         return (f"service {comp.name} {why}. Last lines of {log}:\n{tail(log)}\n"
                 f"See the whole log with: airdeck logs {comp.name}")
 
-    def migrate(self, upgrade: bool = False) -> None:
+    def migrate(self, upgrade: bool = False, migrate_env: Mapping[str, str] | None = None) -> None:
         """Run `airflow db migrate` only when the schema is behind (a warm start proves it with one query),
         and record the Airflow version.
 
         A database last migrated by another Airflow version is migrated only by `airdeck upgrade`
-        (``upgrade=True``), which takes a backup first."""
+        (``upgrade=True``), which takes a backup first; ``migrate_env`` goes to `airflow db migrate` only."""
         installed = record.installed_airflow()
         recorded = record.read(self.home)
         url = self.secret("database_url")
@@ -582,7 +582,7 @@ class Stack:
                 "backup first, checks the DAGs, migrates once and verifies the platform). Nothing was changed.")
         with self.console.status("migrating the metadata database (airflow db migrate)"):
             started = time.monotonic()
-            code, output = self.airflow_cli("db", "migrate")
+            code, output = self.airflow_cli("db", "migrate", extra_env=migrate_env)
         if code != 0:
             raise StackError("airflow db migrate failed:\n" + "\n".join(
                 output.strip().splitlines()[-LOG_TAIL_LINES:]))
