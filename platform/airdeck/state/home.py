@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -49,7 +50,8 @@ def secure_folder(path: Path, mode: int | None = None) -> None:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        path.mkdir(mode=0o700)
+        with contextlib.suppress(FileExistsError):  # another process may create it first: then check theirs
+            path.mkdir(mode=0o700)
         info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
         raise StateFolderError(
