@@ -6,7 +6,9 @@ except the api-server has been stopped. For each queued task instance it builds 
 scheduler would send (``ExecuteTask.make`` with the executor's JWT generator) and calls the Task SDK's
 ``supervise_task()`` in this process, the call a Celery pool process makes for every task: the supervisor
 forks the task runner, which parses the DAG file and talks to the Execution API
-(``/run``, heartbeats, ``/state``) of the running api-server.
+(``/run``, heartbeats, ``/state``) of the running api-server. Like a pool process of airdeck's workers,
+this process first imports ``airdeck.plan.worker_boot`` (the modules parsing a DAG file needs, the
+supervisor's exit watch): a module every process already holds is not part of what a task must cost.
 
 Protocol on stdout/stdin (one JSON line each), so the parent can measure the api-server and PostgreSQL
 around exactly the measured loop:
@@ -36,6 +38,10 @@ def main(dag_id: str, limit: int) -> int:
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    # What a pool process holds before it forks a task runner, as in airdeck's workers: the modules
+    # parsing a DAG file needs, and the supervisor's exit watch. Importing a module every process
+    # already has is not part of what a task must cost.
+    import airdeck.plan.worker_boot  # noqa: F401
     from airflow.configuration import conf
     from airflow.executors.base_executor import BaseExecutor
     from airflow.executors.workloads import ExecuteTask

@@ -189,13 +189,17 @@ def test_an_idle_worker_keeps_idle_processes_and_reserves_no_more_than_its_large
 
     default = celery({})
     assert default["worker-1"]["worker_autoscale"] == "8,1"
-    assert json.loads(default["worker-1"]["extra_celery_config"]) == {"worker_disable_prefetch": True}
+    assert json.loads(default["worker-1"]["extra_celery_config"]) == {"worker_disable_prefetch": True,
+                                                                      "imports": ["airdeck.plan.worker_boot"]}
     assert default["worker-1"]["worker_prefetch_multiplier"] == "1"
     # only workers read it, so a change restarts only the workers
     assert all("worker_autoscale" not in default[name] for name in ("scheduler", "api-server", "triggerer"))
     assert celery({"workers": {"concurrency": 4, "idle_processes": 2}})["worker-1"]["worker_autoscale"] == "4,2"
     fixed = celery({"workers": {"concurrency": 4, "idle_processes": 4}})["worker-1"]
-    assert "worker_autoscale" not in fixed and "extra_celery_config" not in fixed
+    # a fixed pool reserves no more than it runs anyway; every worker still boots through worker_boot
+    assert "worker_autoscale" not in fixed
+    assert json.loads(fixed["extra_celery_config"]) == {"imports": ["airdeck.plan.worker_boot"]}
+    assert all("extra_celery_config" not in default[name] for name in ("scheduler", "api-server", "triggerer"))
     assert "worker_autoscale" not in celery({"workers": {"concurrency": 1}})["worker-1"]
     with pytest.raises(ConfigError) as info:
         parse_config({"workers": {"concurrency": 4, "idle_processes": 6}})

@@ -177,6 +177,7 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             **({"worker_concurrency": str(cfg.workers.concurrency)} if worker_index(name) else {}),
             # An idle worker keeps workers.idle_processes pool processes; Celery caps what a worker
             # reserves at its largest pool (worker_disable_prefetch), as a fixed pool with prefetch 1 does.
+            # Every worker imports worker_boot before it forks its pool (docs/performance.md).
             **(_autoscale(cfg) if worker_index(name) else {}),
             "worker_prefetch_multiplier": "1",
             "task_acks_late": "True",
@@ -221,11 +222,17 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
     }
 
 
+#: Imported by each worker before it forks its pool: preloads and the supervisor's exit watch.
+WORKER_BOOT = "airdeck.plan.worker_boot"
+
+
 def _autoscale(cfg: AirdeckConfig) -> dict[str, str]:
     autoscale = cfg.workers.autoscale()
+    extra: dict[str, object] = {"imports": [WORKER_BOOT]}
     if autoscale is None:
-        return {}
-    return {"worker_autoscale": autoscale, "extra_celery_config": json.dumps({"worker_disable_prefetch": True})}
+        return {"extra_celery_config": json.dumps(extra)}
+    extra["worker_disable_prefetch"] = True
+    return {"worker_autoscale": autoscale, "extra_celery_config": json.dumps(extra)}
 
 
 def _merge(into: Settings, extra: Settings) -> None:
