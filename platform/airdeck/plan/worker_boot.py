@@ -31,8 +31,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: What the task runner imports to parse a DAG file, beyond Airflow's own Celery preload.
-PRELOAD = ("airflow.dag_processing.dagbag", "airflow.serialization.serialized_objects")
+#: What the task runner imports to parse a DAG file, beyond Airflow's own Celery preload: the DAG
+#: bag and the serialization modules it pulls in, and what ``from airflow.sdk import task`` loads.
+PRELOAD = ("airflow.dag_processing.dagbag", "airflow.serialization.serialized_objects",
+           "airflow.sdk.definitions.decorators", "airflow.sdk.definitions.asset.metadata")
 
 
 class ExitWatch:
