@@ -33,7 +33,7 @@ class Supervisor:
 
 
 def test_a_process_exit_wakes_the_supervisors_select(boot: ModuleType) -> None:
-    """With nothing else registered, Airflow's select() would sleep its whole timeout; the watch ends it."""
+    """With nothing else registered, Airflow's select() would sleep its whole timeout; the exit wakes it."""
     from airflow.sdk.execution_time.supervisor import WatchedSubprocess
 
     proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
@@ -46,8 +46,11 @@ def test_a_process_exit_wakes_the_supervisors_select(boot: ModuleType) -> None:
     assert len(supervisor.selector.get_map()) == 1
     assert proc.stdin is not None
     proc.stdin.close()
-    # Airflow's own loop: one select() of up to 600 s returns with the exit and the exit code
-    assert WatchedSubprocess._service_subprocess(supervisor, max_wait_time=600) == 0  # type: ignore[arg-type]
+    proc.wait()
+    # the exit alone makes the selector ready: nothing else is registered that could wake it
+    assert [key.fileobj for key, _ in supervisor.selector.select(timeout=0)] == [watch]
+    # Airflow's own loop handles the event (handler, on_close, close) and returns the exit code
+    assert WatchedSubprocess._service_subprocess(supervisor, max_wait_time=0) == 0  # type: ignore[arg-type]
     assert len(supervisor.selector.get_map()) == 0  # unregistered by its on_close
     with pytest.raises(OSError):
         os.fstat(fd)  # and closed

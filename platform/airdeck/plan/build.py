@@ -178,7 +178,7 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
             # An idle worker keeps workers.idle_processes pool processes; Celery caps what a worker
             # reserves at its largest pool (worker_disable_prefetch), as a fixed pool with prefetch 1 does.
             # Every worker imports worker_boot before it forks its pool (docs/performance.md).
-            **(_autoscale(cfg) if worker_index(name) else {}),
+            **(_worker_pool(cfg) if worker_index(name) else {}),
             "worker_prefetch_multiplier": "1",
             "task_acks_late": "True",
         },
@@ -226,7 +226,8 @@ def core_settings(ctx: PlanContext, name: str) -> Settings:
 WORKER_BOOT = "airdeck.plan.worker_boot"
 
 
-def _autoscale(cfg: AirdeckConfig) -> dict[str, str]:
+def _worker_pool(cfg: AirdeckConfig) -> dict[str, str]:
+    """A worker's pool: autoscale when idle_processes < concurrency, and the boot module for every worker."""
     autoscale = cfg.workers.autoscale()
     extra: dict[str, object] = {"imports": [WORKER_BOOT]}
     if autoscale is None:
