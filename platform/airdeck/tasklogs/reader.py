@@ -43,6 +43,15 @@ def format_entry(entry: dict[str, Any]) -> str:
     return " ".join(part for part in (*head, str(entry.get("event", "")), tail) if part)
 
 
+def path_segment(value: str, what: str) -> str:
+    """``value`` as one path segment of a REST URL: every reserved character percent-encoded, and its
+    dots too, so that an id of ``.`` or ``..`` names that object instead of moving up the URL's path
+    (HTTP clients and proxies resolve literal dot segments before the request leaves)."""
+    if not value:
+        raise TaskLogError(f"the {what} is empty; give the {what} as `airdeck status` or the Airflow UI shows it")
+    return quote(value, safe="").replace(".", "%2E")
+
+
 class _Api:
     def __init__(self, base_url: str, credentials: Callable[[], tuple[str, str]], verify: bool | str):
         self.base = base_url.rstrip("/")
@@ -75,14 +84,14 @@ def read_task_log(base_url: str, credentials: Callable[[], tuple[str, str]], dag
     """The log of one try (default: the latest run of the DAG, the task instance's latest try)."""
     api = _Api(base_url, credentials, verify)
     try:
-        dag = quote(dag_id, safe="")
+        dag = path_segment(dag_id, "DAG id")
         api.get(f"/dags/{dag}", f"DAG {dag_id!r}")
         if run_id is None:
             runs = api.get(f"/dags/{dag}/dagRuns", f"runs of DAG {dag_id!r}", order_by="-run_after", limit=1)
             if not runs.get("dag_runs"):
                 raise TaskLogError(f"DAG {dag_id!r} has no runs yet")
             run_id = str(runs["dag_runs"][0]["dag_run_id"])
-        run, task = quote(run_id, safe=""), quote(task_id, safe="")
+        run, task = path_segment(run_id, "run id"), path_segment(task_id, "task id")
         ti_path = f"/dags/{dag}/dagRuns/{run}/taskInstances/{task}"
         if map_index >= 0:
             ti_path += f"/{map_index}"
