@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from airdeck.errors import AirdeckError
+from airdeck.plan.endpoints import path_segment
 
 
 class TaskLogError(AirdeckError):
@@ -43,13 +43,10 @@ def format_entry(entry: dict[str, Any]) -> str:
     return " ".join(part for part in (*head, str(entry.get("event", "")), tail) if part)
 
 
-def path_segment(value: str, what: str) -> str:
-    """``value`` as one path segment of a REST URL: every reserved character percent-encoded, and its
-    dots too, so that an id of ``.`` or ``..`` names that object instead of moving up the URL's path
-    (HTTP clients and proxies resolve literal dot segments before the request leaves)."""
+def _segment(value: str, what: str) -> str:
     if not value:
         raise TaskLogError(f"the {what} is empty; give the {what} as `airdeck status` or the Airflow UI shows it")
-    return quote(value, safe="").replace(".", "%2E")
+    return path_segment(value)
 
 
 class _Api:
@@ -84,14 +81,14 @@ def read_task_log(base_url: str, credentials: Callable[[], tuple[str, str]], dag
     """The log of one try (default: the latest run of the DAG, the task instance's latest try)."""
     api = _Api(base_url, credentials, verify)
     try:
-        dag = path_segment(dag_id, "DAG id")
+        dag = _segment(dag_id, "DAG id")
         api.get(f"/dags/{dag}", f"DAG {dag_id!r}")
         if run_id is None:
             runs = api.get(f"/dags/{dag}/dagRuns", f"runs of DAG {dag_id!r}", order_by="-run_after", limit=1)
             if not runs.get("dag_runs"):
                 raise TaskLogError(f"DAG {dag_id!r} has no runs yet")
             run_id = str(runs["dag_runs"][0]["dag_run_id"])
-        run, task = path_segment(run_id, "run id"), path_segment(task_id, "task id")
+        run, task = _segment(run_id, "run id"), _segment(task_id, "task id")
         ti_path = f"/dags/{dag}/dagRuns/{run}/taskInstances/{task}"
         if map_index >= 0:
             ti_path += f"/{map_index}"
