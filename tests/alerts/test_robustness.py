@@ -324,7 +324,8 @@ def test_a_log_line_of_megabytes_is_cut(airflow: FakeAirflow) -> None:
 # ------------------------------------------------------------------ issue 22, finding 13: ids are path segments
 @pytest.mark.parametrize(("dag_id", "run_id", "task_id"), [("d", "..", "t"), ("..", "r", "."), (".", ".", "..")])
 def test_dot_ids_reach_the_api_as_themselves(airflow: FakeAirflow, dag_id: str, run_id: str, task_id: str) -> None:
-    """A run id ``..`` (Airflow's default run id pattern allows it) names that run, never the DAG above it."""
+    """An id ``.`` (Airflow accepts it) or ``..`` (with ``[core] allow_double_dot_in_ids``) names that object,
+    never the one above it."""
     api = AirflowApi(airflow.url, lambda: ("admin", "admin"))
     with contextlib.suppress(SourceError):
         api.dag_run(dag_id, run_id)
