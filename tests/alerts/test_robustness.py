@@ -7,6 +7,7 @@ malformed HTTP requests, a 30 MB task log, an outbox of an older airdeck, thousa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from airdeck.alerts.dispatcher import UNHEALTHY_AFTER_FAILED_POLLS, Dispatcher
-from airdeck.alerts.source import AirflowApi
+from airdeck.alerts.source import AirflowApi, SourceError
 from airdeck.alerts.store import NewAlert, Outbox, backoff, key_hash, metadata, utcnow
 from sqlalchemy import inspect, text
 
@@ -318,3 +319,18 @@ def test_a_log_line_of_megabytes_is_cut(airflow: FakeAirflow) -> None:
         api.close()
     assert excerpt[-1] == "ERROR last"
     assert len(excerpt) == 2 and len(excerpt[0]) <= 500
+
+
+# ------------------------------------------------------------------ issue 22, finding 13: ids are path segments
+@pytest.mark.parametrize(("dag_id", "run_id", "task_id"), [("d", "..", "t"), ("..", "r", "."), (".", ".", "..")])
+def test_dot_ids_reach_the_api_as_themselves(airflow: FakeAirflow, dag_id: str, run_id: str, task_id: str) -> None:
+    """An id ``.`` (Airflow accepts it) or ``..`` (with ``[core] allow_double_dot_in_ids``) names that object,
+    never the one above it."""
+    api = AirflowApi(airflow.url, lambda: ("admin", "admin"))
+    with contextlib.suppress(SourceError):
+        api.dag_run(dag_id, run_id)
+    assert airflow.count(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}") == 1
+    api.dag(dag_id)
+    assert airflow.count(f"/api/v2/dags/{dag_id}") == 1
+    api.log_excerpt(dag_id, run_id, task_id, 1)
+    assert airflow.count(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1") == 1

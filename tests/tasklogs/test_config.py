@@ -120,3 +120,48 @@ def test_retention_component_is_optional_and_local_only(tmp_path: Path) -> None:
     assert "log-retention" not in concerns.plan(cfg(retention=None), AirdeckHome(tmp_path)).names()
     kube = concerns.plan(cfg(retention="7d"), AirdeckHome(tmp_path), Target.kubernetes("airdeck"))
     assert "log-retention" not in kube.names()
+
+
+# ------------------------------------------------------------------ issue 22, finding 13: hostile URLs
+@pytest.mark.parametrize("url", [
+    "s3://bucket:hunter2secret/x", "gs://bucket:hunter2secret", "s3://bucket:99999999/x",
+    "wasb://logs@account:hunter2secret/x", "s3://bucket:/x", "gs://[bucket:hunter2secret]/x",
+])
+def test_a_port_in_the_destination_is_refused_without_echoing_it(url: str) -> None:
+    text = problems({"remote": url})
+    assert "logging.remote" in text and "s3://bucket/prefix" in text  # the key and the forms to write
+    assert "hunter2secret" not in text and "99999999" not in text
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    ("http://AKIA:hunter2secret@minio:9000", "user name or password"),
+    ("http://hunter2secret@minio:9000", "user name or password"),
+    ("https://minio:9000/?access_token=hunter2secret", "query or fragment"),
+    ("https://minio:9000/#hunter2secret", "query or fragment"),
+    ("http://minio:hunter2secret/", "port after the host"),
+    ("http://minio:9999999/", "port after the host"),
+    ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ("http://169.254.1.2:9000", "link-local"),
+    ("http://2852039166/", "link-local"),  # 169.254.169.254 as one number
+    ("http://0xa9.0xfe.0xa9.0xfe/", "link-local"),
+    ("http://0251.0376.0251.0376/", "link-local"),
+    ("http://[fe80::1]:9000", "link-local"),
+    ("http://[FE80::abcd%25eth0]:9000", "link-local"),
+    ("http://[febf::1]/", "link-local"),
+    ("http://[::ffff:169.254.169.254]/", "link-local"),
+    ("http://[hunter2secret]/", "bracketed IPv6"),
+    ("http://[fd00:ec2::254]/", "metadata"),
+    ("http://metadata.google.internal/computeMetadata/v1", "metadata"),
+    ("http://Metadata.Google.Internal./", "metadata"),
+])
+def test_endpoints_with_credentials_or_at_the_metadata_service_are_refused(endpoint: str, expected: str) -> None:
+    text = problems({"remote": "s3://bkt", "endpoint": endpoint})
+    assert "logging.endpoint" in text and expected in text
+    assert "hunter2secret" not in text
+    assert any(what_to_do in text for what_to_do in ("logging.connection", "give the address", "http(s)://host:port"))
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000", "https://minio.example.com", "http://[::1]:4443",
+                                      "http://10.0.0.5:9000", "http://[fec0::1]:9000", "http://169.253.0.1"])
+def test_ordinary_endpoints_are_accepted(endpoint: str) -> None:
+    assert cfg(remote="s3://bkt", endpoint=endpoint).logging.endpoint == endpoint

@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
+
+from airdeck.plan.endpoints import path_segment
 
 PAGE = 100
 #: A log line longer than this (bytes) is cut: its start is kept, the rest is read and thrown away.
@@ -110,7 +111,7 @@ class AirflowApi:
         return list(self._pages("/api/v2/importErrors", "import_errors", {"order_by": "id"}))
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.get_json(f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}")
+        return self.get_json(f"/api/v2/dags/{path_segment(dag_id)}/dagRuns/{path_segment(run_id)}")
 
     def dag(self, dag_id: str) -> dict[str, Any]:
         """DAG details (tags, owners), cached for a minute."""
@@ -118,7 +119,7 @@ class AirflowApi:
         if cached and time.monotonic() - cached[0] < 60:
             return cached[1]
         try:
-            data = self.get_json(f"/api/v2/dags/{quote(dag_id, safe='')}")
+            data = self.get_json(f"/api/v2/dags/{path_segment(dag_id)}")
         except SourceError:
             data = {"dag_id": dag_id, "tags": [], "owners": []}
         self._dag_cache[dag_id] = (time.monotonic(), data)
@@ -134,8 +135,8 @@ class AirflowApi:
         :data:`LOG_READ_SECONDS` (the excerpt then says it shows an earlier part)."""
         if lines <= 0:
             return []
-        path = (f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-                f"{quote(task_id, safe='')}/logs/{try_number}")
+        path = (f"/api/v2/dags/{path_segment(dag_id)}/dagRuns/{path_segment(run_id)}/taskInstances/"
+                f"{path_segment(task_id)}/logs/{try_number}")
         params: dict[str, Any] = {"full_content": "true"}
         if map_index >= 0:
             params["map_index"] = map_index

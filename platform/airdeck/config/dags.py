@@ -35,19 +35,47 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s]+$")  # git@host:
 RESERVED_NAMES = ("example_dags",)
 
 
+_CREDENTIALS_HINT = ("put them in the Airflow connection named by 'connection' (login and password/token) so they "
+                     "stay out of configuration, logs and argv")
+
+
 def _check_url(value: str) -> str:
-    if any(ord(c) < 32 or c == " " for c in value):
+    """A repository URL git reads as a URL, never as an option, and holding no credential.
+
+    Errors never repeat the value: it may hold a token."""
+    if any(ord(c) < 32 or c == " " or c == "\x7f" for c in value):
         raise ValueError("must not contain spaces or control characters")
-    if _SCP_LIKE.match(value):
+    if value.startswith("-"):
+        raise ValueError("must not start with '-' (git would read it as an option); write the repository's URL")
+    scp = _SCP_LIKE.match(value)
+    if scp:
+        user, _, rest = value.partition("@")
+        host, _, path = rest.partition(":")
+        if any(part.startswith("-") for part in (user, host, path)):
+            raise ValueError("the user, host and path of user@host:path must not start with '-' (ssh and git "
+                             "would read them as options)")
         return value
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValueError("the host is not a name or a bracketed IPv6 address") from None
     if parts.scheme not in ("https", "http", "ssh", "git", "file"):
         raise ValueError("must be an https://, http://, ssh://, git:// or file:// URL, or git@host:path")
     if parts.scheme != "file" and not parts.hostname:
         raise ValueError("has no host")
-    if parts.password is not None or (parts.scheme in ("http", "https") and parts.username):
-        raise ValueError("must not carry credentials; put them in the Airflow connection named by 'connection' "
-                         "(login and password/token) so they stay out of configuration, logs and argv")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ValueError("the port after the host's ':' is not a number from 0 to 65535") from None
+    if parts.password is not None or (parts.scheme in ("http", "https") and parts.username is not None):
+        raise ValueError(f"must not carry credentials (user:password@ or token@); {_CREDENTIALS_HINT}")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not have a query or fragment (?… or #…, e.g. ?access_token=…): a repository URL "
+                         f"needs neither, and a token there would be shown and logged; {_CREDENTIALS_HINT}")
+    if any(part.startswith("-") for part in (parts.username or "", parts.hostname or "",
+                                              parts.path.lstrip("/"))):
+        raise ValueError("the user, host and path of the URL must not start with '-' (ssh and git would read them "
+                         "as options)")
     return value
 
 

@@ -9,12 +9,14 @@ connection (environment, Vault or database); without it the cloud's ambient iden
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import metadata
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -75,12 +77,12 @@ def parse_remote(value: str) -> RemoteLocation:
 
     Raises ValueError with the accepted forms."""
     forms = "write s3://bucket/prefix, gs://bucket/prefix or wasb://container@account/prefix"
-    parts = urlsplit(value.strip())
+    parts = _split(value.strip(), forms)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise ValueError(f"{parts.scheme or 'a URL without scheme'}:// is not a supported task log destination; "
                          f"{forms}")
-    if parts.query or parts.fragment or parts.password is not None or parts.port is not None:
+    if parts.query or parts.fragment or parts.password is not None or _has_port(parts.netloc):
         # the value is not repeated: it may hold a password
         raise ValueError(f"no credentials, port, query or fragment belong in the URL; {forms} "
                          "and put credentials in an Airflow connection (logging.connection)")
@@ -104,6 +106,77 @@ def parse_remote(value: str) -> RemoteLocation:
     if "@" in netloc or not _BUCKET.match(netloc):
         raise ValueError(f"{netloc!r} is not a bucket name (lower-case letters, digits, . _ -); {forms}")
     return RemoteLocation(scheme, netloc, prefix)
+
+
+def _split(value: str, forms: str) -> SplitResult:
+    """``urlsplit``, whose error for a bad ``[…]`` host would repeat the text (maybe a secret): replaced."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise ValueError(f"the URL's host is not a name or a bracketed IPv6 address; {forms}") from None
+
+
+def _has_port(netloc: str) -> bool:
+    """Whether the URL's authority names a port (anything after the host's last ``:``), whatever it holds:
+    ``urlsplit(...).port`` would raise with the text after ``:`` in its message, and that may be a secret."""
+    host = netloc.rpartition("@")[2]
+    return ":" in host.rpartition("]")[2]
+
+
+#: Host names that reach a cloud's instance metadata service (credentials of the machine's identity).
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data",
+                            "instance-data.ec2.internal"})
+#: The AWS instance metadata service's IPv6 address (not link-local: a unique local address).
+_AWS_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
+
+
+def metadata_address(host: str) -> bool:
+    """Whether ``host`` is a link-local address (169.254.0.0/16, fe80::/10), in any spelling a resolver
+    accepts (``2852039166``, ``0xa9.0xfe.0xa9.0xfe``, ``::ffff:169.254.169.254``, a zone id), or another
+    address or name of a cloud's instance metadata service."""
+    name = host.lower().rstrip(".")
+    if name in METADATA_HOSTS:
+        return True
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name.partition("%")[0])
+    except ValueError:
+        try:  # the forms of IPv4 that inet_aton (and so getaddrinfo) reads: 2852039166, 0251.0376.…, 0xa9fea9fe
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped or address.sixtofour
+        if mapped is not None and mapped.is_link_local:
+            return True
+        if address == _AWS_METADATA_V6:
+            return True
+    return address.is_link_local
+
+
+def check_endpoint(value: str) -> str:
+    """``logging.endpoint``: an http(s) URL with no credentials, query or fragment, a numeric port, and a
+    host that is not a cloud's metadata service. Raises ValueError without repeating the value."""
+    parts = _split(value, "write http(s)://host:port")
+    if "@" in parts.netloc:
+        raise ValueError("the endpoint URL holds a user name or password (before '@'); remove it and put the "
+                         "store's credentials in the Airflow connection named by logging.connection")
+    if parts.query or parts.fragment:
+        raise ValueError("the endpoint URL holds a query or fragment (after '?' or '#'), which may carry a "
+                         "credential; give only scheme://host:port and put credentials in the Airflow "
+                         "connection named by logging.connection")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ValueError("the port after the host's ':' is not a number from 0 to 65535; "
+                         "write http(s)://host:port") from None
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("the endpoint URL names no host; write http(s)://host:port")
+    if metadata_address(host):
+        raise ValueError(f"{host} is a link-local address (169.254.0.0/16, fe80::/10) or a cloud's instance "
+                         "metadata service, which serves the machine's own credentials; give the address of "
+                         "the S3 or GCS store (MinIO, an emulator)")
+    return value
 
 
 def provider_installed(distribution: str) -> bool:
@@ -140,7 +213,9 @@ class LoggingSettings(Section):
             "API endpoint of a store that speaks the S3 or GCS protocol but is not the cloud's own (MinIO, an "
             "emulator). s3:// sets AWS_ENDPOINT_URL_S3 (the connection's extra endpoint_url wins), gs:// sets "
             "STORAGE_EMULATOR_HOST (the Google provider has no endpoint field); wasb:// takes its endpoint "
-            "from the connection (connection string or account URL)."
+            "from the connection (connection string or account URL). Holds no user name, password, query or "
+            "fragment (credentials go in `connection`); a link-local or cloud metadata address "
+            "(169.254.0.0/16, fe80::/10, metadata.google.internal) is refused."
         ),
     )
     delete_local_after_upload: bool = Field(
@@ -164,6 +239,11 @@ class LoggingSettings(Section):
             return None
         parse_remote(value)
         return value.strip().rstrip("/")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint(value)
 
     @model_validator(mode="after")
     def _provider_installed(self) -> LoggingSettings:

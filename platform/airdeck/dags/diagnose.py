@@ -1,8 +1,8 @@
 """Turn what git said into one line for people: which bundle, what went wrong, what to do; never a secret.
 
-git's own messages can carry a URL with ``user:token@`` (a misconfigured connection), the helper's
-temporary path, or the token itself echoed by a server. :func:`redact` removes all of them before a
-message reaches a log, the status table or the console.
+git's own messages can carry a URL with ``user:token@`` or ``?access_token=…`` (a misconfigured
+connection), the helper's temporary path, or the token itself echoed by a server. :func:`redact`
+removes all of them before a message reaches a log, the status table or the console.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from airdeck.config.masking import mask
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+#: The values of a URL's query and its fragment (``?access_token=…``, ``#token``), where some hosts take a token.
+_URL_QUERY = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s?#]*)(?P<tail>[?#][^\s]*)")
 _HEADER_AUTH = re.compile(r"(?i)(authorization:\s*(basic|bearer|token)\s+)\S+")
 LIMIT = 600
 
@@ -20,8 +22,18 @@ LIMIT = 600
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` without credentials in URLs, authorization headers or any of ``secrets``."""
     out = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    out = _URL_QUERY.sub(lambda m: m["head"] + _masked_query(m["tail"]), out)
     out = _HEADER_AUTH.sub(r"\1***", out)
     return mask(out, secrets)
+
+
+def _masked_query(tail: str) -> str:
+    """``?a=1&b#f`` → ``?a=***&***#***``: the names of values stay (they say what was there), the rest goes."""
+    query, hash_mark, _fragment = tail.partition("#")
+    if query.startswith("?"):
+        pairs = [f"{name}=***" if sep else "***" for name, sep, _ in (p.partition("=") for p in query[1:].split("&"))]
+        query = "?" + "&".join(pairs)
+    return query + ("#***" if hash_mark else "")
 
 
 def _git_output(error: BaseException) -> str:

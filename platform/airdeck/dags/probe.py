@@ -51,7 +51,8 @@ def check(name: str, kwargs: dict[str, Any]) -> ProbeResult:
     with hook.configure_hook_env() if hook is not None else nullcontext():
         env = {**os.environ, **(hook.env if hook is not None else {}), "GIT_TERMINAL_PROMPT": "0"}
         try:
-            done = subprocess.run(["git", "ls-remote", "--exit-code", url, f"refs/heads/{branch}",
+            # `--`: whatever the URL holds, git reads it as the repository, never as an option
+            done = subprocess.run(["git", "ls-remote", "--exit-code", "--", url, f"refs/heads/{branch}",
                                    f"refs/tags/{branch}"], env=env, capture_output=True, text=True,
                                   timeout=TIMEOUT, check=False)
         except subprocess.TimeoutExpired:

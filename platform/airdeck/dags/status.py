@@ -62,7 +62,7 @@ def configured(cfg: AirdeckConfig) -> list[BundleReport]:
     out = []
     for b in cfg.dags.bundles:
         if b.git is not None:
-            source = f"{b.git.url} {b.git.branch}" + (f" /{b.git.subdir}" if b.git.subdir else "")
+            source = f"{redact(b.git.url)} {b.git.branch}" + (f" /{b.git.subdir}" if b.git.subdir else "")
             out.append(BundleReport(b.name, "git", source, int(b.git.refresh.total_seconds())))
         else:
             out.append(BundleReport(b.name, "folder", str(b.folder),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote
 
 from airdeck.config.model import AirdeckConfig
 
@@ -140,3 +141,11 @@ class Endpoints:
         port = self.cfg.alerts.dispatcher.port
         host = self.service_host("alert-dispatcher") if self.kubernetes else reach(self.cfg.alerts.dispatcher.host)
         return f"http://{_url_host(host)}:{port}"
+
+
+def path_segment(value: str) -> str:
+    """``value`` (a DAG, run or task id) as one path segment of an api-server REST URL: every reserved
+    character percent-encoded, and its dots too, so that an id of ``.`` or ``..`` names that object
+    instead of moving up the URL's path (HTTP clients and proxies resolve literal dot segments before
+    the request leaves). The api-server decodes it back to the id."""
+    return quote(value, safe="").replace(".", "%2E")

@@ -47,17 +47,66 @@ class RunError(AirdeckError):
     exit_code = 2
 
 
+#: The largest secret file read (the biggest platform secret, an RSA private key in PEM, is a few KiB).
+MAX_SECRET_BYTES = 1 << 20
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFLNK: "a symbolic link"}
+
+
 def read_mounted(folder: Path, name: str) -> str:
-    """A mounted secret file; KeyError when absent. Refused when anyone may read it (o+r)."""
+    """A mounted secret file; KeyError when absent.
+
+    The file may be a symbolic link to a file inside ``folder`` (Kubernetes mounts a Secret as
+    ``NAME -> ..data/NAME``, ``..data -> ..2024_01_01_…/``); the target is opened without following
+    any further link and without blocking, and checked on the opened descriptor: a regular file, not
+    readable by others (o+r), at most :data:`MAX_SECRET_BYTES`, UTF-8 text, not empty."""
     path = folder / name
+    if not os.path.lexists(path):
+        raise KeyError(name)
+    fix = "mount each secret as a file of --secrets-dir (a Kubernetes Secret volume, or a 0600/0400 file)"
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        root = folder.resolve(strict=True)
+        target = path.resolve(strict=True)
     except FileNotFoundError:
-        raise KeyError(name) from None
-    if mode & 0o007:
-        raise RunError(f"{path} has mode {mode:04o}; a secret file must not be readable by others "
-                       "(mount it with defaultMode 0400 or 0440)")
-    value = path.read_text(encoding="utf-8").strip()
+        raise RunError(f"{path} is a symbolic link to a file that does not exist; {fix}") from None
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError (Python 3.11) or ELOOP
+        raise RunError(f"{path} cannot be followed ({getattr(exc, 'strerror', None) or exc}: a symbolic link loop?); "
+                       f"{fix}") from None
+    if not target.is_relative_to(root) or target == root:
+        raise RunError(f"{path} is a symbolic link that leaves {folder}; a secret's link may point only to a file "
+                       f"inside the folder (as Kubernetes' ..data/ links do); {fix}")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except PermissionError:
+        raise RunError(f"{path} cannot be read by this user (uid {os.getuid()}); mount it with defaultMode 0440 "
+                       "and the pod's fsGroup, or make it the user's own 0400 file") from None
+    except OSError as exc:
+        raise RunError(f"{path} cannot be opened ({exc.strerror or exc}); {fix}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise RunError(f"{path} is {kind}, not a file; {fix}")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o007:
+            raise RunError(f"{path} has mode {mode:04o}; a secret file must not be readable by others "
+                           "(mount it with defaultMode 0400 or 0440)")
+        if info.st_size > MAX_SECRET_BYTES:
+            raise RunError(f"{path} holds {info.st_size} bytes, more than any secret ({MAX_SECRET_BYTES} at most); "
+                           f"check that the right file is mounted as {name!r}")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            raw = handle.read(MAX_SECRET_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SECRET_BYTES:
+        raise RunError(f"{path} holds more than {MAX_SECRET_BYTES} bytes, more than any secret; "
+                       f"check that the right file is mounted as {name!r}")
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise RunError(f"{path} is not UTF-8 text (byte {exc.start}); a secret file holds the secret as text "
+                       "(a Kubernetes Secret's data is decoded from base64 before it is mounted)") from None
     if not value:
         raise RunError(f"{path} is empty; the secret {name!r} must hold a value")
     return value

@@ -38,6 +38,7 @@ from airdeck.stack.ports import check_ports_free
 from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
 from airdeck.state import record
 from airdeck.state.home import AirdeckHome
+from airdeck.terminal import inert
 
 LOG_TAIL_LINES = 25
 #: supervisord states of a component that is (trying to be) up.
@@ -157,10 +158,10 @@ class Stack:
             forget()
 
     def say(self, message: str) -> None:
-        self.console.print(f"[green]✓[/] {escape(message)}")
+        self.console.print(f"[green]✓[/] {escape(inert(message))}")
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]![/] {escape(message)}")
+        self.console.print(f"[yellow]![/] {escape(inert(message))}")
 
     def airflow_cli(self, *args: str, extra_env: Mapping[str, str] | None = None) -> tuple[int, str]:
         result = subprocess.run([airflow_bin(), *args], env={**self.cli_env(), **(extra_env or {})},

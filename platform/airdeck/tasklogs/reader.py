@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from airdeck.errors import AirdeckError
+from airdeck.plan.endpoints import path_segment
 
 
 class TaskLogError(AirdeckError):
@@ -41,6 +41,12 @@ def format_entry(entry: dict[str, Any]) -> str:
     rest = {k: v for k, v in entry.items() if k not in ("timestamp", "level", "event")}
     tail = " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in rest.items())
     return " ".join(part for part in (*head, str(entry.get("event", "")), tail) if part)
+
+
+def _segment(value: str, what: str) -> str:
+    if not value:
+        raise TaskLogError(f"the {what} is empty; give the {what} as `airdeck status` or the Airflow UI shows it")
+    return path_segment(value)
 
 
 class _Api:
@@ -75,14 +81,14 @@ def read_task_log(base_url: str, credentials: Callable[[], tuple[str, str]], dag
     """The log of one try (default: the latest run of the DAG, the task instance's latest try)."""
     api = _Api(base_url, credentials, verify)
     try:
-        dag = quote(dag_id, safe="")
+        dag = _segment(dag_id, "DAG id")
         api.get(f"/dags/{dag}", f"DAG {dag_id!r}")
         if run_id is None:
             runs = api.get(f"/dags/{dag}/dagRuns", f"runs of DAG {dag_id!r}", order_by="-run_after", limit=1)
             if not runs.get("dag_runs"):
                 raise TaskLogError(f"DAG {dag_id!r} has no runs yet")
             run_id = str(runs["dag_runs"][0]["dag_run_id"])
-        run, task = quote(run_id, safe=""), quote(task_id, safe="")
+        run, task = _segment(run_id, "run id"), _segment(task_id, "task id")
         ti_path = f"/dags/{dag}/dagRuns/{run}/taskInstances/{task}"
         if map_index >= 0:
             ti_path += f"/{map_index}"

@@ -19,6 +19,7 @@ from airdeck.cli.results import Column, Document, Note, Result, Table, Text
 from airdeck.dags.status import gather
 from airdeck.stack.orchestrator import ServiceStatus, Stack, tail
 from airdeck.tasklogs.reader import read_task_log
+from airdeck.terminal import inert
 
 if TYPE_CHECKING:
     from airdeck.cli.context import Subcommands
@@ -202,10 +203,11 @@ def show_task_log(ctx: CliContext) -> Result:
     log = read_task_log(base_url, lambda: (stack.cfg.admin.username, stack.secrets.get("admin_password")),
                         dag_id, task_id, run_id=ctx.args.run, try_number=ctx.args.try_number,
                         map_index=ctx.args.map_index, verify=verify)
-    # Ids are printed as they are: a run id may hold rich markup such as [/] or [red].
-    ctx.console.print(RichText(f"{log.dag_id} / {log.run_id} / {log.task_id}"
-                               f"{f' [{log.map_index}]' if log.map_index >= 0 else ''}, try {log.try_number}",
-                               style="dim"))
+    # Ids are printed as literal, inert text: a run id may hold rich markup such as [/] or [red], or
+    # control characters.
+    ctx.console.print(RichText(inert(f"{log.dag_id} / {log.run_id} / {log.task_id}"
+                                     f"{f' [{log.map_index}]' if log.map_index >= 0 else ''}, try {log.try_number}",
+                                     multiline=False), style="dim"))
     return Result.of(Text.lines(log.lines()))
 
 
@@ -217,7 +219,7 @@ def _follow(path: Path) -> None:
         while True:
             chunk = handle.read()
             if chunk:
-                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.write(inert(chunk.decode("utf-8", errors="replace")))
                 sys.stdout.flush()
                 continue
             if path.exists() and path.stat().st_size < handle.tell():
