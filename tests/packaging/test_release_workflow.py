@@ -39,8 +39,8 @@ def _workflow() -> dict[Any, Any]:
     return data
 
 
-def _steps() -> list[dict[str, Any]]:
-    return list(_workflow()["jobs"]["image"]["steps"])
+def _steps(job: str = "image") -> list[dict[str, Any]]:
+    return list(_workflow()["jobs"][job]["steps"])
 
 
 def _step(uses_prefix: str) -> dict[str, Any]:
@@ -124,15 +124,15 @@ def test_the_workflow_runs_on_version_tags_only_with_minimal_permissions() -> No
     on = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on:` as True
     assert on == {"push": {"tags": ["v*.*.*"]}}
     assert workflow["permissions"] == {}
-    assert list(workflow["jobs"]) == ["image"]
-    assert workflow["jobs"]["image"]["permissions"] == {"contents": "read", "packages": "write",
-                                                       "id-token": "write"}
+    assert list(workflow["jobs"]) == ["image", "chart"]
+    for job in workflow["jobs"].values():
+        assert job["permissions"] == {"contents": "read", "packages": "write", "id-token": "write"}
 
 
 def test_every_action_is_pinned_by_a_full_commit_sha() -> None:
     text = RELEASE.read_text()
     uses = re.findall(r"uses:\s*(\S+)(.*)$", text, re.M)
-    assert len(uses) == 6
+    assert len(uses) == 9
     for ref, comment in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{ref} is not pinned by a full commit SHA"
         assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{ref}: name the version tag in a comment"
@@ -171,6 +171,19 @@ def test_the_image_is_signed_keyless_and_the_signature_verified_by_digest() -> N
     assert not re.match(IDENTITY_REGEXP, "https://github.com/airdeck/airdeck/.github/workflows/ci.yml@refs/heads/main")
 
 
+def test_the_chart_is_pushed_after_the_image_to_the_checked_target_and_signed() -> None:
+    chart = _workflow()["jobs"]["chart"]
+    assert chart["needs"] == "image"
+    assert _workflow()["jobs"]["image"]["outputs"] == {"version": "${{ steps.release.outputs.version }}",
+                                                      "charts": "${{ steps.release.outputs.charts }}"}
+    push = next(s for s in _steps("chart") if "helm push" in str(s.get("run", "")))
+    assert push["env"]["VERSION"] == "${{ needs.image.outputs.version }}"
+    assert push["env"]["CHARTS"] == "${{ needs.image.outputs.charts }}"
+    assert push["shell"] == "bash", "an explicit bash shell runs with pipefail (helm push | tee)"
+    assert "--password-stdin" in push["run"] and "${TOKEN}" not in push["run"].replace('"${TOKEN}"', "")
+    assert 'cosign sign --yes "${chart}"' in push["run"]
+
+
 # --- build arguments == Dockerfile ARGs == pyproject extras -----------------------------------------
 
 
@@ -191,14 +204,15 @@ def test_the_release_extras_are_every_cloud_extra_and_the_dockerfile_default() -
 # --- scripts/release-check ------------------------------------------------------------------------
 
 
-def _release_check(tmp_path: Path, tag: str, *, pyproject: str, app_version: str,
+def _release_check(tmp_path: Path, tag: str, *, pyproject: str, app_version: str, chart_version: str = "",
                    repository: str = "Airdeck/Airdeck") -> subprocess.CompletedProcess[str]:
     (tmp_path / "scripts").mkdir(exist_ok=True)
     shutil.copy2(REPO / "scripts" / "release-check", tmp_path / "scripts" / "release-check")
     (tmp_path / "helm" / "airdeck").mkdir(parents=True, exist_ok=True)
     (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "airdeck"\nversion = "{pyproject}"\n')
     (tmp_path / "helm" / "airdeck" / "Chart.yaml").write_text(
-        f"apiVersion: v2\nname: airdeck\nversion: 9.9.9\nappVersion: {app_version}  # the image tag\n")
+        f"apiVersion: v2\nname: airdeck\nversion: {chart_version or pyproject}\n"
+        f"appVersion: {app_version}  # the image tag\n")
     return subprocess.run([str(tmp_path / "scripts" / "release-check"), tag, repository], capture_output=True,
                           text=True, check=False, timeout=60)
 
@@ -206,16 +220,19 @@ def _release_check(tmp_path: Path, tag: str, *, pyproject: str, app_version: str
 def test_release_check_accepts_the_declared_version_and_names_the_image(tmp_path: Path) -> None:
     result = _release_check(tmp_path, "v1.2.3", pyproject="1.2.3", app_version='"1.2.3"')
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["version=1.2.3", "image=ghcr.io/airdeck/airdeck"]
+    assert result.stdout.splitlines() == ["version=1.2.3", "image=ghcr.io/airdeck/airdeck",
+                                          "charts=oci://ghcr.io/airdeck/charts"]
 
 
-@pytest.mark.parametrize(("pyproject", "app_version", "named"), [
-    ("1.2.4", "1.2.3", "pyproject.toml: [project] version is '1.2.4'"),
-    ("1.2.3", "'1.2.4'", "helm/airdeck/Chart.yaml: appVersion is '1.2.4'"),
+@pytest.mark.parametrize(("pyproject", "app_version", "chart_version", "named"), [
+    ("1.2.4", "1.2.3", "1.2.3", "pyproject.toml: [project] version is '1.2.4'"),
+    ("1.2.3", "'1.2.4'", "1.2.3", "helm/airdeck/Chart.yaml: appVersion is '1.2.4'"),
+    ("1.2.3", "1.2.3", '"1.3.0"', "helm/airdeck/Chart.yaml: version is '1.3.0'"),
 ])
-def test_release_check_refuses_a_tag_that_differs_and_names_the_file(tmp_path: Path, pyproject: str,
-                                                                     app_version: str, named: str) -> None:
-    result = _release_check(tmp_path, "v1.2.3", pyproject=pyproject, app_version=app_version)
+def test_release_check_refuses_a_tag_that_differs_and_names_the_file(
+        tmp_path: Path, pyproject: str, app_version: str, chart_version: str, named: str) -> None:
+    result = _release_check(tmp_path, "v1.2.3", pyproject=pyproject, app_version=app_version,
+                            chart_version=chart_version)
     assert result.returncode == 1 and result.stdout == ""
     assert named in result.stderr and "Traceback" not in result.stderr
 
@@ -228,7 +245,7 @@ def test_release_check_refuses_what_is_no_release_tag(tmp_path: Path, tag: str) 
 
 def test_the_repository_passes_its_own_release_check() -> None:
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    assert _chart()["appVersion"] == version
+    assert _chart()["appVersion"] == version and _chart()["version"] == version
     result = subprocess.run([str(REPO / "scripts" / "release-check"), f"v{version}",
                              _published_name().removeprefix("ghcr.io/")], capture_output=True, text=True,
                             check=False, timeout=60)
@@ -246,6 +263,7 @@ def _tracked_files() -> list[Path]:
 
 def test_the_default_image_is_one_name_everywhere() -> None:
     name = _published_name()
+    charts = f"{name.rsplit('/', 1)[0]}/charts"
     values = yaml.safe_load((REPO / "helm" / "airdeck" / "values.yaml").read_text())
     assert values["images"]["airdeck"]["repository"] == name
     assert values["images"]["airdeck"]["tag"] == "", "an empty tag is the chart's appVersion, the release tag"
@@ -258,14 +276,15 @@ def test_the_default_image_is_one_name_everywhere() -> None:
     assert all(d == [name] for d in image_modules.values()), image_modules
     others = {}
     for path in _tracked_files():
-        if path.suffix in {".lock", ".png", ".svg"} or not path.is_file():
+        if path.suffix in {".lock", ".png", ".svg"} or not path.is_file() or path == Path(__file__).resolve():
             continue
         try:
             text = path.read_text()
         except UnicodeDecodeError:
             continue
         refs = set(re.findall(r"ghcr\.io/[A-Za-z0-9._/${}-]*[A-Za-z0-9}]", text))
-        wrong = sorted(r for r in refs if r != name and not r.startswith(name + ":"))
+        wrong = sorted(r for r in refs if r != name and not r.startswith(name + ":")
+                       and r != charts and not r.startswith(f"{charts}/airdeck"))
         if wrong:
             others[path.relative_to(REPO).as_posix()] = wrong
     assert not others, f"another image name than {name}: {others}"
