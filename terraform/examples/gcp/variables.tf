@@ -30,7 +30,7 @@ variable "airdeck" {
 }
 
 variable "image" {
-  description = "The airdeck image, built from platform/Dockerfile with this cloud's extra (its task log provider) and pushed to a registry the nodes can pull from."
+  description = "The airdeck image (default: the published multi-arch image with every cloud extra at the chart's appVersion; your own: docs/cloud.md, The image)."
   type = object({
     repository = optional(string, "ghcr.io/airdeck/airdeck")
     tag        = optional(string, "")
