@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.chart import CHART, CI, ROOT, by_kind, ci_values, named, pod_spec, render
+from tests.helm.chart import CHART, CI, NAMESPACE, ROOT, by_kind, ci_values, named, pod_spec, render
+from tests.helm.netpol import Endpoint, verdict
 
 HELM_ERROR = 3
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -121,44 +122,16 @@ def test_checksums_roll_pods_when_config_changes() -> None:
     assert checksum({}) != checksum({"airdeck": {"airflow": {"parallelism": 64}}})
 
 
-def _policy_allows(policies: list[dict[str, Any]], src: dict[str, str], dst: dict[str, str], port: int,
-                   protocol: str = "TCP") -> bool:
-    """Whether the rendered policies let a pod with labels ``src`` reach one with ``dst`` on ``port``."""
-
-    def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-        if not selector:
-            return True
-        if not selector.get("matchLabels", {}).items() <= labels.items():
-            return False
-        return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
-
-    def peer_ok(peers: list[dict[str, Any]] | None, labels: dict[str, str]) -> bool:
-        if not peers:
-            return True
-        return any(("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], labels))
-                   for p in peers)
-
-    def ports_ok(ports: list[dict[str, Any]] | None) -> bool:
-        return not ports or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports)
-
-    egress = any(selects(p["spec"]["podSelector"], src) and "Egress" in p["spec"]["policyTypes"]
-                 and any(peer_ok(r.get("to"), dst) and ports_ok(r.get("ports")) for r in p["spec"].get("egress", []))
-                 for p in policies)
-    ingress_policies = [p for p in policies if selects(p["spec"]["podSelector"], dst)
-                        and "Ingress" in p["spec"]["policyTypes"]]
-    ingress = any(peer_ok(r.get("from"), src) and ports_ok(r.get("ports"))
-                  for p in ingress_policies for r in p["spec"].get("ingress", []))
-    return egress and ingress
-
-
 def test_network_policies_allow_exactly_the_platform_flows() -> None:
     values = ci_values(CHART / "ci" / "06-ldap-vault-values.yaml")
     objects = render(values)
     policies = by_kind(objects, "NetworkPolicy")
+    scoped = [(NAMESPACE, p) for p in policies]
 
-    def pod(component: str) -> dict[str, str]:
-        return {"app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
-                "app.kubernetes.io/component": component}
+    def pod(component: str) -> Endpoint:
+        return Endpoint(component, "10.244.1.1", NAMESPACE, {
+            "app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
+            "app.kubernetes.io/component": component})
 
     allowed = [("worker", "api-server", 8080, "TCP"), ("scheduler", "api-server", 8080, "TCP"),
                ("triggerer", "api-server", 8080, "TCP"), ("alert-dispatcher", "api-server", 8080, "TCP"),
@@ -166,16 +139,16 @@ def test_network_policies_allow_exactly_the_platform_flows() -> None:
                ("worker", "statsd-exporter", 9125, "UDP"), ("scheduler", "statsd-exporter", 9125, "UDP"),
                ("worker", "alert-dispatcher", 9465, "TCP")]
     for src, dst, port, proto in allowed:
-        assert _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+        assert verdict(scoped, pod(src), pod(dst), port, proto) == "allow", (src, dst, port)
     denied = [("statsd-exporter", "api-server", 8080, "TCP"), ("worker", "worker", 8793, "TCP"),
               ("scheduler", "worker", 8793, "TCP"), ("api-server", "statsd-exporter", 9102, "TCP"),
               ("worker", "api-server", 22, "TCP"), ("statsd-exporter", "worker", 8793, "TCP")]
     for src, dst, port, proto in denied:
-        assert not _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+        assert verdict(scoped, pod(src), pod(dst), port, proto) == "deny", (src, dst, port)
     # External flows: the database, broker, Vault (8200), LDAP (636) and Slack/SMTP by port only.
     egress_ports = {(p["metadata"]["name"], port["port"]) for p in policies for r in p["spec"].get("egress", [])
                     for port in r.get("ports", [])}
-    for expected in [("airdeck-airflow", 5432), ("airdeck-airflow", 6379), ("airdeck-airflow", 8200),
+    for expected in [("airdeck-database", 5432), ("airdeck-airflow", 6379), ("airdeck-airflow", 8200),
                      ("airdeck-api-server", 636), ("airdeck-alert-dispatcher", 443),
                      ("airdeck-alert-dispatcher", 587)]:
         assert expected in egress_ports, expected
@@ -188,6 +161,24 @@ def test_network_policies_allow_exactly_the_platform_flows() -> None:
     plain = {(p["metadata"]["name"], port["port"]) for p in by_kind(render({}), "NetworkPolicy")
              for r in p["spec"].get("egress", []) for port in r.get("ports", [])}
     assert not {8200, 636, 389, 443, 587} & {port for _, port in plain}
+
+
+def test_log_servers_have_stable_names_ports_and_services() -> None:
+    """The api-server reads task logs from <pod>.<prefix>-worker:8793 and trigger logs from
+    <pod>.<prefix>-triggerer:8792 (the hostnames Airflow records): each is a StatefulSet under a headless
+    Service that keeps a draining pod's record, with the log port declared."""
+    objects = render({})
+    for component, port in (("worker", 8793), ("triggerer", 8792)):
+        workload = named(objects, "StatefulSet", f"airdeck-{component}")
+        service = named(objects, "Service", f"airdeck-{component}")
+        assert workload["spec"]["serviceName"] == service["metadata"]["name"]
+        assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert port in declared.values(), (component, declared)
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [k for k, v in declared.items() if v == port]
+    moved = named(render({"airdeck": {"triggerer": {"log_server_port": 8800}}}), "StatefulSet", "airdeck-triggerer")
+    assert moved["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 8800
 
 
 def test_monitoring_objects_come_from_prometheus_and_grafana() -> None:
@@ -251,6 +242,7 @@ def test_schema_rejects_typos_with_the_key_path(values: dict[str, Any], path: st
     ({"airdeck": {"database": {"url": "postgresql://u:pw@db/x"}}}, "secrets.databaseUrl"),
     ({"mode": "dev", "postgresql": {"enabled": True}}, "set secrets.generate: true"),
     ({"httpRoute": {"enabled": True}}, "httpRoute.parentRefs"),
+    ({"httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]}}, "networkPolicies.gatewayFrom"),
 ])
 def test_values_that_make_no_sense_fail_the_render(values: dict[str, Any], message: str) -> None:
     from helm_python import HelmError

@@ -73,6 +73,15 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- dig "workers" "log_server_port" 8793 (default dict .Values.airdeck) -}}
 {{- end -}}
 
+{{- define "airdeck.triggererLogPort" -}}
+{{- dig "triggerer" "log_server_port" 8792 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{/* An address or range as a CIDR: a bare address is one host (/32, or /128 for IPv6). */}}
+{{- define "airdeck.cidr" -}}
+{{- if contains "/" . -}}{{ . }}{{- else if contains ":" . -}}{{ . }}/128{{- else -}}{{ . }}/32{{- end -}}
+{{- end -}}
+
 {{- define "airdeck.dispatcherPort" -}}
 {{- dig "alerts" "dispatcher" "port" 9465 (default dict .Values.airdeck) -}}
 {{- end -}}
