@@ -181,6 +181,23 @@ def test_log_servers_have_stable_names_ports_and_services() -> None:
     assert moved["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 8800
 
 
+def test_every_pod_schedules_where_the_global_or_its_own_scheduling_says() -> None:
+    """Where every node pool is tainted, every pod (the migration Job and the test pod included)
+    carries the tolerations; a component's own value wins over the global one."""
+    taint = [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]
+    own = [{"key": "jobs", "operator": "Exists"}]
+    dev = {"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True}, "redis": {"enabled": True}}
+    objects = render({**dev, "tolerations": taint, "nodeSelector": {"pool": "airflow"},
+                      "migrations": {"tolerations": own}})
+    pods = {o["metadata"]["name"]: pod_spec(o) for o in objects if pod_spec(o) is not None}
+    assert len(pods) >= 10
+    for name, spec in pods.items():
+        assert spec is not None and spec["nodeSelector"] == {"pool": "airflow"}, name
+        assert spec["tolerations"] == (own if "-migrate-" in name else taint), name
+    init = pods["airdeck-scheduler"]["initContainers"][0]  # type: ignore[index]
+    assert init["resources"] == yaml.safe_load((CHART / "values.yaml").read_text())["migrations"]["waitResources"]
+
+
 def test_monitoring_objects_come_from_prometheus_and_grafana() -> None:
     objects = render({})
     rule = by_kind(objects, "PrometheusRule")[0]

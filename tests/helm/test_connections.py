@@ -188,7 +188,8 @@ def test_checkov_skip_of_env_secrets_is_only_on_workloads_with_connections() -> 
 
 
 def test_remote_task_logs_open_egress_to_the_store_only_where_logs_travel() -> None:
-    values = {"airdeck": {"logging": {"remote": "s3://logs/airflow", "endpoint": "http://minio.storage:9000"}}}
+    values: dict[str, Any] = {"airdeck": {"logging": {"remote": "s3://logs/airflow",
+                                                      "endpoint": "http://minio.storage:9000"}}}
     policies = by_kind(render(_no_task_egress(values)), "NetworkPolicy")
     logs = next(p for p in policies if p["metadata"]["name"] == "airdeck-task-logs")
     assert sorted(x["port"] for x in logs["spec"]["egress"][0]["ports"]) == [443, 9000]
