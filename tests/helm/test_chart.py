@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.chart import CHART, CI, NAMESPACE, ROOT, by_kind, ci_values, named, pod_spec, render
+from tests.helm.chart import CHART, CI, NAMESPACE, ROOT, by_kind, ci_values, named, pod_references, pod_spec, render
 from tests.helm.netpol import Endpoint, verdict
 
 HELM_ERROR = 3
@@ -86,7 +87,12 @@ def test_probes_and_airflow_entrypoints(rendered: list[dict[str, Any]]) -> None:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
         for c in pod_spec(obj)["containers"]:  # type: ignore[index]
-            assert "livenessProbe" in c and "readinessProbe" in c, obj["metadata"]["name"]
+            assert "livenessProbe" in c, obj["metadata"]["name"]
+            # Readiness never starts an Airflow process (twice a minute per pod): a port the component
+            # serves; the dag-processor serves none and has no Service, so no readiness probe.
+            assert ("readinessProbe" in c) == (c["name"] != "dag-processor"), c["name"]
+            if c["name"] in ("worker", "triggerer", "dag-processor") and "readinessProbe" in c:
+                assert "exec" not in c["readinessProbe"], c["name"]
             if c.get("command") == ["airdeck"]:
                 assert c["args"][:2] == ["run", c["name"]] and "--target" in c["args"]
                 assert c["args"][c["args"].index("--release") + 1] == "airdeck"
@@ -390,3 +396,35 @@ def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(values_file:
         assert mounted == needed, (component, mounted, needed)
         checked.add(component)
     assert checked >= {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}, checked
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_every_secret_and_configmap_a_pod_references_exists_or_is_documented(values_file: str) -> None:
+    """A pod that mounts a missing Secret or ConfigMap never starts. Each one a pod references is
+    rendered by the chart (ConfigMaps, generated Secrets, ExternalSecrets' targets) or is one the user
+    creates as docs/kubernetes.md says: a platform Secret of its table (or the existingSecret named for
+    it) when neither generation nor External Secrets provides them, or a connections.* Secret."""
+    values = ci_values(CHART / "ci" / values_file)
+    objects = render(values)
+    rendered = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    rendered |= {("Secret", o["spec"]["target"]["name"]) for o in by_kind(objects, "ExternalSecret")}
+    secrets = values.get("secrets") or {}
+    provided = bool(secrets.get("generate")) or bool((secrets.get("externalSecrets") or {}).get("enabled"))
+    doc = (ROOT / "docs" / "kubernetes.md").read_text()
+    documented = {f"airdeck-{suffix}" for suffix in re.findall(r"`<prefix>-([a-z-]+)` / `", doc)}
+    documented |= {s["existingSecret"] for s in secrets.values() if isinstance(s, dict) and s.get("existingSecret")}
+    connections = {c["secret"] for c in (values.get("connections") or {}).values()}
+    missing = []
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        for kind, name in pod_references(spec):
+            if (kind, name) in rendered or name in connections:
+                continue
+            if kind == "ServiceAccount" and not (values.get("serviceAccount") or {}).get("create", True):
+                continue
+            if kind == "Secret" and not provided and name in documented:
+                continue
+            missing.append(f"{obj['kind']}/{obj['metadata']['name']} needs {kind}/{name}")
+    assert not missing, sorted(set(missing))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import pod_spec, render
+from tests.helm.chart import pod_references, pod_spec, render
 
 #: Fields the API server refuses to update, by kind (apps/v1, batch/v1 and core/v1 update validation).
 IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -113,22 +113,6 @@ def _hook(obj: dict[str, Any]) -> tuple[set[str], int] | None:
     return set(annotations["helm.sh/hook"].split(",")), int(annotations.get("helm.sh/hook-weight", "0"))
 
 
-def _references(spec: dict[str, Any]) -> set[tuple[str, str]]:
-    """The ServiceAccount, ConfigMaps and Secrets a pod spec needs to start."""
-    refs = {("ServiceAccount", spec.get("serviceAccountName", "default"))}
-    for volume in spec.get("volumes", []):
-        if "configMap" in volume:
-            refs.add(("ConfigMap", volume["configMap"]["name"]))
-        if "secret" in volume:
-            refs.add(("Secret", volume["secret"]["secretName"]))
-        for source in (volume.get("projected") or {}).get("sources", []):
-            if "secret" in source:
-                refs.add(("Secret", source["secret"]["name"]))
-            if "configMap" in source:
-                refs.add(("ConfigMap", source["configMap"]["name"]))
-    return refs
-
-
 def hook_problems(objects: list[dict[str, Any]], phase: str) -> list[str]:
     """Objects a ``phase`` hook needs that Helm has not created when it runs: pre-* hooks run before
     the release's objects exist, so what they need must be an earlier pre-* hook of lower weight;
@@ -140,7 +124,7 @@ def hook_problems(objects: list[dict[str, Any]], phase: str) -> list[str]:
         spec = pod_spec(obj)
         if hook is None or spec is None or phase not in hook[0]:
             continue
-        for ref in _references(spec):
+        for ref in pod_references(spec):
             needed = rendered.get(ref)
             if needed is None:
                 continue  # not the chart's: created by the user before installing (docs/kubernetes.md)
