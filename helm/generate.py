@@ -47,7 +47,7 @@ CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", 
 CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
-NULLABLE_INTEGERS = {"ttlSecondsAfterFinished"}
+NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
 REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created by External Secrets).",

@@ -169,6 +169,17 @@ def test_network_policies_allow_exactly_the_platform_flows() -> None:
     assert not {8200, 636, 389, 443, 587} & {port for _, port in plain}
 
 
+def test_workers_replicas_is_the_hpa_floor_unless_min_replicas_is_set() -> None:
+    def hpa_min(values: dict[str, Any]) -> int:
+        return int(by_kind(render(values), "HorizontalPodAutoscaler")[0]["spec"]["minReplicas"])
+
+    assert hpa_min({}) == 2 and hpa_min({"workers": {"replicas": 4}}) == 4
+    assert hpa_min({"workers": {"replicas": 4, "hpa": {"minReplicas": 1}}}) == 1
+    fixed = named(render({"workers": {"replicas": 3, "hpa": {"enabled": False}}}), "StatefulSet", "airdeck-worker")
+    assert fixed["spec"]["replicas"] == 3
+    assert "replicas" not in named(render({}), "StatefulSet", "airdeck-worker")["spec"]  # the HPA owns it
+
+
 def test_log_servers_have_stable_names_ports_and_services() -> None:
     """The api-server reads task logs from <pod>.<prefix>-worker:8793 and trigger logs from
     <pod>.<prefix>-triggerer:8792 (the hostnames Airflow records): each is a StatefulSet under a headless
@@ -265,6 +276,8 @@ def test_schema_rejects_typos_with_the_key_path(values: dict[str, Any], path: st
     ({"airdeck": {"database": {"url": "postgresql://u:pw@db/x"}}}, "secrets.databaseUrl"),
     ({"mode": "dev", "postgresql": {"enabled": True}}, "set secrets.generate: true"),
     ({"httpRoute": {"enabled": True}}, "httpRoute.parentRefs"),
+    ({"airdeck": {"workers": {"replicas": 3}}}, "set the number of pods with workers.replicas"),
+    ({"workers": {"replicas": 12}}, "workers.hpa.maxReplicas must be at least"),
     ({"httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]}}, "networkPolicies.gatewayFrom"),
 ])
 def test_values_that_make_no_sense_fail_the_render(values: dict[str, Any], message: str) -> None:

@@ -73,6 +73,11 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- dig "workers" "log_server_port" 8793 (default dict .Values.airdeck) -}}
 {{- end -}}
 
+{{/* The HPA's floor of worker pods: workers.hpa.minReplicas, else workers.replicas. */}}
+{{- define "airdeck.workersHpaMin" -}}
+{{- if kindIs "invalid" .Values.workers.hpa.minReplicas -}}{{ .Values.workers.replicas }}{{- else -}}{{ .Values.workers.hpa.minReplicas }}{{- end -}}
+{{- end -}}
+
 {{- define "airdeck.triggererLogPort" -}}
 {{- dig "triggerer" "log_server_port" 8792 (default dict .Values.airdeck) -}}
 {{- end -}}
