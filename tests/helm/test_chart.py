@@ -441,3 +441,22 @@ def test_every_secret_and_configmap_a_pod_references_exists_or_is_documented(val
                 continue
             missing.append(f"{obj['kind']}/{obj['metadata']['name']} needs {kind}/{name}")
     assert not missing, sorted(set(missing))
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_the_canary_mounts_only_the_admin_password(values_file: str, tmp_path: Path) -> None:
+    """`helm test` is a REST client: it signs in as the admin account and holds no platform key."""
+    from airdeck import concerns
+    from airdeck.config.loader import parse_config
+    from airdeck.plan.endpoints import Target
+    from airdeck.run.entrypoint import secrets_needed
+    from airdeck.state.home import AirdeckHome
+
+    values = ci_values(CHART / "ci" / values_file)
+    canary = next(o for o in render(values) if o["kind"] == "Pod")
+    deployment = concerns.plan(parse_config(values.get("airdeck") or {}), AirdeckHome(tmp_path),
+                               Target.kubernetes("airdeck"))
+    spec = pod_spec(canary)
+    assert spec is not None
+    assert set(_mounted_secret_files(spec)) == secrets_needed(deployment, AirdeckHome(tmp_path), "canary") \
+        == {"admin_password"}

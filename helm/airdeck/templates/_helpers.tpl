@@ -93,7 +93,8 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
-the plan, init containers included); "cli" is the migration Job and the canary; the alert dispatcher
+the plan, init containers included); "cli" is the migration Job; the canary (`helm test`) gets only
+admin_password (through "admin"), being a client of the REST API; the alert dispatcher
 reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
 task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
