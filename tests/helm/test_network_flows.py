@@ -150,6 +150,7 @@ FLOWS = [
     ("scheduler", "NodeLocal DNS", 53, "UDP"),
     ("scheduler", "database 10.0.32.5", 5432, "TCP"),
     ("worker", "database 10.0.32.5", 5432, "TCP"),
+    ("canary", "database 10.0.32.5", 5432, "TCP"),
     ("worker", "broker 10.0.48.5", 6379, "TCP"),
 ]
 
@@ -195,6 +196,7 @@ EXPECTED = {
     ("scheduler", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow"],
     ("scheduler", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 5,
     ("worker", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 5,
+    ("canary", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 5,
     ("worker", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 5,
 }
 
