@@ -37,14 +37,17 @@ def copies() -> list[tuple[Path, Path]]:
 
 
 #: Keys whose value is a Kubernetes object or a free map/list, validated by Kubernetes itself.
-STRING_MAPS = {"commonLabels", "nodeSelector", "podAnnotations", "annotations", "labels"}
+STRING_MAPS = {"commonLabels", "nodeSelector", "podAnnotations", "annotations", "labels", "podLabels"}
 K8S_OBJECTS = {"affinity": "a Kubernetes Affinity", "requests": "resource quantities",
                "limits": "resource quantities"}
 K8S_LISTS = {"tolerations", "parentRefs", "hostnames", "to", "apiServerFrom", "prometheusFrom", "pullSecrets",
-             "ports"}
+             "ports", "gatewayFrom"}
+#: Lists of IP addresses or CIDR ranges (an address without a prefix length is one host).
+CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs"}
+CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
-NULLABLE_INTEGERS = {"ttlSecondsAfterFinished"}
+NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
 REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created by External Secrets).",
@@ -134,6 +137,8 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:
         out.update(type="object", additionalProperties={"type": ["string", "number", "object", "array"]})
+    elif key in CIDR_LISTS:
+        out.update(type="array", items=CIDR)
     elif key in K8S_LISTS:
         out["type"] = "array"
         if key in ("hostnames", "pullSecrets"):

@@ -56,3 +56,32 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
         return dict(obj["spec"]["template"]["spec"])
     return None
+
+
+def pod_references(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """The ServiceAccount, ConfigMaps and Secrets a pod spec needs to start (volumes, projected
+    sources, env and envFrom references)."""
+    refs = {("ServiceAccount", spec.get("serviceAccountName", "default"))}
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            refs.add(("ConfigMap", volume["configMap"]["name"]))
+        if "secret" in volume:
+            refs.add(("Secret", volume["secret"]["secretName"]))
+        for source in (volume.get("projected") or {}).get("sources", []):
+            if "secret" in source:
+                refs.add(("Secret", source["secret"]["name"]))
+            if "configMap" in source:
+                refs.add(("ConfigMap", source["configMap"]["name"]))
+    for c in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+        for e in c.get("env", []):
+            ref = (e.get("valueFrom") or {})
+            if "secretKeyRef" in ref:
+                refs.add(("Secret", ref["secretKeyRef"]["name"]))
+            if "configMapKeyRef" in ref:
+                refs.add(("ConfigMap", ref["configMapKeyRef"]["name"]))
+        for e in c.get("envFrom", []):
+            if "secretRef" in e:
+                refs.add(("Secret", e["secretRef"]["name"]))
+            if "configMapRef" in e:
+                refs.add(("ConfigMap", e["configMapRef"]["name"]))
+    return refs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -154,7 +155,14 @@ class LocalPod:
                                   check=False)
             return done.returncode == 0, f"exec exit {done.returncode}: {(done.stdout + done.stderr)[-600:]}"
         if "tcpSocket" in probe:
-            raise AssertionError("no tcpSocket probe on an airdeck container")
+            port = probe["tcpSocket"]["port"]
+            if isinstance(port, str):
+                port = next(p["containerPort"] for p in container["ports"] if p["name"] == port)
+            try:
+                with socket.create_connection(("127.0.0.1", int(port)), timeout=probe.get("timeoutSeconds", 1)):
+                    return True, f"connect 127.0.0.1:{port}: open"
+            except OSError as exc:
+                return False, f"connect 127.0.0.1:{port}: {exc}"
         raise AssertionError(f"unknown probe {probe}")
 
     def pss(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.chart import CHART, CI, ROOT, by_kind, ci_values, named, pod_spec, render
+from tests.helm.chart import CHART, CI, NAMESPACE, ROOT, by_kind, ci_values, named, pod_references, pod_spec, render
+from tests.helm.netpol import Endpoint, verdict
 
 HELM_ERROR = 3
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -85,7 +87,12 @@ def test_probes_and_airflow_entrypoints(rendered: list[dict[str, Any]]) -> None:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
         for c in pod_spec(obj)["containers"]:  # type: ignore[index]
-            assert "livenessProbe" in c and "readinessProbe" in c, obj["metadata"]["name"]
+            assert "livenessProbe" in c, obj["metadata"]["name"]
+            # Readiness never starts an Airflow process (twice a minute per pod): a port the component
+            # serves; the dag-processor serves none and has no Service, so no readiness probe.
+            assert ("readinessProbe" in c) == (c["name"] != "dag-processor"), c["name"]
+            if c["name"] in ("worker", "triggerer", "dag-processor") and "readinessProbe" in c:
+                assert "exec" not in c["readinessProbe"], c["name"]
             if c.get("command") == ["airdeck"]:
                 assert c["args"][:2] == ["run", c["name"]] and "--target" in c["args"]
                 assert c["args"][c["args"].index("--release") + 1] == "airdeck"
@@ -121,44 +128,16 @@ def test_checksums_roll_pods_when_config_changes() -> None:
     assert checksum({}) != checksum({"airdeck": {"airflow": {"parallelism": 64}}})
 
 
-def _policy_allows(policies: list[dict[str, Any]], src: dict[str, str], dst: dict[str, str], port: int,
-                   protocol: str = "TCP") -> bool:
-    """Whether the rendered policies let a pod with labels ``src`` reach one with ``dst`` on ``port``."""
-
-    def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-        if not selector:
-            return True
-        if not selector.get("matchLabels", {}).items() <= labels.items():
-            return False
-        return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
-
-    def peer_ok(peers: list[dict[str, Any]] | None, labels: dict[str, str]) -> bool:
-        if not peers:
-            return True
-        return any(("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], labels))
-                   for p in peers)
-
-    def ports_ok(ports: list[dict[str, Any]] | None) -> bool:
-        return not ports or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports)
-
-    egress = any(selects(p["spec"]["podSelector"], src) and "Egress" in p["spec"]["policyTypes"]
-                 and any(peer_ok(r.get("to"), dst) and ports_ok(r.get("ports")) for r in p["spec"].get("egress", []))
-                 for p in policies)
-    ingress_policies = [p for p in policies if selects(p["spec"]["podSelector"], dst)
-                        and "Ingress" in p["spec"]["policyTypes"]]
-    ingress = any(peer_ok(r.get("from"), src) and ports_ok(r.get("ports"))
-                  for p in ingress_policies for r in p["spec"].get("ingress", []))
-    return egress and ingress
-
-
 def test_network_policies_allow_exactly_the_platform_flows() -> None:
     values = ci_values(CHART / "ci" / "06-ldap-vault-values.yaml")
     objects = render(values)
     policies = by_kind(objects, "NetworkPolicy")
+    scoped = [(NAMESPACE, p) for p in policies]
 
-    def pod(component: str) -> dict[str, str]:
-        return {"app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
-                "app.kubernetes.io/component": component}
+    def pod(component: str) -> Endpoint:
+        return Endpoint(component, "10.244.1.1", NAMESPACE, {
+            "app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
+            "app.kubernetes.io/component": component})
 
     allowed = [("worker", "api-server", 8080, "TCP"), ("scheduler", "api-server", 8080, "TCP"),
                ("triggerer", "api-server", 8080, "TCP"), ("alert-dispatcher", "api-server", 8080, "TCP"),
@@ -166,16 +145,16 @@ def test_network_policies_allow_exactly_the_platform_flows() -> None:
                ("worker", "statsd-exporter", 9125, "UDP"), ("scheduler", "statsd-exporter", 9125, "UDP"),
                ("worker", "alert-dispatcher", 9465, "TCP")]
     for src, dst, port, proto in allowed:
-        assert _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+        assert verdict(scoped, pod(src), pod(dst), port, proto) == "allow", (src, dst, port)
     denied = [("statsd-exporter", "api-server", 8080, "TCP"), ("worker", "worker", 8793, "TCP"),
               ("scheduler", "worker", 8793, "TCP"), ("api-server", "statsd-exporter", 9102, "TCP"),
               ("worker", "api-server", 22, "TCP"), ("statsd-exporter", "worker", 8793, "TCP")]
     for src, dst, port, proto in denied:
-        assert not _policy_allows(policies, pod(src), pod(dst), port, proto), (src, dst, port)
+        assert verdict(scoped, pod(src), pod(dst), port, proto) == "deny", (src, dst, port)
     # External flows: the database, broker, Vault (8200), LDAP (636) and Slack/SMTP by port only.
     egress_ports = {(p["metadata"]["name"], port["port"]) for p in policies for r in p["spec"].get("egress", [])
                     for port in r.get("ports", [])}
-    for expected in [("airdeck-airflow", 5432), ("airdeck-airflow", 6379), ("airdeck-airflow", 8200),
+    for expected in [("airdeck-database", 5432), ("airdeck-airflow", 6379), ("airdeck-airflow", 8200),
                      ("airdeck-api-server", 636), ("airdeck-alert-dispatcher", 443),
                      ("airdeck-alert-dispatcher", 587)]:
         assert expected in egress_ports, expected
@@ -188,6 +167,52 @@ def test_network_policies_allow_exactly_the_platform_flows() -> None:
     plain = {(p["metadata"]["name"], port["port"]) for p in by_kind(render({}), "NetworkPolicy")
              for r in p["spec"].get("egress", []) for port in r.get("ports", [])}
     assert not {8200, 636, 389, 443, 587} & {port for _, port in plain}
+
+
+def test_workers_replicas_is_the_hpa_floor_unless_min_replicas_is_set() -> None:
+    def hpa_min(values: dict[str, Any]) -> int:
+        return int(by_kind(render(values), "HorizontalPodAutoscaler")[0]["spec"]["minReplicas"])
+
+    assert hpa_min({}) == 2 and hpa_min({"workers": {"replicas": 4}}) == 4
+    assert hpa_min({"workers": {"replicas": 4, "hpa": {"minReplicas": 1}}}) == 1
+    fixed = named(render({"workers": {"replicas": 3, "hpa": {"enabled": False}}}), "StatefulSet", "airdeck-worker")
+    assert fixed["spec"]["replicas"] == 3
+    assert "replicas" not in named(render({}), "StatefulSet", "airdeck-worker")["spec"]  # the HPA owns it
+
+
+def test_log_servers_have_stable_names_ports_and_services() -> None:
+    """The api-server reads task logs from <pod>.<prefix>-worker:8793 and trigger logs from
+    <pod>.<prefix>-triggerer:8792 (the hostnames Airflow records): each is a StatefulSet under a headless
+    Service that keeps a draining pod's record, with the log port declared."""
+    objects = render({})
+    for component, port in (("worker", 8793), ("triggerer", 8792)):
+        workload = named(objects, "StatefulSet", f"airdeck-{component}")
+        service = named(objects, "Service", f"airdeck-{component}")
+        assert workload["spec"]["serviceName"] == service["metadata"]["name"]
+        assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert port in declared.values(), (component, declared)
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [k for k, v in declared.items() if v == port]
+    moved = named(render({"airdeck": {"triggerer": {"log_server_port": 8800}}}), "StatefulSet", "airdeck-triggerer")
+    assert moved["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 8800
+
+
+def test_every_pod_schedules_where_the_global_or_its_own_scheduling_says() -> None:
+    """Where every node pool is tainted, every pod (the migration Job and the test pod included)
+    carries the tolerations; a component's own value wins over the global one."""
+    taint = [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]
+    own = [{"key": "jobs", "operator": "Exists"}]
+    dev = {"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True}, "redis": {"enabled": True}}
+    objects = render({**dev, "tolerations": taint, "nodeSelector": {"pool": "airflow"},
+                      "migrations": {"tolerations": own}})
+    pods = {o["metadata"]["name"]: pod_spec(o) for o in objects if pod_spec(o) is not None}
+    assert len(pods) >= 10
+    for name, spec in pods.items():
+        assert spec is not None and spec["nodeSelector"] == {"pool": "airflow"}, name
+        assert spec["tolerations"] == (own if "-migrate-" in name else taint), name
+    init = pods["airdeck-scheduler"]["initContainers"][0]  # type: ignore[index]
+    assert init["resources"] == yaml.safe_load((CHART / "values.yaml").read_text())["migrations"]["waitResources"]
 
 
 def test_monitoring_objects_come_from_prometheus_and_grafana() -> None:
@@ -251,6 +276,9 @@ def test_schema_rejects_typos_with_the_key_path(values: dict[str, Any], path: st
     ({"airdeck": {"database": {"url": "postgresql://u:pw@db/x"}}}, "secrets.databaseUrl"),
     ({"mode": "dev", "postgresql": {"enabled": True}}, "set secrets.generate: true"),
     ({"httpRoute": {"enabled": True}}, "httpRoute.parentRefs"),
+    ({"airdeck": {"workers": {"replicas": 3}}}, "set the number of pods with workers.replicas"),
+    ({"workers": {"replicas": 12}}, "workers.hpa.maxReplicas must be at least"),
+    ({"httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]}}, "networkPolicies.gatewayFrom"),
 ])
 def test_values_that_make_no_sense_fail_the_render(values: dict[str, Any], message: str) -> None:
     from helm_python import HelmError
@@ -381,3 +409,54 @@ def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(values_file:
         assert mounted == needed, (component, mounted, needed)
         checked.add(component)
     assert checked >= {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}, checked
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_every_secret_and_configmap_a_pod_references_exists_or_is_documented(values_file: str) -> None:
+    """A pod that mounts a missing Secret or ConfigMap never starts. Each one a pod references is
+    rendered by the chart (ConfigMaps, generated Secrets, ExternalSecrets' targets) or is one the user
+    creates as docs/kubernetes.md says: a platform Secret of its table (or the existingSecret named for
+    it) when neither generation nor External Secrets provides them, or a connections.* Secret."""
+    values = ci_values(CHART / "ci" / values_file)
+    objects = render(values)
+    rendered = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    rendered |= {("Secret", o["spec"]["target"]["name"]) for o in by_kind(objects, "ExternalSecret")}
+    secrets = values.get("secrets") or {}
+    provided = bool(secrets.get("generate")) or bool((secrets.get("externalSecrets") or {}).get("enabled"))
+    doc = (ROOT / "docs" / "kubernetes.md").read_text()
+    documented = {f"airdeck-{suffix}" for suffix in re.findall(r"`<prefix>-([a-z-]+)` / `", doc)}
+    documented |= {s["existingSecret"] for s in secrets.values() if isinstance(s, dict) and s.get("existingSecret")}
+    connections = {c["secret"] for c in (values.get("connections") or {}).values()}
+    missing = []
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        for kind, name in pod_references(spec):
+            if (kind, name) in rendered or name in connections:
+                continue
+            if kind == "ServiceAccount" and not (values.get("serviceAccount") or {}).get("create", True):
+                continue
+            if kind == "Secret" and not provided and name in documented:
+                continue
+            missing.append(f"{obj['kind']}/{obj['metadata']['name']} needs {kind}/{name}")
+    assert not missing, sorted(set(missing))
+
+
+@pytest.mark.parametrize("values_file", [p.name for p in CI])
+def test_the_canary_mounts_only_the_admin_password(values_file: str, tmp_path: Path) -> None:
+    """`helm test` is a REST client: it signs in as the admin account and holds no platform key."""
+    from airdeck import concerns
+    from airdeck.config.loader import parse_config
+    from airdeck.plan.endpoints import Target
+    from airdeck.run.entrypoint import secrets_needed
+    from airdeck.state.home import AirdeckHome
+
+    values = ci_values(CHART / "ci" / values_file)
+    canary = next(o for o in render(values) if o["kind"] == "Pod")
+    deployment = concerns.plan(parse_config(values.get("airdeck") or {}), AirdeckHome(tmp_path),
+                               Target.kubernetes("airdeck"))
+    spec = pod_spec(canary)
+    assert spec is not None
+    assert set(_mounted_secret_files(spec)) == secrets_needed(deployment, AirdeckHome(tmp_path), "canary") \
+        == {"admin_password"}

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.chart import CHART, by_kind, ci_values, pod_spec, render
+from tests.helm.chart import CHART, NAMESPACE, by_kind, ci_values, pod_spec, render
+from tests.helm.netpol import Endpoint, verdict
 
 CI_FILE = CHART / "ci" / "07-git-connections-values.yaml"
 SENTINEL = "s3cr3t-c0nn-t0ken"
@@ -130,26 +131,17 @@ def test_two_ids_that_share_an_environment_variable_fail_the_render() -> None:
     assert "AIRFLOW_CONN_GIT_A" in str(raised.value) and "keep one" in str(raised.value)
 
 
-def _outside_egress(policies: list[dict[str, Any]], component: str, port: int) -> bool:
-    """Whether ``component``'s pods may open TCP ``port`` to an address outside the cluster's pods."""
-    labels = {"app.kubernetes.io/name": "airdeck", "app.kubernetes.io/instance": "airdeck",
-              "app.kubernetes.io/component": component}
+def _outside_egress(policies: list[dict[str, Any]], component: str, port: int, ip: str = "198.51.100.10") -> bool:
+    """Whether ``component``'s pods may open TCP ``port`` to address ``ip`` outside the cluster."""
+    pod = Endpoint(component, "10.244.1.1", NAMESPACE, {"app.kubernetes.io/name": "airdeck",
+                                                         "app.kubernetes.io/instance": "airdeck",
+                                                         "app.kubernetes.io/component": component})
+    return verdict([(NAMESPACE, p) for p in policies], pod, Endpoint("outside", ip), port) == "allow"
 
-    def selects(selector: dict[str, Any]) -> bool:
-        if not selector.get("matchLabels", {}).items() <= labels.items():
-            return False
-        return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
 
-    for p in policies:
-        if not selects(p["spec"]["podSelector"]) or "Egress" not in p["spec"]["policyTypes"]:
-            continue
-        for rule in p["spec"].get("egress", []):
-            ports = rule.get("ports", [])
-            if ports and not any(x["port"] == port and x.get("protocol", "TCP") == "TCP" for x in ports):
-                continue
-            if not rule.get("to") or any("ipBlock" in peer for peer in rule["to"]):
-                return True
-    return False
+def _no_task_egress(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the tasks' general egress, so that only the flow under test opens a port."""
+    return {**values, "networkPolicies": {**values.get("networkPolicies", {}), "taskEgress": {"enabled": False}}}
 
 
 def _bundles(*urls: str) -> dict[str, Any]:
@@ -157,19 +149,20 @@ def _bundles(*urls: str) -> dict[str, Any]:
 
 
 def test_git_bundles_open_egress_from_dag_processor_and_workers_only() -> None:
-    policies = by_kind(render(ci_values(CI_FILE)), "NetworkPolicy")
+    policies = by_kind(render(_no_task_egress(ci_values(CI_FILE))), "NetworkPolicy")
     for component in ("dag-processor", "worker"):
-        assert _outside_egress(policies, component, 443), component
-        assert not _outside_egress(policies, component, 22), component
+        assert _outside_egress(policies, component, 443, "10.20.0.5"), component
+        assert not _outside_egress(policies, component, 443), component  # outside git.to
+        assert not _outside_egress(policies, component, 22, "10.20.0.5"), component
     # (The alert dispatcher has 443 for Slack in this file, by its own rule; see test_chart.)
     for component in ("scheduler", "triggerer", "api-server", "canary", "migrate"):
-        assert not _outside_egress(policies, component, 443), component
+        assert not _outside_egress(policies, component, 443, "10.20.0.5"), component
     git = next(p for p in policies if p["metadata"]["name"] == "airdeck-git")
     assert git["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.20.0.0/24"}}]
 
-    policies = by_kind(render(_bundles("https://git.example.com:8443/a.git", "ssh://git@git.example.com/b.git",
+    policies = by_kind(render(_no_task_egress(_bundles("https://git.example.com:8443/a.git", "ssh://git@git.example.com/b.git",
                                        "git@github.com:org/c.git", "git://git.example.com/d.git",
-                                       "http://git.example.com/e.git", "ssh://git@git.example.com:2222/f.git")),
+                                       "http://git.example.com/e.git", "ssh://git@git.example.com:2222/f.git"))),
                        "NetworkPolicy")
     git = next(p for p in policies if p["metadata"]["name"] == "airdeck-git")
     assert sorted(x["port"] for x in git["spec"]["egress"][0]["ports"]) == [22, 80, 2222, 8443, 9418]
@@ -195,8 +188,9 @@ def test_checkov_skip_of_env_secrets_is_only_on_workloads_with_connections() -> 
 
 
 def test_remote_task_logs_open_egress_to_the_store_only_where_logs_travel() -> None:
-    values = {"airdeck": {"logging": {"remote": "s3://logs/airflow", "endpoint": "http://minio.storage:9000"}}}
-    policies = by_kind(render(values), "NetworkPolicy")
+    values: dict[str, Any] = {"airdeck": {"logging": {"remote": "s3://logs/airflow",
+                                                      "endpoint": "http://minio.storage:9000"}}}
+    policies = by_kind(render(_no_task_egress(values)), "NetworkPolicy")
     logs = next(p for p in policies if p["metadata"]["name"] == "airdeck-task-logs")
     assert sorted(x["port"] for x in logs["spec"]["egress"][0]["ports"]) == [443, 9000]
     for component in ("worker", "api-server", "triggerer", "migrate"):

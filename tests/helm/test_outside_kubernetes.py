@@ -159,7 +159,8 @@ def _wait_healthy(p: LocalPod, timeout: float) -> dict[str, str]:
     while time.monotonic() < deadline:
         for proc in p.procs:
             assert proc.poll() is None, f"{p.name} exited {proc.returncode}"
-        results = {kind: p.probe(container, container[kind]) for kind in ("readinessProbe", "livenessProbe")}
+        results = {kind: p.probe(container, container[kind]) for kind in ("readinessProbe", "livenessProbe")
+                   if kind in container}
         last = {k: v[1] for k, v in results.items()}
         if all(ok for ok, _ in results.values()):
             return last

@@ -9,7 +9,7 @@ from airdeck import concerns
 from airdeck.config.loader import parse_config
 from airdeck.errors import AirdeckError
 from airdeck.plan.endpoints import Target
-from airdeck.run.entrypoint import prepare, probe_argv, run_component, select
+from airdeck.run.entrypoint import prepare, probe_argv, run_component, secrets_needed, select
 from airdeck.state.home import AirdeckHome
 
 from tests.run.test_run import EXTERNAL, MOUNTED, _secrets
@@ -45,6 +45,18 @@ def test_probe_and_canary_refuse_what_they_cannot_do(tmp_path: Path) -> None:
         run_component(cfg, home, "canary", target="kubernetes", secrets_dir=secrets)
     with pytest.raises(AirdeckError, match="jobs: migrate, wait-for-migrations, canary"):
         run_component(cfg, home, "nope", target="kubernetes")
+
+
+def test_the_canary_renders_no_airflow_configuration_and_needs_only_the_admin_password(tmp_path: Path) -> None:
+    """The canary is a REST client: given only admin_password it reaches the API (here: nobody answers,
+    so it fails as a canary does, with exit 1), and writes no Airflow configuration holding keys."""
+    cfg, home = parse_config(EXTERNAL), AirdeckHome(tmp_path / "home")
+    deployment = concerns.plan(cfg, home, Target.kubernetes("r"))
+    assert secrets_needed(deployment, home, "canary") == {"admin_password"}
+    secrets = _secrets(tmp_path / "secrets", {"admin_password": "pw"}, mode=0o440)
+    assert run_component(cfg, home, "canary", target="kubernetes", release="127.0.0.1", secrets_dir=secrets,
+                         timeout=2) == 1
+    assert not list(home.root.rglob("airflow.cfg"))
 
 
 def test_the_migration_job_checks_before_it_migrates(tmp_path: Path) -> None:

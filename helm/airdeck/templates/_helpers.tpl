@@ -73,13 +73,28 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- dig "workers" "log_server_port" 8793 (default dict .Values.airdeck) -}}
 {{- end -}}
 
+{{/* The HPA's floor of worker pods: workers.hpa.minReplicas, else workers.replicas. */}}
+{{- define "airdeck.workersHpaMin" -}}
+{{- if kindIs "invalid" .Values.workers.hpa.minReplicas -}}{{ .Values.workers.replicas }}{{- else -}}{{ .Values.workers.hpa.minReplicas }}{{- end -}}
+{{- end -}}
+
+{{- define "airdeck.triggererLogPort" -}}
+{{- dig "triggerer" "log_server_port" 8792 (default dict .Values.airdeck) -}}
+{{- end -}}
+
+{{/* An address or range as a CIDR: a bare address is one host (/32, or /128 for IPv6). */}}
+{{- define "airdeck.cidr" -}}
+{{- if contains "/" . -}}{{ . }}{{- else if contains ":" . -}}{{ . }}/128{{- else -}}{{ . }}/32{{- end -}}
+{{- end -}}
+
 {{- define "airdeck.dispatcherPort" -}}
 {{- dig "alerts" "dispatcher" "port" 9465 (default dict .Values.airdeck) -}}
 {{- end -}}
 
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
-the plan, init containers included); "cli" is the migration Job and the canary; the alert dispatcher
+the plan, init containers included); "cli" is the migration Job; the canary (`helm test`) gets only
+admin_password (through "admin"), being a client of the REST API; the alert dispatcher
 reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
 task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
@@ -265,7 +280,7 @@ scheduler resolves no connection. A JSON list. */}}
   securityContext:
     {{- include "airdeck.containerSecurityContext" . | nindent 4 }}
   resources:
-    {{- toYaml .root.Values.migrations.resources | nindent 4 }}
+    {{- toYaml .root.Values.migrations.waitResources | nindent 4 }}
   volumeMounts:
     {{- include "airdeck.volumeMounts" . | nindent 4 }}
 {{- end -}}
@@ -284,27 +299,7 @@ imagePullSecrets:
   - name: {{ . }}
   {{- end }}
 {{- end }}
-{{- with .values.nodeSelector }}
-nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .values.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-affinity:
-{{- if .values.affinity }}
-  {{- toYaml .values.affinity | nindent 2 }}
-{{- else }}
-  podAntiAffinity:
-    preferredDuringSchedulingIgnoredDuringExecution:
-      - weight: 100
-        podAffinityTerm:
-          topologyKey: kubernetes.io/hostname
-          labelSelector:
-            matchLabels:
-              {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 14 }}
-{{- end }}
+{{ include "airdeck.scheduling" (dict "root" .root "values" .values "name" .name) }}
 {{- if ne .name "worker" }}
 {{- /* workers hold no database credentials, so they cannot check migrations: tasks reach them only
 through the scheduler, which waits */}}
@@ -362,5 +357,78 @@ checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through imag
 checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
 {{- if and .root (include "airdeck.connectionEnv" .) }}
 checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIRFLOW_CONN_* environment variables (its EnvironmentVariablesBackend); only the connections.* references are env, each in the components that resolve it; the platform secrets are files"
+{{- end }}
+{{- end -}}
+
+{{/* The pod template of the migration Job (its name carries this text's digest). Call with (dict "root" $
+"name" "migrate"). */}}
+{{- define "airdeck.migrateTemplate" -}}
+{{- $root := .root -}}
+metadata:
+  labels:
+    {{- include "airdeck.podLabels" (dict "root" $root "component" .name) | nindent 4 }}
+  annotations:
+    {{- include "airdeck.checksums" $root | nindent 4 }}
+spec:
+  restartPolicy: OnFailure
+  serviceAccountName: {{ include "airdeck.serviceAccountName" $root }}
+  automountServiceAccountToken: false
+  securityContext:
+    {{- include "airdeck.podSecurityContext" . | nindent 4 }}
+  {{- with $root.Values.images.pullSecrets }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ . }}
+    {{- end }}
+  {{- end }}
+  {{- include "airdeck.scheduling" (dict "root" $root "values" $root.Values.migrations) | nindent 2 }}
+  containers:
+    - name: {{ .name }}
+      image: {{ include "airdeck.image" (dict "root" $root "image" $root.Values.images.airdeck) }}
+      imagePullPolicy: {{ $root.Values.images.airdeck.pullPolicy }}
+      command: [airdeck]
+      args:
+        {{- include "airdeck.runArgs" (dict "root" $root "name" .name) | nindent 8 }}
+      env:
+        {{- include "airdeck.env" . | nindent 8 }}
+      securityContext:
+        {{- include "airdeck.containerSecurityContext" . | nindent 8 }}
+      resources:
+        {{- toYaml $root.Values.migrations.resources | nindent 8 }}
+      volumeMounts:
+        {{- include "airdeck.volumeMounts" (dict "root" $root) | nindent 8 }}
+  volumes:
+    {{- include "airdeck.volumes" (dict "root" $root "admin" true) | nindent 4 }}
+{{- end -}}
+
+{{/* Where a pod may run: its component's nodeSelector, tolerations and affinity (.values), else the
+global ones (top-level nodeSelector, tolerations, affinity); the default affinity, when .name is given,
+spreads the component's pods across nodes. The one place a pod's scheduling is rendered. Call with
+(dict "root" $ "values" .Values.scheduler "name" "scheduler"). */}}
+{{- define "airdeck.scheduling" -}}
+{{- $nodeSelector := or .values.nodeSelector .root.Values.nodeSelector }}
+{{- $tolerations := or .values.tolerations .root.Values.tolerations }}
+{{- $affinity := or .values.affinity .root.Values.affinity }}
+{{- with $nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $affinity }}
+affinity:
+  {{- toYaml $affinity | nindent 2 }}
+{{- else if .name }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 14 }}
 {{- end }}
 {{- end -}}

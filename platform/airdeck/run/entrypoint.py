@@ -194,8 +194,14 @@ def files_of(deployment: Deployment, home: AirdeckHome, name: str) -> tuple[Comp
     return component, specs
 
 
+#: The only secret the `helm test` canary reads: it signs in to the REST API as the admin account.
+CANARY_SECRETS = frozenset({"admin_password"})
+
+
 def secrets_needed(deployment: Deployment, home: AirdeckHome, name: str) -> set[str]:
     """The secrets ``airdeck run NAME`` resolves: what its container must have mounted."""
+    if name == "canary":
+        return set(CANARY_SECRETS)
     component, specs = files_of(deployment, home, name)
     names = {ref.name for spec in specs for ref in spec.secrets}
     if component.probe is not None and component.probe.secret is not None:
@@ -272,6 +278,17 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
         env.update(component.env)
         return _exec(f"the probe of {name}", argv, env)
+    if name == "canary":
+        # A client of the REST API only: it signs in as the admin account and renders no Airflow
+        # configuration, so it holds no Fernet key, database or broker URL (CANARY_SECRETS).
+        if secrets_dir is None:
+            raise RunError("the canary signs in as the admin account: pass --secrets-dir holding admin_password")
+        try:
+            password = read_mounted(secrets_dir, "admin_password")
+        except KeyError:
+            raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
+                           "canary") from None
+        return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
     component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir)
     if name == "migrate":
         # Nothing starts half-way: the Airflow pods wait for this Job's migration, and it runs only once
@@ -281,15 +298,6 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
     if name == "wait-for-migrations":
         return _exec(name, [airflow_bin(), "db", "check-migrations", "--migration-wait-timeout",
                             str(migration_wait)], env)
-    if name == "canary":
-        if secrets_dir is None:
-            raise RunError("the canary signs in as the admin account: pass --secrets-dir holding admin_password")
-        try:
-            password = read_mounted(secrets_dir, "admin_password")
-        except KeyError:
-            raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
-                           "canary") from None
-        return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
     return _exec(name, list(component.argv), env, component.directory)
 
 
