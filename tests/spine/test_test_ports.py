@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 from airdeck.config.loader import parse_config
 
+from tests import harness
 from tests.harness import REPO, ephemeral_range, free_port, port_block, write_config
 
 DRAW = """
@@ -70,7 +72,22 @@ def test_a_port_is_never_handed_out_twice_in_a_process() -> None:
     assert len(set(ports)) == len(ports)
 
 
-def test_busy_ports_and_busy_successors_are_skipped() -> None:
+@pytest.fixture
+def quiet_block(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """This process draws from the block of xdist process gw7 of 8, which no test run here uses, from a
+    place where 8 ports in a row are free: the ports the allocator tries next are known (another run's
+    reservations in our own block would make it skip some)."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "8")
+    block = port_block()
+    # Start where 8 ports in a row are free now (an earlier run may have left one in TIME_WAIT).
+    start = next(i for i in range(len(block) - 8) if block[i + 7] == block[i] + 7
+                 and all(p not in harness._handed_out and harness._bindable(p) for p in block[i:i + 8]))
+    monkeypatch.setattr(harness, "_next_index", start)
+    return block
+
+
+def test_busy_ports_and_busy_successors_are_skipped(quiet_block: list[int]) -> None:
     before = free_port()
     # The allocator goes up from there; occupy what it would hand out next, each in another way.
     listening = socket.socket()
@@ -88,7 +105,7 @@ def test_busy_ports_and_busy_successors_are_skipped() -> None:
         udp.close()
 
 
-def test_a_port_in_time_wait_is_skipped() -> None:
+def test_a_port_in_time_wait_is_skipped(quiet_block: list[int]) -> None:
     before = free_port()
     target = before + 1
     server = socket.socket()
@@ -114,7 +131,7 @@ def test_a_port_in_time_wait_is_skipped() -> None:
 
 def test_write_config_chooses_every_port_the_platform_opens(tmp_path: Path) -> None:
     data = yaml.safe_load(write_config(tmp_path, {"workers": {"replicas": 2}}).read_text())
-    data["alerts"]["channels"] = {"team": {"type": "slack", "connection": "slack_alerts"}}  # dispatcher on
+    data.setdefault("alerts", {})["channels"] = {"team": {"type": "slack", "connection": "slack_alerts"}}  # dispatcher
     data["observability"]["prometheus"]["enabled"] = True
     cfg = parse_config(data)
     ports = [port for _, port in cfg.local_ports()] + [cfg.observability.statsd.port]
