@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,20 +30,107 @@ REPO = Path(__file__).resolve().parents[1]
 AIRDECK = [sys.executable, "-m", "airdeck.cli.main"]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+#: Lowest port handed out: below it sit the well-known and registered services a machine may run.
+PORT_FLOOR = 10000
+#: Where a port handed out is reserved across processes (an flock held until the process ends), so two
+#: test runs on one machine (two checkouts, or a test run beside a benchmark) skip each other's ports.
+PORT_LOCKS = Path(tempfile.gettempdir()) / "airdeck-test-ports"
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+_handed_out: set[int] = set()
+_port_locks: dict[int, int] = {}
+_next_index = 0
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports, each with its successor free too (worker log ports count up)."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports and port + 1 not in ports and port - 1 not in ports and port < 65000:
-            ports.append(port)
-    return ports
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (first, last), both included."""
+    try:
+        first, last = (int(n) for n in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return first, last
+
+
+def port_block(worker: str | None = None, workers: int | None = None) -> list[int]:
+    """The ports this test process may hand out, in order: a block of its own keyed by the pytest-xdist
+    worker id (gw0 → block 1, gw1 → block 2, …; the main process → block 0) among ``workers`` + 1 equal
+    blocks, all between :data:`PORT_FLOOR` and 65535 and outside the ephemeral range. Neither the other
+    xdist process nor the kernel's outgoing connections (which take their local ports in that range,
+    TIME_WAIT included) are ever given a port of this block."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "") if worker is None else worker
+    if workers is None:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    low, high = ephemeral_range()
+    usable = [*range(PORT_FLOOR, max(low, PORT_FLOOR)), *range(max(high + 1, PORT_FLOOR), 65536)]
+    blocks = max(workers, index) + 1
+    size = len(usable) // blocks
+    if size < 500:
+        raise RuntimeError(
+            f"no block of test ports for process {worker or 'main'}: {len(usable)} ports lie between {PORT_FLOOR} "
+            f"and 65535 outside the ephemeral range {low}-{high} ({EPHEMERAL_RANGE}), too few for {blocks} "
+            "processes; run fewer test processes (AIRDECK_TEST_PROCESSES) or narrow that range")
+    return usable[index * size:(index + 1) * size]
+
+
+def _bindable(port: int) -> bool:
+    """True if nothing holds ``port`` on the loopback for TCP (listening, connected or in TIME_WAIT:
+    no SO_REUSEADDR) nor for UDP."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _reserve(port: int) -> bool:
+    """Take the machine-wide reservation of ``port`` for this process (kept until it exits)."""
+    import fcntl
+
+    if not PORT_LOCKS.is_dir():
+        PORT_LOCKS.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            PORT_LOCKS.chmod(0o1777)  # every user's test runs share it (sticky: each keeps its own files)
+    try:
+        fd = os.open(PORT_LOCKS / str(port), os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:  # another user's reservation
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _port_locks[port] = fd
+    return True
+
+
+def free_port(span: int = 1) -> int:
+    """A loopback port no other test process will be handed, free for TCP and UDP, together with the
+    ``span - 1`` ports after it (a range such as the workers' log ports, ``log_server_port + i``).
+
+    The port comes from this process's own block (:func:`port_block`), is checked bindable, is reserved
+    machine-wide, and is never handed out twice by this process."""
+    global _next_index
+    block = port_block()
+    index = _next_index
+    while index + span <= len(block):
+        wanted = range(block[index], block[index] + span)
+        if wanted[-1] == block[index + span - 1] and all(p not in _handed_out and _bindable(p) for p in wanted):
+            taken = [p for p in wanted if _reserve(p)]
+            _handed_out.update(taken)  # what another process holds is skipped; what we took is ours for good
+            if len(taken) == span:
+                _next_index = index + span
+                return wanted[0]
+        index += 1
+    raise RuntimeError(f"the {len(block)} test ports of this process ({block[0]}-{block[-1]}) are used up; "
+                       "something asks for far more ports than the suite does (tests/harness.py free_port)")
+
+
+def free_ports(count: int, span: int = 1) -> list[int]:
+    """``count`` ports from :func:`free_port`, each followed by ``span - 1`` free ports of its own."""
+    return [free_port(span) for _ in range(count)]
 
 
 def new_home() -> Path:
@@ -107,14 +195,17 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+#: Worker log ports kept free after ``workers.log_server_port`` by :func:`write_config`.
+WORKER_LOG_SPAN = 4
 
 
 def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
-    api, health, pg, valkey, logs, bridge, prometheus, trigger_logs = free_ports(8)
+    """An airdeck.yaml in ``folder`` whose every port the platform opens comes from :func:`free_port`
+    (``extra`` is merged on top). Keep :data:`WORKER_LOG_SPAN` ports for the workers' log servers
+    (``log_server_port + i``), so a test may scale the workers up over down/up cycles."""
+    api, health, pg, valkey, bridge, prometheus, trigger_logs, dispatcher, statsd = free_ports(9)
+    replicas = int(((extra or {}).get("workers") or {}).get("replicas", 1))
+    logs = free_port(span=max(WORKER_LOG_SPAN, replicas))
     config = {
         "api_server": {"port": api, "workers": 1},
         "scheduler": {"health_check_port": health},
@@ -123,7 +214,8 @@ def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
         "workers": {"log_server_port": logs},
         "triggerer": {"log_server_port": trigger_logs},  # two stacks on one machine must not share it
         "airflow": {"dags_are_paused_at_creation": False},
-        "observability": {"statsd": {"port": free_udp_port()}, "bridge": {"metrics_port": bridge},
+        "alerts": {"dispatcher": {"port": dispatcher}},
+        "observability": {"statsd": {"port": statsd}, "bridge": {"metrics_port": bridge},
                           "prometheus": {"port": prometheus}},
     }
     config = deep_merge(config, extra or {})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,13 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.harness import PostgresServer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.harness import PostgresServer, free_port
 
 
 @dataclass

@@ -199,7 +199,7 @@ def test_restart_mid_outage_delivers_exactly_once(outbox: Outbox, wired, postgre
 def test_metrics_and_health_endpoints(outbox: Outbox, wired) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
-    from tests.alerts.servers import free_port
+    from tests.harness import free_port
 
     dispatcher = Dispatcher(settings(), outbox, None, "http://airflow")
     port = free_port()

@@ -25,8 +25,8 @@ from airdeck.alerts.store import NewAlert, Outbox, backoff, key_hash, metadata, 
 from sqlalchemy import inspect, text
 
 from tests.alerts.fakeairflow import FakeAirflow, task_instance
-from tests.alerts.servers import free_port
 from tests.alerts.test_dispatcher import drain, settings, task_alert
+from tests.harness import free_port
 
 pytestmark = pytest.mark.integration
 

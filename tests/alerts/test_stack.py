@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.alerts.servers import SlackReceiver, SmtpServer, free_port, html_of
-from tests.harness import Stack, running_stack
+from tests.alerts.servers import SlackReceiver, SmtpServer, html_of
+from tests.harness import Stack, free_port, running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(2400)]
 

@@ -15,6 +15,7 @@ from ldap3 import HASHED_SALTED_SHA
 from ldap3.utils.hashed import hashed
 
 from tests.auth.slapd import GROUPS, PASSWORDS, PEOPLE, Slapd, group_dn, user_dn
+from tests.harness import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -122,9 +123,7 @@ def test_certificate_is_verified_by_default(slapd: Slapd, tmp_path: Path) -> Non
 
 
 def test_unreachable_directory_raises_with_url(slapd: Slapd) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # reserved for this process: nothing listens there
     with pytest.raises(DirectoryUnavailable, match=f"127.0.0.1:{port}"):
         directory(slapd, url=f"ldap://127.0.0.1:{port}").authenticate("vera", PASSWORDS["vera"])
 

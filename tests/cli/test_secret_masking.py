@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import socket
 import string
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from airdeck.config.masking import mask, mask_url, normalise_url, split_userinfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.harness import write_config
+from tests.harness import free_port, write_config
 
 SERVICES = ("api-server", "scheduler", "worker-1", "airflow-cli")
 HOSTILE = ["pa#ss-w0rd", "pa?ss-w0rd", "pa/ss-w0rd", "pa@ss-w0rd", "pa%ZZss-w0rd", "p:a@b/c?d#e%ZZ-x",
@@ -26,9 +25,7 @@ HOSTILE = ["pa#ss-w0rd", "pa?ss-w0rd", "pa/ss-w0rd", "pa@ss-w0rd", "pa%ZZss-w0rd
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()  # reserved for this process: nothing listens there
 
 
 def _airdeck(*args: str) -> tuple[int, str]:

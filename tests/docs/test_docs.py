@@ -18,10 +18,10 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.alerts.servers import SlackReceiver, _Handler, free_port
+from tests.alerts.servers import SlackReceiver, _Handler
 from tests.docs.runner import DocRunner, sequence
 from tests.fixtures.openbao import OpenBao, openbao_server
-from tests.harness import AIRDECK, REPO, Stack, new_home, remove_home, write_config
+from tests.harness import AIRDECK, REPO, Stack, free_port, new_home, remove_home, write_config
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(2400)]
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from bridge_helpers import parse_exposition, sample, types_of
 
+from tests.harness import free_ports
+
 MAPPING = """
 defaults:
   observer_type: histogram
@@ -120,12 +122,6 @@ def test_unmapped_traffic_without_mapping_file(live_bridge) -> None:  # type: ig
 # -- the CLI as a process ----------------------------------------------------------------------
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "airdeck.metrics.cli", *args],
@@ -201,7 +197,7 @@ def _wait_until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-un
 def test_cli_serves_reloads_on_sighup_and_keeps_old_mapping_on_bad_file(tmp_path: Path) -> None:
     mapping = tmp_path / "m.yml"
     mapping.write_text("mappings:\n- match: a\n  name: first_total\n")
-    udp_port, web_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+    udp_port, web_port = free_ports(2)
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -35,7 +35,7 @@ import pytest
 import yaml
 from airdeck.metrics.wiring import prometheus_binary
 
-from tests.harness import REPO, Stack, free_udp_port, running_stack
+from tests.harness import REPO, Stack, free_port, running_stack
 
 sys.path.insert(0, str(REPO / "grafana"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,7 +119,7 @@ def _dags_folder(folder: Path) -> Path:
 def live() -> Iterator[Live]:
     # not under pytest's basetemp: a concurrent pytest run prunes old basetemp folders under our stack
     folder = Path(tempfile.mkdtemp(prefix="airdeck-live-observability-"))
-    bridge_udp = free_udp_port()
+    bridge_udp = free_port()
     tee = UdpTee(("127.0.0.1", bridge_udp)).start()
     otlp = OtlpReceiver().start()
     extra = {

@@ -150,9 +150,9 @@ def test_bridge_health_check_against_a_running_bridge(tmp_path: Path) -> None:
     import socket
     import time
 
-    from tests.harness import free_port, free_udp_port
+    from tests.harness import free_port
 
-    web, udp = free_port(), free_udp_port()
+    web, udp = free_port(), free_port()
     cfg = _config(statsd={"port": udp}, bridge={"metrics_port": web})
     proc = subprocess.Popen(wiring.bridge_argv(cfg))
     try:

@@ -40,7 +40,9 @@ from tests.harness import (
     write_config,
 )
 
-pytestmark = pytest.mark.integration
+# The module's fixtures build an Airflow 2 environment and run it against PostgreSQL (600 s limits each)
+# before the first test, and one test boots a platform on the imported database.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 HERE = Path(__file__).parent / "airflow2"
 REQUIREMENTS = HERE / "requirements-2.11.txt"

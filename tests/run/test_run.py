@@ -19,7 +19,7 @@ from airdeck.run.entrypoint import prepare
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import GENERATED
 
-from tests.harness import free_port, free_udp_port
+from tests.harness import free_port
 
 EXTERNAL = {"database": {"url": "postgresql://airflow:db-pw@db.example:5432/airflow"},
             "broker": {"url": "redis://:broker-pw@redis.example:6379/0"}}
@@ -105,7 +105,7 @@ def test_hostile_input_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_run_execs_the_component_and_passes_signals_and_exit_code(tmp_path: Path) -> None:
     """The process started as the entrypoint *is* the component: same pid, answers, stops on SIGTERM."""
-    web, udp = free_port(), free_udp_port()
+    web, udp = free_port(), free_port()
     config = tmp_path / "airdeck.yaml"
     config.write_text(yaml.safe_dump({"observability": {"statsd": {"port": udp}, "bridge": {"metrics_port": web}}}))
     code = ("import sys; from pathlib import Path; from airdeck.config import load_config; "
