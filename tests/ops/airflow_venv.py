@@ -1,8 +1,9 @@
 """A throw-away virtual environment with another Airflow release and airdeck's code, for upgrade tests.
 
 airdeck pins Airflow exactly, so it cannot be installed next to another release as a package with its
-dependencies. The environment gets that Airflow release with the providers airdeck uses (versions the
-resolver picks for that release), airdeck's other dependencies, and airdeck itself as a path entry
+dependencies. The environment gets that Airflow release with the providers airdeck uses and airdeck's
+other dependencies, each pinned to the version of this checkout's lock file (so that no provider release
+can change the test overnight), and airdeck itself as a path entry
 (``airdeck.pth`` naming this checkout's ``platform`` folder): the code under test, without its pin.
 
 It is cached under ``.tools/airflow-<version>`` of the repository (or ``$AIRDECK_TEST_VENVS``) and
@@ -22,6 +23,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 REPO = Path(__file__).resolve().parents[2]
 PROVIDERS = ("fab", "celery", "hashicorp", "slack", "smtp", "standard", "git")
 
@@ -36,15 +39,22 @@ def locked() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in SAME_AS_LOCK]
 
 
+def _exact(requirement: str) -> str:
+    """``requirement`` pinned to the version installed here (this checkout's lock file)."""
+    parsed = Requirement(requirement)
+    extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
+    return f"{parsed.name}{extras}=={metadata.version(parsed.name)}"
+
+
 def requirements(version: str) -> list[str]:
-    """Airflow ``version`` with airdeck's providers, and every other dependency of airdeck as locked."""
+    """Airflow ``version`` with airdeck's providers and every other dependency of airdeck, as locked."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    others = [dep for dep in project["dependencies"] if not dep.startswith("apache-airflow")]
+    others = [_exact(dep) for dep in project["dependencies"] if not dep.startswith("apache-airflow")]
     return [f"apache-airflow=={version}", f"apache-airflow-core[gunicorn]=={version}",
-            *(f"apache-airflow-providers-{name}" for name in PROVIDERS), *others]
+            *(_exact(f"apache-airflow-providers-{name}") for name in PROVIDERS), *others]
 
 
-def _uv() -> list[str]:
+def uv_command() -> list[str]:
     for candidate in (shutil.which("uv"), str(Path(sys.executable).with_name("uv")),
                       str(Path.home() / ".local" / "bin" / "uv")):
         if candidate and Path(candidate).exists():
@@ -66,7 +76,7 @@ def ensure(version: str) -> Path:
     site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
     if not (stamp.exists() and stamp.read_text() == digest and (venv / "bin" / "python").exists()):
         shutil.rmtree(venv, ignore_errors=True)
-        uv = _uv()
+        uv = uv_command()
         subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
         pins = venv / "constraints.txt"
         pins.write_text("\n".join(constraints) + "\n")
