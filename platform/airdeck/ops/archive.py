@@ -180,10 +180,13 @@ def write_archive(path: Path, secret: Secret, info: dict[str, Any], members: dic
 def read_header(path: Path) -> dict[str, Any]:
     """The clear header of an archive (not yet authenticated: that needs the passphrase)."""
     try:
-        with open(path, "rb") as handle:
-            header, _ = _header(handle, path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as exc:
         raise ArchiveError(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError(f"{path} is not a regular file")
+        header, _ = _header(handle, path)
     return header
 
 

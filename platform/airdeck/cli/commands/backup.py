@@ -70,10 +70,13 @@ def take_backup(ctx: CliContext) -> Result:
         records = []
         for item in backup.listing(where):
             header = item.header or {}
-            records.append({"file": item.path.name, "bytes": item.size, "created_at": header.get("created_at"),
-                            "airflow": header.get("airflow_version"), "schema": header.get("schema_revision"),
-                            "kind": "scheduled" if header.get("scheduled") else ("manual" if header else None),
-                            "problem": item.problem})
+            # Unauthenticated header fields and file names: shown inert (control characters escaped).
+            records.append({"file": backup.inert(item.path.name), "bytes": item.size,
+                            "created_at": backup.inert(header.get("created_at")),
+                            "airflow": backup.inert(header.get("airflow_version")),
+                            "schema": backup.inert(header.get("schema_revision")),
+                            "kind": "scheduled" if header.get("scheduled") is True else ("manual" if header else None),
+                            "problem": backup.inert(item.problem, 400)})
         columns = tuple(Column.of_key(h, k) for h, k in (("FILE", "file"), ("SIZE", "bytes"),
                         ("CREATED", "created_at"), ("AIRFLOW", "airflow"), ("SCHEMA", "schema"), ("KIND", "kind"),
                         ("PROBLEM", "problem")))
