@@ -30,6 +30,7 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import struct
@@ -287,6 +288,9 @@ def _check_kdf(header: dict[str, Any], path: Path) -> tuple[dict[str, int], byte
     return params, salt
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def _refuse(path: Path, name: str, why: str) -> ArchiveError:
     shown = name.encode("unicode_escape").decode("ascii")[:200]
     return ArchiveError(f"{path} is refused: its member {shown!r} {why}; nothing was changed")
@@ -313,7 +317,7 @@ def _read_manifest(path: Path, tar: tarfile.TarFile,
         if not isinstance(files, dict):
             raise TypeError
         for name, facts in files.items():
-            if not isinstance(facts, dict) or not isinstance(facts.get("sha256"), str) \
+            if not isinstance(facts, dict) or not _HEX64.fullmatch(str(facts.get("sha256"))) \
                     or type(facts.get("bytes")) is not int or facts["bytes"] < 0:
                 raise TypeError(name)
     except (ValueError, KeyError, TypeError):
