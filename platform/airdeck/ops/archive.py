@@ -34,6 +34,7 @@ import re
 import secrets
 import stat
 import struct
+import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -63,6 +64,21 @@ MEMBERS = frozenset({"manifest.json", "database.dump", "config/airdeck.yaml", "c
                      *(f"secrets/{name}" for name in GENERATED)})
 #: Bytes a key file must hold at least (a passphrase has no minimum: the user chose it).
 MIN_KEY_FILE = 32
+
+
+#: The first Python 3.11 whose tarfile has the fixes for CVE-2025-4517 and its siblings. airdeck's reader does
+#: not rely on them (it writes only allow-listed regular files itself); an older one is warned about.
+SAFE_TARFILE = (3, 11, 13)
+
+
+def python_warning() -> str | None:
+    """A warning when this Python's tarfile lacks the 2025 extraction fixes; None otherwise."""
+    if sys.version_info[:3] >= SAFE_TARFILE:
+        return None
+    found = ".".join(str(n) for n in sys.version_info[:3])
+    return (f"this Python ({found}) predates {'.'.join(map(str, SAFE_TARFILE))}, whose tarfile fixes CVE-2025-4517 "
+            "and related extraction flaws. airdeck's restore does not rely on them (it writes only the "
+            "allow-listed regular files itself), but upgrade Python to 3.11.13 or later")
 
 
 class ArchiveError(AirdeckError):
