@@ -158,3 +158,21 @@ def test_whatever_the_members_nothing_lands_outside_the_private_folder(
         pass
     assert _everything(root) == before  # nothing outside; the private folder is gone again
     assert not list(within.iterdir())
+
+
+def test_the_command_names_the_member_and_changes_nothing(tmp_path: Path) -> None:
+    """`airdeck restore` on a crafted archive: exit 1, one message naming the member, no traceback."""
+    import subprocess
+    import sys
+
+    rogue = Member("secrets/fernet_key", kind=tarfile.SYMTYPE, link="../database.dump")  # inside: the filter allows it
+    path = seal(tmp_path / "a.airdeck-backup", PASS, [manifest_for([DUMP, Member("secrets/fernet_key")]), DUMP,
+                                                      rogue])
+    home = tmp_path / "home"
+    env = {**os.environ, "AIRDECK_BACKUP_PASSPHRASE": "s3cret passphrase"}
+    done = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "--home", str(home), "--config",
+                           str(tmp_path / "airdeck.yaml"), "restore", str(path), "--yes"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "'secrets/fernet_key' is a link" in done.stderr and "Traceback" not in done.stderr
+    assert not home.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.airdeck-backup"]
