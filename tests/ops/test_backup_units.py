@@ -175,6 +175,12 @@ def test_an_archive_dated_in_the_future_is_ignored_and_reported(tmp_path: Path,
     assert "dated in the future" in out and future.name in out
     listed = {item.path.name: item.problem for item in backup.listing(tmp_path)}
     assert "dated in the future" in (listed[future.name] or "")
+    # Retention neither counts nor removes it: the real archives are kept as backup.keep says.
+    for hours in (4, 6):
+        (tmp_path / backup.default_name(True, now - timedelta(hours=hours))).write_text("x")
+    removed = backup.prune(tmp_path, 2)
+    assert [p.name for p in removed] == [backup.default_name(True, now - timedelta(hours=6))]
+    assert future.exists()
 
 
 @pytest.mark.timeout(60)

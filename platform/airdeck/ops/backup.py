@@ -249,9 +249,19 @@ def inert(value: Any, limit: int = 120) -> str | None:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def prune(where: Path, keep: int) -> list[Path]:
-    """Remove the scheduled archives beyond the newest ``keep``; the archives taken by hand stay."""
-    scheduled = sorted(where.glob(f"{SCHEDULED_PREFIX}*{SUFFIX}"), reverse=True)
+def prune(where: Path, keep: int, now: datetime | None = None) -> list[Path]:
+    """Remove the scheduled archives beyond the newest ``keep``; the archives taken by hand stay, and so do
+    archives dated in the future (neither counted nor removed: reported by the scheduled service)."""
+    limit = (now or datetime.now(UTC)) + CLOCK_SKEW
+
+    def future(path: Path) -> bool:
+        stamp = path.name.removeprefix(f"{SCHEDULED_PREFIX}airdeck-").removesuffix(SUFFIX)
+        try:
+            return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) > limit
+        except ValueError:
+            return False
+
+    scheduled = sorted((p for p in where.glob(f"{SCHEDULED_PREFIX}*{SUFFIX}") if not future(p)), reverse=True)
     removed = []
     for path in scheduled[keep:]:
         path.unlink(missing_ok=True)
