@@ -13,6 +13,12 @@ need_python() {
         echo "error: airdeck needs Python 3.11 (found $(python3 --version 2>&1)); put python3.11 first on PATH" >&2
         exit 1
     fi
+    # 3.11.13 fixed tarfile's extraction flaws (CVE-2025-4517 and others). airdeck's restore does not rely
+    # on them (it writes only allow-listed regular files itself), so an older 3.11 is a warning, not a stop.
+    if ! python3 -c 'import sys; sys.exit(0 if sys.version_info[:3] >= (3, 11, 13) else 1)'; then
+        echo "warning: $(python3 --version 2>&1) predates 3.11.13 (tarfile fixes for CVE-2025-4517); airdeck's" \
+             "restore does not depend on them, but upgrade Python to 3.11.13 or later" >&2
+    fi
 }
 
 uv_cmd() {

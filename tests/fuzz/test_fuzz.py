@@ -18,7 +18,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 PLATFORM = HERE.parents[1] / "platform"
 SECONDS = int(os.environ.get("AIRDECK_FUZZ_SECONDS", "35"))
-TARGETS = ("config", "statsd")
+TARGETS = ("config", "statsd", "archive")
 
 pytest.importorskip("atheris", reason="atheris is in the dev dependency group; scripts/test installs it")
 

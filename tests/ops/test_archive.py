@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from pathlib import Path
@@ -18,8 +19,12 @@ PASS = Secret.passphrase("s3cret passphrase", "test")
 def _write(tmp_path: Path, payload: bytes, secret: Secret = PASS, name: str = "a.airdeck-backup") -> Path:
     source = tmp_path / "payload.bin"
     source.write_bytes(payload)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": {"database.dump": {"sha256": archive.sha256(source),
+                                                                "bytes": len(payload)}}}))
     target = tmp_path / name
-    archive.write_archive(target, secret, {"airflow_version": "3.3.2"}, {"database.dump": source})
+    archive.write_archive(target, secret, {"airflow_version": "3.3.2"},
+                          {"manifest.json": manifest, "database.dump": source})
     return target
 
 

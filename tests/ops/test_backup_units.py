@@ -154,3 +154,52 @@ def test_the_embedded_server_starts_on_its_own_for_a_stopped_platform() -> None:
         assert not db.answers()
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def test_an_archive_dated_in_the_future_is_ignored_and_reported(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """One archive named after a clock jump silenced scheduled backups until that date, silently."""
+    now = datetime.now(UTC)
+    future = tmp_path / backup.default_name(True, now + timedelta(days=3 * 365))
+    future.write_text("x")
+    assert scheduled.seconds_until_due(tmp_path, 86400, now) == 0
+    assert scheduled.future_dated(tmp_path, now) == [future]
+    (tmp_path / backup.default_name(True, now - timedelta(hours=2))).write_text("x")
+    assert scheduled.seconds_until_due(tmp_path, 86400, now) == pytest.approx(22 * 3600, abs=5)
+    assert scheduled.future_dated(tmp_path, now + timedelta(days=4 * 365)) == []
+    config = tmp_path / "airdeck.yaml"
+    passphrase = _private(tmp_path / "pass", "pw\n")
+    config.write_text(f"backup: {{schedule: 1d, folder: {tmp_path}, passphrase_file: {passphrase}}}\n")
+    scheduled.run_once(AirdeckHome(tmp_path / "home"), str(config))
+    out = capsys.readouterr().out
+    assert "dated in the future" in out and future.name in out
+    listed = {item.path.name: item.problem for item in backup.listing(tmp_path)}
+    assert "dated in the future" in (listed[future.name] or "")
+    # Retention neither counts nor removes it: the real archives are kept as backup.keep says.
+    for hours in (4, 6):
+        (tmp_path / backup.default_name(True, now - timedelta(hours=hours))).write_text("x")
+    removed = backup.prune(tmp_path, 2)
+    assert [p.name for p in removed] == [backup.default_name(True, now - timedelta(hours=6))]
+    assert future.exists()
+
+
+@pytest.mark.timeout(60)
+def test_listing_skips_a_fifo_without_opening_it_and_shows_headers_inert(tmp_path: Path) -> None:
+    """`backup --list` hung on a FIFO; header fields reached the terminal as they were."""
+    import json
+    import os
+    import struct
+
+    from airdeck.ops import archive
+
+    os.mkfifo(tmp_path / "pipe.airdeck-backup")
+    header = json.dumps({"format": archive.FORMAT, "created_at": "\x1b[2J\x1b]0;pwned\x07",
+                         "airflow_version": ["\r3.3.2"]}).encode()
+    (tmp_path / "odd.airdeck-backup").write_bytes(archive.MAGIC + struct.pack(">I", len(header)) + header)
+    items = {item.path.name: item for item in backup.listing(tmp_path)}
+    assert items["pipe.airdeck-backup"].problem == "not a regular file: skipped, not opened"
+    odd = items["odd.airdeck-backup"].header or {}
+    shown = [backup.inert(odd.get("created_at")), backup.inert(odd.get("airflow_version"))]
+    assert shown == ["\\x1b[2J\\x1b]0;pwned\\x07", '["\\r3.3.2"]']  # json.dumps escaped the CR already
+    assert all(ch.isprintable() for text in shown for ch in text or "")
+    assert backup.inert("x" * 500, 10) == "x" * 10 + "…"

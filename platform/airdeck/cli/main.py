@@ -15,6 +15,7 @@ from airdeck.cli.context import CliContext
 from airdeck.config import ConfigError
 from airdeck.config.masking import url_password
 from airdeck.errors import AirdeckError
+from airdeck.ops import restore
 from airdeck.state.secrets import SecretFileError
 
 
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx: CliContext | None = None
     try:
         ctx = CliContext.of(args, console)
+        restore.recover_interrupted(ctx.home, ctx.say)  # a restore killed half-way is rolled back first
         result = args.handler(ctx)
         ctx.show(result)
         return int(result.exit_code)

@@ -16,8 +16,10 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ from airdeck.state.secrets import GENERATED
 PASSPHRASE_ENV = "AIRDECK_BACKUP_PASSPHRASE"  # noqa: S105 - the name of a variable
 SUFFIX = ".airdeck-backup"
 SCHEDULED_PREFIX = "scheduled-"
+#: How far in the future an archive's name may be before it is taken for a clock jump.
+CLOCK_SKEW = timedelta(minutes=5)
 #: Secrets a backup carries: the keys that read the database, and the generated passwords.
 SECRETS = tuple(GENERATED)
 
@@ -49,6 +53,17 @@ class BackupDone:
     size: int
     seconds: float
     manifest: dict[str, Any]
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """umask 077 for the block: every file and folder a backup makes (and every child it starts) is the
+    platform user's alone from its first byte (issue 22, finding 2)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def folder(cfg: AirdeckConfig, home: AirdeckHome) -> Path:
@@ -119,7 +134,7 @@ def create(cfg: AirdeckConfig, home: AirdeckHome, secret: Secret, to: Path | Non
         db = Database.of(cfg, store)
     except KeyError:
         raise BackupError(f"{home.root} has no database password: no platform was ever started there") from None
-    with tempfile.TemporaryDirectory(prefix="airdeck-backup-") as tmp:
+    with private_umask(), tempfile.TemporaryDirectory(prefix="airdeck-backup-") as tmp:
         work = Path(tmp)
         members: dict[str, Path] = {}
         with available(cfg, home, db) as started_db:
@@ -135,8 +150,10 @@ def create(cfg: AirdeckConfig, home: AirdeckHome, secret: Secret, to: Path | Non
             produced = dump_dir / "database.dump"
             run_tool([str(pg_dump), "--format=custom", "--no-owner", "--no-privileges", "--file", str(produced),
                       *db.client_args(), "--dbname", db.name], db, f"pg_dump ({pg_dump})")
+            produced.chmod(0o600)
             produced.replace(dump)
             dump_dir.rmdir()
+            work.chmod(0o700)  # private_dir let the server's user through for the dump: no longer
         members["database.dump"] = dump
         for name in SECRETS:
             try:
@@ -145,8 +162,9 @@ def create(cfg: AirdeckConfig, home: AirdeckHome, secret: Secret, to: Path | Non
                 continue
             path = work / "secrets" / name
             path.parent.mkdir(mode=0o700, exist_ok=True)
-            path.write_text(value, encoding="utf-8")
-            path.chmod(0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(value)
             members[f"secrets/{name}"] = path
         if "secrets/fernet_key" not in members:
             raise BackupError("the Fernet key cannot be read; a backup without it could not decrypt connections")
@@ -171,7 +189,9 @@ def create(cfg: AirdeckConfig, home: AirdeckHome, secret: Secret, to: Path | Non
                       for name, path in members.items()},
         }
         manifest_path = work / "manifest.json"
-        manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        fd = os.open(manifest_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(manifest, indent=2))
         info = {k: manifest[k] for k in ("created_at", "airdeck_version", "airflow_version", "schema_revision",
                                          "scheduled")}
         size = archive.write_archive(target, secret, info, {"manifest.json": manifest_path, **members})
@@ -186,23 +206,62 @@ class Listed:
     problem: str | None
 
 
-def listing(where: Path) -> list[Listed]:
-    """The archives in ``where``, newest first, with what their clear headers say (unverified)."""
+def listing(where: Path, now: datetime | None = None) -> list[Listed]:
+    """The archives in ``where``, newest first, with what their clear headers say (unverified). Anything
+    but a regular file (a FIFO, a device, a link) is listed as skipped without being opened."""
     out: list[Listed] = []
     if not where.is_dir():
         return out
+    limit = (now or datetime.now(UTC)) + CLOCK_SKEW
     for path in sorted(where.glob(f"*{SUFFIX}"), key=lambda p: p.name.removeprefix(SCHEDULED_PREFIX),
                        reverse=True):
         try:
-            out.append(Listed(path, path.stat().st_size, archive.read_header(path), None))
+            info = os.lstat(path)
+        except OSError as exc:
+            out.append(Listed(path, 0, None, f"cannot read it: {exc.strerror}"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            out.append(Listed(path, 0, None, "not a regular file: skipped, not opened"))
+            continue
+        stamp = path.name.removeprefix(f"{SCHEDULED_PREFIX}airdeck-").removesuffix(SUFFIX)
+        try:
+            future = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) > limit
+        except ValueError:
+            future = False
+        problem = ("dated in the future (a clock jump?): scheduled backups ignore it"
+                   if future and path.name.startswith(SCHEDULED_PREFIX) else None)
+        header: dict[str, Any] | None
+        try:
+            header = archive.read_header(path)
         except (ArchiveError, OSError) as exc:
-            out.append(Listed(path, path.stat().st_size if path.exists() else 0, None, str(exc)))
+            header, problem = None, "; ".join(filter(None, [str(exc), problem]))
+        out.append(Listed(path, info.st_size, header, problem))
     return out
 
 
-def prune(where: Path, keep: int) -> list[Path]:
-    """Remove the scheduled archives beyond the newest ``keep``; the archives taken by hand stay."""
-    scheduled = sorted(where.glob(f"{SCHEDULED_PREFIX}*{SUFFIX}"), reverse=True)
+def inert(value: Any, limit: int = 120) -> str | None:
+    """``value`` (from an unauthenticated header or a file name) as text safe to print on a terminal:
+    control characters escaped, cut at ``limit`` characters."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def prune(where: Path, keep: int, now: datetime | None = None) -> list[Path]:
+    """Remove the scheduled archives beyond the newest ``keep``; the archives taken by hand stay, and so do
+    archives dated in the future (neither counted nor removed: reported by the scheduled service)."""
+    limit = (now or datetime.now(UTC)) + CLOCK_SKEW
+
+    def future(path: Path) -> bool:
+        stamp = path.name.removeprefix(f"{SCHEDULED_PREFIX}airdeck-").removesuffix(SUFFIX)
+        try:
+            return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) > limit
+        except ValueError:
+            return False
+
+    scheduled = sorted((p for p in where.glob(f"{SCHEDULED_PREFIX}*{SUFFIX}") if not future(p)), reverse=True)
     removed = []
     for path in scheduled[keep:]:
         path.unlink(missing_ok=True)

@@ -180,8 +180,9 @@ def run_tool(argv: list[str], db: Database, what: str, timeout: float = 3600) ->
         entry = pwd.getpwnam(user)
         kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
     with db.passfile(user) as passfile:
+        # umask 077: what the tool writes (a cleartext dump) is private from its first byte (issue 22)
         result = subprocess.run(argv, env=db.client_env(passfile), capture_output=True, text=True,
-                                check=False, timeout=timeout, **kwargs)
+                                check=False, timeout=timeout, umask=0o077, **kwargs)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-10:])
         raise DatabaseError(f"{what} failed on {db.shown} (exit {result.returncode}):\n{tail}")

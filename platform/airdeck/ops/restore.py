@@ -11,9 +11,11 @@ half-way puts the old state folder back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,12 +74,9 @@ def verified(path: Path, secret: Secret) -> Iterator[Verified]:
         unexpected = present - set(files) - {"manifest.json"}
         if unexpected:
             raise ArchiveError(f"{path} holds files its manifest does not list: {', '.join(sorted(unexpected))}")
-        for name, facts in files.items():
-            member = folder / name
-            if not member.is_file():
+        for name in files:  # archive.opened checked each one's size and SHA-256 as it wrote it
+            if not (folder / name).is_file():
                 raise ArchiveError(f"{path} is damaged: {name} is missing")
-            if archive.sha256(member) != facts.get("sha256"):
-                raise ArchiveError(f"{path} is damaged: the checksum of {name} does not match its manifest")
         for key in ("schema_revision", "airflow_version", "created_at"):
             if header.get(key) != manifest.get(key):
                 raise ArchiveError(f"{path} is damaged: its header and manifest disagree on {key}")
@@ -109,8 +108,12 @@ def has_state(home: AirdeckHome) -> bool:
 
 def restore(path: Path, secret: Secret, home: AirdeckHome, config_path: Path | None, *,
             keep_config: bool = False, confirm: Callable[[str], bool], say: Callable[[str], None]) -> RestoreDone:
-    """Restore ``path`` into ``home``; ``config_path`` is where airdeck.yaml goes (and is read from)."""
+    """Restore ``path`` into ``home``; ``config_path`` is where airdeck.yaml goes (and is read from).
+
+    All or nothing: a journal written before anything moves lets any failure, and the next airdeck
+    command after a kill, put the state folder and the configuration files back byte for byte."""
     started = time.monotonic()
+    recover_interrupted(home, say)
     with verified(path, secret) as checked:
         folder = checked.folder
         manifest = checked.manifest
@@ -121,6 +124,7 @@ def restore(path: Path, secret: Secret, home: AirdeckHome, config_path: Path | N
         else:
             cfg = load_config(folder / "config" / "airdeck.yaml")
         _check_vault(cfg, home, folder)
+        _check_secrets(cfg, folder, path)
         replacing = has_state(home)
         external = cfg.database.url is not None
         if replacing or external:
@@ -129,21 +133,20 @@ def restore(path: Path, secret: Secret, home: AirdeckHome, config_path: Path | N
             if not confirm(f"Replace {what} with the backup of {manifest['created_at']}? "
                            "The current state is kept aside first."):
                 raise RestoreError("restore cancelled; nothing was changed")
-        aside = _move_aside(cfg, home, config_path, replacing, external, say)
-        written: list[Path] = []
+        targets = [] if keep_config else _config_targets(manifest, config_path)
+        journal = Journal.begin(home, targets)
         try:
-            if not keep_config:
-                written = _write_config(folder, manifest, config_path, say)
+            aside = _move_aside(cfg, home, journal, replacing, external, say)
+            written = _write_config(folder, manifest, config_path, say) if not keep_config else []
             _write_secrets(home, folder, manifest)
             db = Database.of(cfg, SecretStore(home.secrets))
             _restore_database(cfg, home, db, folder / "database.dump", say)
             record.write(home, str(manifest["airflow_version"]), str(manifest["schema_revision"]), "restored")
         except BaseException:
-            if aside is not None and replacing and not external:
-                shutil.rmtree(home.root, ignore_errors=True)
-                aside.rename(home.root)
-                say(f"the restore failed; {home.root} was put back as it was")
+            journal.roll_back()
+            say(f"the restore failed; {home.root} and the configuration files were put back as they were")
             raise
+        journal.commit()
     notes = []
     if schema.behind(str(manifest["schema_revision"])):
         notes.append(f"the archive's schema is from Airflow {manifest['airflow_version']}; run `airdeck upgrade` "
@@ -151,6 +154,148 @@ def restore(path: Path, secret: Secret, home: AirdeckHome, config_path: Path | N
     else:
         notes.append("start the platform with `airdeck up`")
     return RestoreDone(time.monotonic() - started, manifest, aside, written, notes)
+
+
+def _check_secrets(cfg: AirdeckConfig, folder: Path, path: Path) -> None:
+    """The secrets the restored platform reads must be in the archive: said before anything moves."""
+    store = SecretStore(folder / "secrets")
+    try:
+        Database.of(cfg, store)
+    except KeyError:
+        raise RestoreError(f"{path} lacks the secret database_password that its embedded database needs; "
+                           "it cannot be restored. Nothing was changed.") from None
+
+
+def _config_targets(manifest: dict[str, Any], config_path: Path | None) -> list[Path]:
+    target = config_path or Path("airdeck.yaml").absolute()
+    out = []
+    if "config/airdeck.yaml" in manifest["files"]:
+        out.append(target)
+    if "config/roles.yaml" in manifest["files"]:
+        out.append(target.parent / "security" / "roles.yaml")
+    return out
+
+
+def _journal_folder(home: AirdeckHome) -> Path:
+    return home.root.with_name(f".{home.root.name}.restore")
+
+
+@dataclass
+class Journal:
+    """What a restore changes, written (0600, synced) before it changes anything: the state folder and
+    where its old self goes, and each configuration file with a copy of its bytes and mode. Rolling back
+    needs nothing else, so it works in this process after a failure and in the next one after a kill."""
+
+    folder: Path
+    home: Path
+    aside: Path
+    home_existed: bool
+    home_mode: int | None
+    had_config: bool  # the state folder held a config/ folder of its own (the copies go there otherwise)
+    files: list[dict[str, Any]]
+    made: list[str]
+
+    @classmethod
+    def begin(cls, home: AirdeckHome, targets: list[Path]) -> Journal:
+        folder = _journal_folder(home)
+        folder.mkdir(mode=0o700)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = home.root.with_name(f"{home.root.name}.pre-restore-{stamp}")
+        if aside.exists():
+            shutil.rmtree(folder)
+            raise RestoreError(f"{aside} exists already; move it away and run the restore again. Nothing was changed.")
+        existed = home.root.exists()
+        files: list[dict[str, Any]] = []
+        made: list[str] = []
+        for index, target in enumerate(targets):
+            entry: dict[str, Any] = {"target": str(target), "copy": None, "mode": None}
+            if target.exists():
+                copy = folder / f"config-{index}"
+                shutil.copyfile(target, copy)
+                entry["copy"], entry["mode"] = str(copy), stat.S_IMODE(target.stat().st_mode)
+            files.append(entry)
+            missing = target.parent
+            while not missing.exists():
+                made.append(str(missing))
+                missing = missing.parent
+        journal = cls(folder, home.root, aside, existed and has_state(home),
+                      stat.S_IMODE(home.root.stat().st_mode) if existed else None,
+                      os.path.lexists(home.root / "config"), files, made)
+        journal._save()
+        return journal
+
+    def _save(self) -> None:
+        data = json.dumps({"home": str(self.home), "aside": str(self.aside), "home_existed": self.home_existed,
+                           "home_mode": self.home_mode, "had_config": self.had_config, "files": self.files,
+                           "made": self.made}).encode()
+        tmp = self.folder / "journal.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.folder / "journal.json")
+        dir_fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @classmethod
+    def load(cls, home: AirdeckHome) -> Journal | None:
+        folder = _journal_folder(home)
+        try:
+            data = json.loads((folder / "journal.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            if folder.exists():  # killed before the journal was written: nothing had moved yet
+                shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return cls(folder, Path(data["home"]), Path(data["aside"]), bool(data["home_existed"]), data["home_mode"],
+                   bool(data["had_config"]), list(data["files"]), list(data["made"]))
+
+    def roll_back(self) -> None:
+        """Put everything back as the journal found it (idempotent: a second run after a kill finishes it)."""
+        if self.aside.exists():
+            if self.home.exists():
+                shutil.rmtree(self.home)
+            if not self.had_config:
+                shutil.rmtree(self.aside / "config", ignore_errors=True)
+            self.aside.rename(self.home)
+            if self.home_mode is not None:
+                self.home.chmod(self.home_mode)
+        elif not self.home_existed and self.home.exists():
+            shutil.rmtree(self.home)
+            if self.home_mode is not None:  # it was there, empty
+                self.home.mkdir()
+                self.home.chmod(self.home_mode)
+        for entry in self.files:
+            target = Path(entry["target"])
+            if entry["copy"] is None:
+                target.unlink(missing_ok=True)
+                continue
+            tmp = target.with_name(f".{target.name}.rollback")
+            shutil.copyfile(entry["copy"], tmp)
+            tmp.chmod(entry["mode"])
+            os.replace(tmp, target)
+        for made in self.made:
+            with contextlib.suppress(OSError):
+                Path(made).rmdir()  # only when empty: never a folder with someone's files
+        shutil.rmtree(self.folder)
+
+    def commit(self) -> None:
+        shutil.rmtree(self.folder)
+
+
+def recover_interrupted(home: AirdeckHome, say: Callable[[str], None]) -> bool:
+    """Roll back a restore that was killed half-way (its journal is still there); True when one was."""
+    journal = Journal.load(home)
+    if journal is None:
+        return False
+    journal.roll_back()
+    say(f"an earlier restore into {home.root} was interrupted; the state folder and configuration files were "
+        "put back as they were before it")
+    return True
 
 
 def _check_vault(cfg: AirdeckConfig, home: AirdeckHome, folder: Path) -> None:
@@ -172,12 +317,13 @@ def _check_vault(cfg: AirdeckConfig, home: AirdeckHome, folder: Path) -> None:
             "restore and run `airdeck vault bootstrap --platform-secrets` afterwards. Nothing was changed.")
 
 
-def _move_aside(cfg: AirdeckConfig, home: AirdeckHome, config_path: Path | None, replacing: bool,
+def _move_aside(cfg: AirdeckConfig, home: AirdeckHome, journal: Journal, replacing: bool,
                 external: bool, say: Callable[[str], None]) -> Path | None:
+    """Stop the platform and rename the state folder to the journal's ``aside`` (one step), with copies of the
+    configuration files it replaces and, for an external database, a dump of that database."""
     if not replacing and not external:
         return None
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside = home.root.with_name(f"{home.root.name}.pre-restore-{stamp}")
+    aside = journal.aside
     if replacing:
         stack = Stack(cfg, home)
         if stack.supervisor.is_running():
@@ -186,30 +332,27 @@ def _move_aside(cfg: AirdeckConfig, home: AirdeckHome, config_path: Path | None,
         else:
             stack.cleanup_stale(quiet=True)
     if external:
-        # The external database is replaced: keep a dump of it (with the state folder's secrets).
+        # The external database is replaced: keep a dump of it (with the state folder's secrets). It is
+        # not part of the all-or-nothing swap (a rollback leaves the dump where it is, named in the error).
+        keep = home.root / "pre-restore" if replacing else aside.with_name(f"{aside.name}-database")
         store = SecretStore(home.secrets)
         db = Database.of(cfg, store)
-        keep = aside / "pre-restore" if replacing else aside
         keep.mkdir(parents=True, exist_ok=True, mode=0o700)
         if db.answers() and db.schema_revision() is not None:
             tool = find_tool("pg_dump", db.server_major(), db)
             run_tool([str(tool), "--format=custom", "--file", str(keep / "database.dump"), *db.client_args(),
                       "--dbname", db.name], db, "pg_dump of the database being replaced")
             say(f"dumped the database being replaced to {keep / 'database.dump'}")
-    if replacing:
-        if aside.exists():
-            for item in aside.iterdir():
-                shutil.move(str(item), home.root / item.name)
-            aside.rmdir()
-        home.root.rename(aside)
-        say(f"moved the current state folder aside to {aside}")
-    if config_path is not None and config_path.exists():
-        (aside / "config").mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copy2(config_path, aside / "config" / "airdeck.yaml")
-        roles = config_path.parent / "security" / "roles.yaml"
-        if roles.exists():
-            shutil.copy2(roles, aside / "config" / "roles.yaml")
+    if not replacing:
+        return None
+    home.root.rename(aside)
     aside.chmod(0o700)
+    if not journal.had_config:  # the files it replaces, beside it, to undo the restore by hand later
+        for entry in journal.files:
+            if entry["copy"] is not None:
+                (aside / "config").mkdir(exist_ok=True, mode=0o700)
+                shutil.copy2(entry["copy"], aside / "config" / Path(entry["target"]).name)
+    say(f"moved the current state folder aside to {aside}")
     return aside
 
 
@@ -231,11 +374,16 @@ def _write_config(folder: Path, manifest: dict[str, Any], config_path: Path | No
 
 
 def _replace(source: Path, target: Path) -> None:
+    """Write ``target`` in one step (temporary file + rename), keeping its mode (0600 for a new file)."""
     data = source.read_bytes()
     if target.exists() and target.read_bytes() == data:
         return
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o600
     tmp = target.with_name(f".{target.name}.restore")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    tmp.chmod(mode)
     os.replace(tmp, target)
 
 

@@ -3,7 +3,8 @@
 ``python -m airdeck.ops.scheduled --home HOME [--config FILE]`` takes a backup every ``backup.schedule``
 into ``backup.folder`` (named ``scheduled-airdeck-<time>.airdeck-backup``) and keeps the newest
 ``backup.keep`` scheduled archives. The next backup is due ``schedule`` after the newest scheduled
-archive, so a restart of the service or the platform does not take an extra one. The passphrase (or
+archive, so a restart of the service or the platform does not take an extra one; an archive dated in
+the future (a clock that jumped) is ignored and reported at each run, never trusted to mean "done". The passphrase (or
 key file) is read from ``backup.passphrase_file`` (``backup.key_file``) at each run. A failed backup
 is logged (without secrets) and retried after ``RETRY``.
 """
@@ -25,23 +26,37 @@ from airdeck.state.home import AirdeckHome
 RETRY = 300.0
 
 
-def last_taken(folder: Path) -> datetime | None:
-    newest = None
+def _dated(folder: Path) -> list[tuple[Path, datetime]]:
+    out = []
     for path in folder.glob(f"{backup.SCHEDULED_PREFIX}airdeck-*{backup.SUFFIX}"):
         stamp = path.name.removeprefix(f"{backup.SCHEDULED_PREFIX}airdeck-").removesuffix(backup.SUFFIX)
         try:
-            when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            out.append((path, datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)))
         except ValueError:
             continue
-        newest = when if newest is None or when > newest else newest
-    return newest
+    return out
+
+
+def future_dated(folder: Path, now: datetime | None = None) -> list[Path]:
+    """Scheduled archives whose name is later than now (a clock that jumped): ignored, and reported."""
+    limit = (now or datetime.now(UTC)) + backup.CLOCK_SKEW
+    return sorted(path for path, when in _dated(folder) if when > limit)
+
+
+def last_taken(folder: Path, now: datetime | None = None) -> datetime | None:
+    """The newest scheduled archive's time; archives dated in the future do not count (one of them would
+    otherwise silence the schedule until that date)."""
+    limit = (now or datetime.now(UTC)) + backup.CLOCK_SKEW
+    times = [when for _path, when in _dated(folder) if when <= limit]
+    return max(times, default=None)
 
 
 def seconds_until_due(folder: Path, every: float, now: datetime | None = None) -> float:
-    last = last_taken(folder)
+    now = now or datetime.now(UTC)
+    last = last_taken(folder, now)
     if last is None:
         return 0.0
-    elapsed = ((now or datetime.now(UTC)) - last).total_seconds()
+    elapsed = (now - last).total_seconds()
     return max(0.0, every - elapsed)
 
 
@@ -54,6 +69,11 @@ def run_once(home: AirdeckHome, config: str | None) -> float:
     cfg = load_config(config)
     every = cfg.backup.schedule.total_seconds() if cfg.backup.schedule else 86400.0
     where = backup.folder(cfg, home)
+    future = future_dated(where)
+    if future:
+        log(f"ignored {len(future)} scheduled archive(s) dated in the future ({', '.join(p.name for p in future)}): "
+            "the clock jumped, or they were copied in from elsewhere. The schedule counts from the newest archive "
+            "not in the future; check the clock, then rename or move those files (`airdeck backup --list` marks them)")
     wait = seconds_until_due(where, every)
     if wait > 0:
         return wait

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airdeck.cli import output
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table
 from airdeck.config.errors import ConfigError
 from airdeck.config.loader import config_path
 from airdeck.config.model import AirdeckConfig
-from airdeck.ops import backup, restore, upgrade
+from airdeck.ops import archive, backup, restore, upgrade
 
 if TYPE_CHECKING:
     import argparse
@@ -70,10 +71,13 @@ def take_backup(ctx: CliContext) -> Result:
         records = []
         for item in backup.listing(where):
             header = item.header or {}
-            records.append({"file": item.path.name, "bytes": item.size, "created_at": header.get("created_at"),
-                            "airflow": header.get("airflow_version"), "schema": header.get("schema_revision"),
-                            "kind": "scheduled" if header.get("scheduled") else ("manual" if header else None),
-                            "problem": item.problem})
+            # Unauthenticated header fields and file names: shown inert (control characters escaped).
+            records.append({"file": backup.inert(item.path.name), "bytes": item.size,
+                            "created_at": backup.inert(header.get("created_at")),
+                            "airflow": backup.inert(header.get("airflow_version")),
+                            "schema": backup.inert(header.get("schema_revision")),
+                            "kind": "scheduled" if header.get("scheduled") is True else ("manual" if header else None),
+                            "problem": backup.inert(item.problem, 400)})
         columns = tuple(Column.of_key(h, k) for h, k in (("FILE", "file"), ("SIZE", "bytes"),
                         ("CREATED", "created_at"), ("AIRFLOW", "airflow"), ("SCHEMA", "schema"), ("KIND", "kind"),
                         ("PROBLEM", "problem")))
@@ -116,6 +120,9 @@ def restore_backup(ctx: CliContext) -> Result:
             raise
         cfg = AirdeckConfig()  # a missing or broken airdeck.yaml is replaced by the archive's
     secret = backup.lock(cfg, ctx.args.passphrase_file, ctx.args.key_file)
+    warning = archive.python_warning()
+    if warning:
+        output.show(Note(warning, "warn"), ctx.console)
     done = restore.restore(ctx.args.archive.absolute(), secret, ctx.home, where.absolute() if where else None,
                            keep_config=ctx.args.keep_config, confirm=_confirm(ctx), say=ctx.say)
     notes = [Note(f"restored {ctx.args.archive} into {ctx.home.root} in {done.seconds:.1f}s", "ok")]
