@@ -18,6 +18,7 @@ from airdeck.config.errors import ConfigError
 from airdeck.config.loader import config_path
 from airdeck.config.model import AirdeckConfig
 from airdeck.ops import archive, backup, restore, upgrade
+from airdeck.terminal import inert
 
 if TYPE_CHECKING:
     import argparse
@@ -103,7 +104,8 @@ def _confirm(ctx: CliContext) -> Callable[[str], bool]:
         if not sys.stdin.isatty():
             raise CommandError(f"{question}\nNo terminal to confirm on: run again with --yes. Nothing was changed.",
                                exit_code=2)
-        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+        # The question quotes the archive's header (its creation time, versions): shown inert.
+        return input(f"{inert(question)} [y/N] ").strip().lower() in ("y", "yes")
 
     return ask
 
