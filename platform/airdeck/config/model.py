@@ -221,7 +221,10 @@ class AirflowSettings(Section):
         default_factory=dict,
         description=(
             "Further Airflow settings for every service, as {section: {key: value}}. "
-            "They win over airdeck's own values; secrets do not belong here."
+            "They win over airdeck's own values. The secrets airdeck sets itself (fernet_key, jwt_secret, "
+            "sql_alchemy_conn, broker_url, ...) are refused here; any other option Airflow counts as sensitive "
+            "(e.g. [sentry] sentry_dsn) is written only to the services' 0600 airflow.cfg, masked by config "
+            "render and up --dry-run and kept as a digest in run/applied.json (see docs/security.md)."
         ),
     )
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from airdeck.config.airflow_options import masked as mask_sensitive
 from airdeck.errors import AirdeckError
 from airdeck.plan.model import Component, FileSpec, SecretRef, SecretSetting, Settings, placeholder
 from airdeck.state.secrets import write_private
@@ -108,5 +109,7 @@ def _give(path: Path, owner: str) -> None:
 
 
 def masked_settings(component: Component, masked: Callable[[str], str]) -> Settings:
-    """The component's Airflow settings with every secret shown masked."""
-    return with_secrets(component.settings, component.secret_settings, lambda ref: ref.apply(masked(ref.name)))
+    """The component's Airflow settings with every secret shown masked: the secret settings, and every
+    option Airflow counts as sensitive given in ``airflow.extra_config``."""
+    return with_secrets(mask_sensitive(component.settings), component.secret_settings,
+                        lambda ref: ref.apply(masked(ref.name)))
