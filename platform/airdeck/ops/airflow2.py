@@ -61,6 +61,7 @@ from airdeck.secrets import fernet as fernet_mod
 from airdeck.stack import postgres
 from airdeck.stack.orchestrator import Stack
 from airdeck.stack.ports import check_ports_free
+from airdeck.state.childenv import child_env
 
 #: Oldest Airflow 2 release whose database airdeck imports (the issue's range; Airflow 3.3's own chain
 #: starts at 2.6.2's squashed revision).
@@ -175,7 +176,8 @@ class Database:
 
     def env(self) -> dict[str, str]:
         """The environment of a pg_dump/pg_restore child: the password, never in its argv."""
-        env = dict(os.environ)  # PGPASSWORD, PGPASSFILE, PGSSL* of the person running the import apply
+        # libpq's own variables of the person running the import apply (PGPASSFILE, PGSSL*, …); no other.
+        env = child_env(prefixes=("PG",))
         if "password" in self.params:
             env["PGPASSWORD"] = self.params["password"]
         return env
@@ -383,7 +385,7 @@ def embedded_server(stack: Stack, create: bool = True) -> Iterator[bool]:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - the embedded server's own command line
             postgres_argv(home.postgres_data, home.postgres_socket_dir, port, cfg.database.embedded.max_connections),
-            stdout=log, stderr=subprocess.STDOUT, **kwargs)
+            stdout=log, stderr=subprocess.STDOUT, env=child_env(), **kwargs)
     try:
         deadline = time.monotonic() + 60
         while True:

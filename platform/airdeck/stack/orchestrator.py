@@ -35,8 +35,9 @@ from airdeck.stack import applied, health, postgres, schema, valkey, warm, worke
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
-from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
+from airdeck.stack.supervisor import Program, Supervisor, render_config
 from airdeck.state import record
+from airdeck.state.childenv import airflow_env
 from airdeck.state.home import AirdeckHome
 
 LOG_TAIL_LINES = 25
@@ -212,18 +213,14 @@ class Stack:
         self.home.supervisor_conf.chmod(0o600)  # what runs as whom: for the stack's own user only
 
     def supervisor_env(self) -> dict[str, str]:
-        env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
-        # Airflow's environment tier of connections (e.g. logging.connection): every component resolves
-        # them as one-off commands do. Inherited through supervisord's environment, never written to a file.
-        env.update({key: value for key, value in os.environ.items() if key.startswith("AIRFLOW_CONN_")})
-        env[STACK_MARKER] = str(self.home.root)
-        return env
+        # The allow-list of every child (airdeck.state.childenv) with Airflow's environment tier of
+        # connections (e.g. logging.connection): every component resolves them as one-off commands do.
+        # Inherited through supervisord's environment, never written to a file.
+        return airflow_env({STACK_MARKER: str(self.home.root)})
 
     def cli_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-        if self.deployment.cli is not None:
-            env.update(self.deployment.cli.env)
-        return env
+        """The environment of a one-off Airflow command: the services' allow-list, the CLI component's own."""
+        return airflow_env(self.deployment.cli.env if self.deployment.cli is not None else None)
 
     # ------------------------------------------------------------------ up
     def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:

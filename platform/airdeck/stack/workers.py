@@ -21,6 +21,7 @@ from pathlib import Path
 from airdeck.plan.build import WORKER_SYSTEM_USER, worker_isolation_blocker
 from airdeck.plan.model import Deployment
 from airdeck.stack.errors import StackError
+from airdeck.state.childenv import child_env
 from airdeck.state.home import AirdeckHome
 
 
@@ -35,7 +36,7 @@ def ensure_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         pass
     result = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                            capture_output=True, text=True, check=False)
+                            capture_output=True, text=True, check=False, env=child_env())
     if result.returncode != 0 and "already exists" not in result.stderr:
         raise StackError(f"could not create the system user {name!r} the workers run as: "
                          f"{result.stderr.strip() or result.returncode}; create it (useradd --system {name}) "
