@@ -52,6 +52,7 @@ from airdeck.auth.rbac import LiveRoles
 from airdeck.auth.roles import DEFAULT_FILE as DEFAULT_ROLES_FILE
 from airdeck.auth.roles import load_roles
 from airdeck.config.auth import BUILTIN_ROLES
+from airdeck.config.masking import normalise_url
 from airdeck.errors import AirdeckError
 from airdeck.ops import migrate_args
 from airdeck.plan.build import airflow_bin
@@ -157,7 +158,10 @@ class Database:
             raise Airflow2ImportError(f"{what} must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE), "
                                       f"not {given}; airdeck imports Airflow 2 databases in PostgreSQL only")
         try:
-            params = {k: str(v) for k, v in conninfo_to_dict(libpq_url(url.strip())).items() if v is not None}
+            # Credentials up to the last "@" (airdeck.config.masking): a password holding "@" unencoded is
+            # the password, never part of the host libpq would try to resolve.
+            normal = libpq_url(normalise_url(url.strip()))
+            params = {k: str(v) for k, v in conninfo_to_dict(normal).items() if v is not None}
         except psycopg.ProgrammingError:
             # libpq's message repeats the URL, password included: not shown.
             raise Airflow2ImportError(f"{what}: {mask_url(url)} is not a valid PostgreSQL URL "

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from airdeck.config.masking import normalise_url
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
 from airdeck.plan.secrets import mask_url
@@ -56,7 +57,7 @@ class Database:
             return cls("127.0.0.1", port, postgres.SUPERUSER, postgres.DATABASE, store.read("database_password"),
                        {}, True, f"embedded PostgreSQL 127.0.0.1:{port}")
         raw = cfg.database.url.get_secret_value()
-        url = make_url(raw)
+        url = make_url(normalise_url(raw))  # credentials up to the last "@", as airdeck.config.masking reads them
         return cls(url.host or "localhost", url.port or 5432, url.username or "", url.database or "",
                    url.password or "", {k: str(v) for k, v in url.query.items()}, False, mask_url(raw))
 
