@@ -200,7 +200,7 @@ class Stack:
     def render(self) -> None:
         """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
-        workers.prepare(self.deployment, self.home, self.warn)
+        workers.prepare(self.deployment, self.home, self.warn, self.cfg.workers.run_as_root_reason)
         resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
         deployment = self.deployment
         specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]
@@ -623,6 +623,10 @@ class Stack:
     def _rotate_events(self) -> None:
         if self.home.events_log.exists():
             self.home.events_log.replace(self.home.events_log.with_suffix(".jsonl.1"))
+
+    def workers_as_root(self) -> bool:
+        """Whether the local workers run as root (allowed by workers.run_as_root_reason, see stack.workers)."""
+        return workers.isolation_warning(self.deployment, self.home) is not None
 
     def status(self) -> list[ServiceStatus]:
         running = self.supervisor.is_running()
