@@ -62,7 +62,8 @@ def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
 
 def root_refusal(warning: str) -> str:
     """Why ``airdeck up`` does not start workers as root, and exactly what to do."""
-    return (f"refusing to start the workers as root: {warning}. Or, to run them as root anyway, say why in "
+    reason = warning.removeprefix("the workers run as root, so ")
+    return (f"refusing to start the workers as root, where {reason}. Or, to run them as root anyway, say why in "
             "airdeck.yaml (./airdeck.yaml, or the file of --config / AIRDECK_CONFIG):\n"
             "  workers:\n    run_as_root_reason: \"<why task code may read the platform's secrets here>\"\n"
             "and run airdeck up again; or run airdeck as a regular user. Nothing was started.")
