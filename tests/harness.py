@@ -218,6 +218,11 @@ def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
         "observability": {"statsd": {"port": statsd}, "bridge": {"metrics_port": bridge},
                           "prometheus": {"port": prometheus}},
     }
+    if os.geteuid() == 0:
+        # Here the tests run as root with an interpreter under /root (pyenv), which the workers' own user
+        # cannot reach: airdeck refuses workers as root unless the configuration says why (a test that
+        # wants the isolated workers, or the refusal, sets up its own way; see tests/workerkeys).
+        config["workers"]["run_as_root_reason"] = "the test suite runs as root with an interpreter others cannot reach"
     config = deep_merge(config, extra or {})
     path = folder / "airdeck.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -86,6 +86,7 @@ FULL: dict[str, Any] = {
                       "grafana_url": "https://grafana.example.com", "bridge": {"mapping": F + "mapping.yml"}},
     "logging": {"remote": "s3://bucket/logs", "connection": "aws_logs", "endpoint": "http://127.0.0.1:9000"},
     "backup": {"schedule": "1d", "keep": 7, "folder": F + "backups", "passphrase_file": F + "pass"},
+    "workers": {"run_as_root_reason": "single-user VM"},
 }
 #: The alternatives FULL cannot hold at once: a bind template, git bundles, other Vault log-ins.
 OTHERS: dict[str, Any] = {

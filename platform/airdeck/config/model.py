@@ -180,6 +180,17 @@ class WorkersSettings(Section):
     log_server_port: Port = Field(
         8793, description="Log server port of the first worker; worker N uses this port + N - 1."
     )
+    run_as_root_reason: str | None = Field(
+        None, min_length=3, max_length=300,
+        description=(
+            "Local target, airdeck running as root: why the workers may run as root. Under root the workers "
+            "run as the system user airdeck-worker; when that user cannot reach the Python interpreter, "
+            "airdeck, the state folder or the DAG folder (e.g. pyenv's Python under /root), `airdeck up` "
+            "refuses to start them unless this says why they may run as root instead (task code then reads "
+            "every secret of the state folder). Shown by `airdeck status`. Unused when the workers' own user "
+            "can run them."
+        ),
+    )
 
     @model_validator(mode="after")
     def _idle_within_concurrency(self) -> WorkersSettings:
@@ -221,7 +232,10 @@ class AirflowSettings(Section):
         default_factory=dict,
         description=(
             "Further Airflow settings for every service, as {section: {key: value}}. "
-            "They win over airdeck's own values; secrets do not belong here."
+            "They win over airdeck's own values. The secrets airdeck sets itself (fernet_key, jwt_secret, "
+            "sql_alchemy_conn, broker_url, ...) are refused here; any other option Airflow counts as sensitive "
+            "(e.g. [sentry] sentry_dsn) is written only to the services' 0600 airflow.cfg, masked by config "
+            "render and up --dry-run and kept as a digest in run/applied.json (see docs/security.md)."
         ),
     )
 

@@ -10,7 +10,6 @@ credential helper (environment), never its command line, and every message is re
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from contextlib import nullcontext
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airdeck.dags.diagnose import describe, redact
+from airdeck.state.childenv import AIRFLOW_PREFIXES, GIT_NAMES, child_env
 
 GIT_BUNDLE = "airdeck.dags.bundle.GitBundle"
 TIMEOUT = 30
@@ -49,7 +49,7 @@ def check(name: str, kwargs: dict[str, Any]) -> ProbeResult:
         url = str(hook.repo_url or url)
         secrets = [getattr(hook, "auth_token", None), getattr(hook, "private_key_passphrase", None)]
     with hook.configure_hook_env() if hook is not None else nullcontext():
-        env = {**os.environ, **(hook.env if hook is not None else {}), "GIT_TERMINAL_PROMPT": "0"}
+        env = child_env(GIT_NAMES, extra={**(hook.env if hook is not None else {}), "GIT_TERMINAL_PROMPT": "0"})
         try:
             # `--`: whatever the URL holds, git reads it as the repository, never as an option
             done = subprocess.run(["git", "ls-remote", "--exit-code", "--", url, f"refs/heads/{branch}",
@@ -81,9 +81,7 @@ def main() -> int:
 
 def run_probe(overlay: dict[str, str], timeout: float = 300) -> list[ProbeResult]:
     """Run :func:`main` in a child with ``overlay`` (a component's environment) over this one's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(overlay)
-    env["GIT_TERMINAL_PROMPT"] = "0"
+    env = child_env(GIT_NAMES, AIRFLOW_PREFIXES, {**overlay, "GIT_TERMINAL_PROMPT": "0"})
     try:
         done = subprocess.run([sys.executable, "-m", "airdeck.dags.probe"], env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)

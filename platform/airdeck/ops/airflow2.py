@@ -52,6 +52,7 @@ from airdeck.auth.rbac import LiveRoles
 from airdeck.auth.roles import DEFAULT_FILE as DEFAULT_ROLES_FILE
 from airdeck.auth.roles import load_roles
 from airdeck.config.auth import BUILTIN_ROLES
+from airdeck.config.masking import normalise_url
 from airdeck.errors import AirdeckError
 from airdeck.ops import migrate_args
 from airdeck.plan.build import airflow_bin
@@ -61,6 +62,7 @@ from airdeck.secrets import fernet as fernet_mod
 from airdeck.stack import postgres
 from airdeck.stack.orchestrator import Stack
 from airdeck.stack.ports import check_ports_free
+from airdeck.state.childenv import child_env
 
 #: Oldest Airflow 2 release whose database airdeck imports (the issue's range; Airflow 3.3's own chain
 #: starts at 2.6.2's squashed revision).
@@ -156,7 +158,10 @@ class Database:
             raise Airflow2ImportError(f"{what} must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE), "
                                       f"not {given}; airdeck imports Airflow 2 databases in PostgreSQL only")
         try:
-            params = {k: str(v) for k, v in conninfo_to_dict(libpq_url(url.strip())).items() if v is not None}
+            # Credentials up to the last "@" (airdeck.config.masking): a password holding "@" unencoded is
+            # the password, never part of the host libpq would try to resolve.
+            normal = libpq_url(normalise_url(url.strip()))
+            params = {k: str(v) for k, v in conninfo_to_dict(normal).items() if v is not None}
         except psycopg.ProgrammingError:
             # libpq's message repeats the URL, password included: not shown.
             raise Airflow2ImportError(f"{what}: {mask_url(url)} is not a valid PostgreSQL URL "
@@ -175,7 +180,8 @@ class Database:
 
     def env(self) -> dict[str, str]:
         """The environment of a pg_dump/pg_restore child: the password, never in its argv."""
-        env = dict(os.environ)  # PGPASSWORD, PGPASSFILE, PGSSL* of the person running the import apply
+        # libpq's own variables of the person running the import apply (PGPASSFILE, PGSSL*, …); no other.
+        env = child_env(prefixes=("PG",))
         if "password" in self.params:
             env["PGPASSWORD"] = self.params["password"]
         return env
@@ -383,7 +389,7 @@ def embedded_server(stack: Stack, create: bool = True) -> Iterator[bool]:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - the embedded server's own command line
             postgres_argv(home.postgres_data, home.postgres_socket_dir, port, cfg.database.embedded.max_connections),
-            stdout=log, stderr=subprocess.STDOUT, **kwargs)
+            stdout=log, stderr=subprocess.STDOUT, env=child_env(), **kwargs)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from airdeck.errors import AirdeckError
+from airdeck.state.childenv import child_env
 
 #: The Airflow 3 rules run, stable and preview (see the module docstring).
 RULES: tuple[str, ...] = ("AIR301", "AIR302", "AIR303", "AIR304", "AIR311", "AIR312", "AIR321")
@@ -124,7 +125,7 @@ def _run_ruff(args: list[str], cwd: Path | None = None) -> subprocess.CompletedP
     try:
         return subprocess.run(  # noqa: S603 - the ruff binary of the installed package, fixed arguments
             [ruff_binary(), *args], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-            check=False,
+            check=False, env=child_env(),
         )
     except subprocess.TimeoutExpired as exc:
         raise DagCheckError(f"ruff did not finish checking within {TIMEOUT_SECONDS} s; "

@@ -22,11 +22,13 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from airdeck.config.masking import normalise_url
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
 from airdeck.plan.secrets import mask_url
 from airdeck.plan.servers import postgres_bin_dir, postgres_user
 from airdeck.stack import postgres
+from airdeck.state.childenv import child_env
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import SecretStore
 
@@ -55,7 +57,7 @@ class Database:
             return cls("127.0.0.1", port, postgres.SUPERUSER, postgres.DATABASE, store.read("database_password"),
                        {}, True, f"embedded PostgreSQL 127.0.0.1:{port}")
         raw = cfg.database.url.get_secret_value()
-        url = make_url(raw)
+        url = make_url(normalise_url(raw))  # credentials up to the last "@", as airdeck.config.masking reads them
         return cls(url.host or "localhost", url.port or 5432, url.username or "", url.database or "",
                    url.password or "", {k: str(v) for k, v in url.query.items()}, False, mask_url(raw))
 
@@ -91,8 +93,7 @@ class Database:
         return args
 
     def client_env(self, passfile: Path) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["PGPASSFILE"] = str(passfile)
+        env = child_env(extra={"PGPASSFILE": str(passfile)})  # none of the caller's PG* nor its secrets
         for key, value in self.options.items():
             if key in _LIBPQ_OPTIONS:
                 env[_LIBPQ_OPTIONS[key]] = value
@@ -120,7 +121,7 @@ _LIBPQ_OPTIONS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslce
 
 def tool_major(binary: Path) -> int | None:
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False,
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False, env=child_env(),
                              timeout=30).stdout
     except OSError:
         return None
@@ -232,7 +233,7 @@ def temporary_server(cfg: AirdeckConfig, home: AirdeckHome) -> Iterator[None]:
                "-c max_connections=50")
     ctl = str(postgres_bin_dir() / "pg_ctl")
     started = subprocess.run([ctl, "start", "-D", str(home.postgres_data), "-w", "-t", "120", "-o", options,
-                              "-l", str(log)], capture_output=True, text=True, check=False, **kwargs)
+                              "-l", str(log)], capture_output=True, text=True, check=False, env=child_env(), **kwargs)
     if started.returncode != 0:
         try:
             last = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:])
@@ -245,4 +246,4 @@ def temporary_server(cfg: AirdeckConfig, home: AirdeckHome) -> Iterator[None]:
         yield
     finally:
         subprocess.run([ctl, "stop", "-D", str(home.postgres_data), "-m", "fast", "-w", "-t", "120"],
-                       capture_output=True, text=True, check=False, **kwargs)
+                       capture_output=True, text=True, check=False, env=child_env(), **kwargs)

@@ -58,12 +58,13 @@ class FileSpec:
 
     ``secrets`` names the secrets substituted for ``@@secret:NAME@@`` placeholders in ``content``
     (``quote="json"`` escapes each value as a JSON string body, ``"ini"`` doubles ``%`` as
-    configparser wants); a file with secrets is written 0600."""
+    configparser wants, ``"valkey"`` escapes it for a double-quoted argument of valkey.conf); a file with
+    secrets is written 0600."""
 
     path: str
     content: str
     secrets: tuple[SecretRef, ...] = ()
-    quote: Literal["raw", "json", "ini"] = "raw"
+    quote: Literal["raw", "json", "ini", "valkey"] = "raw"
     mode: int = 0o644
     owner: str | None = None  # the user that reads it, when not the one airdeck runs as (file and folder chown-ed)
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from airdeck.config.airflow_options import masked as mask_sensitive
 from airdeck.errors import AirdeckError
 from airdeck.plan.model import Component, FileSpec, SecretRef, SecretSetting, Settings, placeholder
 from airdeck.state.secrets import write_private
@@ -66,8 +67,27 @@ def fill(spec: FileSpec, resolve: Callable[[str], str]) -> str:
             if "\n" in value or "\r" in value:
                 raise RenderError(f"secret {ref.name!r} contains a line break and cannot go into {spec.path}")
             value = value.replace("%", "%%")
+        elif spec.quote == "valkey":
+            value = valkey_quoted_body(value)
         text = text.replace(placeholder(ref.name), value)
     return text
+
+
+def valkey_quoted_body(value: str) -> str:
+    """``value`` as the body of a double-quoted valkey.conf argument: printable ASCII as it is, ``"`` and
+    ``\\`` escaped, every other byte (line breaks, control characters, UTF-8) as ``\\xHH``, which valkey's
+    argument splitter (``sdssplitargs``) reads back byte for byte. Nothing in it can end the argument or
+    the line, so a password cannot add a directive."""
+    out = []
+    for byte in value.encode("utf-8"):
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
 
 
 def materialise(spec: FileSpec, resolve: Callable[[str], str], root: Path | None = None) -> Path:
@@ -108,5 +128,7 @@ def _give(path: Path, owner: str) -> None:
 
 
 def masked_settings(component: Component, masked: Callable[[str], str]) -> Settings:
-    """The component's Airflow settings with every secret shown masked."""
-    return with_secrets(component.settings, component.secret_settings, lambda ref: ref.apply(masked(ref.name)))
+    """The component's Airflow settings with every secret shown masked: the secret settings, and every
+    option Airflow counts as sensitive given in ``airflow.extra_config``."""
+    return with_secrets(mask_sensitive(component.settings), component.secret_settings,
+                        lambda ref: ref.apply(masked(ref.name)))

@@ -75,7 +75,7 @@ def valkey_config(endpoints: Endpoints, home: AirdeckHome) -> FileSpec:
         'logfile ""',
     ]
     return FileSpec(str(home.valkey_dir / "valkey.conf"), "\n".join(lines) + "\n",
-                    secrets=(SecretRef("broker_password"),), mode=0o600)
+                    secrets=(SecretRef("broker_password"),), quote="valkey", mode=0o600)
 
 
 def valkey(endpoints: Endpoints, home: AirdeckHome) -> Component:

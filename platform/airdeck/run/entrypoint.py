@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from airdeck import concerns
+from airdeck.config.masking import normalise_url
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
 from airdeck.plan.build import airflow_bin
@@ -137,7 +138,9 @@ def resolver_for(cfg: AirdeckConfig, home: AirdeckHome, target: Target, secrets_
 
     def base(name: str) -> str:
         try:
-            return read_mounted(folder, name)
+            value = read_mounted(folder, name)
+            # A mounted URL's credentials run to its last "@" (airdeck.config.masking), as in airdeck.yaml.
+            return normalise_url(value) if name in ("database_url", "broker_url") else value
         except KeyError:
             if type(store).__name__ == "VaultSecretStore" and name in ("fernet_key", "jwt_secret", "api_secret_key"):
                 return store.get(name)  # secrets.vault.platform_secrets: read from Vault

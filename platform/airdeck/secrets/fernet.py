@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken
 
+from airdeck.config.masking import normalise_url, url_password, variants
 from airdeck.errors import AirdeckError
 from airdeck.plan.concern import Runtime
 from airdeck.plan.secrets import mask_url
@@ -107,12 +107,9 @@ def _plain_url(url: str) -> str:
 
 
 def _url_secrets(url: str) -> list[str]:
-    """The password of a URL, as written and decoded, so that output can be scrubbed of it."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return []
-    return [password, unquote(password)] if password else []
+    """The password of a URL (up to its last "@"), in every form it may take in text, to scrub output of it."""
+    password = url_password(url)
+    return sorted(variants(password)) if password else []
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
@@ -125,7 +122,7 @@ def connect(runtime: Runtime) -> psycopg.Connection[Any]:
     """A connection to the metadata database; an error names the database with its password masked."""
     url = runtime.secret("database_url")
     try:
-        return psycopg.connect(_plain_url(url), connect_timeout=5)
+        return psycopg.connect(_plain_url(normalise_url(url)), connect_timeout=5)
     except psycopg.Error as exc:
         text = str(exc).strip()
         first = _scrub(text.splitlines()[0], _url_secrets(url)) if text else type(exc).__name__

@@ -5,7 +5,8 @@
 and restarts only the components whose plan differs. The record holds no secret: each component is
 kept as keyed digests (HMAC-SHA256 with a random 0600 key of this home) of its argv, environment,
 settings, files and probe, computed with secrets resolved, so a rotated secret counts as a change;
-the non-secret Airflow settings are kept as they are, so a change can be named key by key.
+the Airflow settings are kept as they are, so a change can be named key by key, except the options
+Airflow counts as sensitive (:mod:`airdeck.config.airflow_options`), kept as keyed digests too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airdeck.config.airflow_options import MASK, digested, is_sensitive
 from airdeck.plan.model import Component, Deployment, Probe, SecretRef
 from airdeck.plan.render import fill, with_secrets
 from airdeck.state.home import AirdeckHome
@@ -107,7 +109,7 @@ def fingerprint(comp: Component, shared: str, key: bytes, resolve: Callable[[str
     if probe is not None:
         recorded = {"kind": probe.kind, "url": probe.url, "detail": probe.detail, "ca_file": probe.ca_file,
                     "secret": {"name": probe.secret.name, "template": probe.secret.template} if probe.secret else None}
-    return Fingerprint(aspects, {s: dict(o) for s, o in comp.settings.items()}, recorded)
+    return Fingerprint(aspects, digested(comp.settings, key), recorded)
 
 
 def fingerprints(deployment: Deployment, home: AirdeckHome, resolve: Callable[[str], str]) -> dict[str, Fingerprint]:
@@ -153,6 +155,9 @@ def changed_settings(old: Fingerprint, new: Fingerprint) -> list[str]:
         before, after = old.settings.get(section, {}), new.settings.get(section, {})
         for key in sorted(set(before) | set(after)):
             if before.get(key) != after.get(key):
+                if is_sensitive(section, key) or MASK in (before.get(key, ""), after.get(key, "")):
+                    out.append(f"[{section}] {key}: changed (a secret, not shown)")
+                    continue
                 out.append(f"[{section}] {key}: {before.get(key, '(unset)')} → {after.get(key, '(unset)')}")
     return out
 

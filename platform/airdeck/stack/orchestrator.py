@@ -35,8 +35,9 @@ from airdeck.stack import applied, health, postgres, schema, valkey, warm, worke
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
-from airdeck.stack.supervisor import PASSTHROUGH_ENV, Program, Supervisor, render_config
+from airdeck.stack.supervisor import Program, Supervisor, render_config
 from airdeck.state import record
+from airdeck.state.childenv import airflow_env
 from airdeck.state.home import AirdeckHome
 from airdeck.terminal import inert
 
@@ -200,7 +201,7 @@ class Stack:
     def render(self) -> None:
         """Write every file of the plan (secrets resolved, 0600 where they hold one) and supervisord.conf."""
         self.home.ensure()
-        workers.prepare(self.deployment, self.home, self.warn)
+        workers.prepare(self.deployment, self.home, self.warn, self.cfg.workers.run_as_root_reason)
         resolve = concerns.resolver(self.cfg, self.home, self.secrets, generate=True)
         deployment = self.deployment
         specs = [*deployment.files, *(deployment.cli.files if deployment.cli else ())]
@@ -213,18 +214,14 @@ class Stack:
         self.home.supervisor_conf.chmod(0o600)  # what runs as whom: for the stack's own user only
 
     def supervisor_env(self) -> dict[str, str]:
-        env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
-        # Airflow's environment tier of connections (e.g. logging.connection): every component resolves
-        # them as one-off commands do. Inherited through supervisord's environment, never written to a file.
-        env.update({key: value for key, value in os.environ.items() if key.startswith("AIRFLOW_CONN_")})
-        env[STACK_MARKER] = str(self.home.root)
-        return env
+        # The allow-list of every child (airdeck.state.childenv) with Airflow's environment tier of
+        # connections (e.g. logging.connection): every component resolves them as one-off commands do.
+        # Inherited through supervisord's environment, never written to a file.
+        return airflow_env({STACK_MARKER: str(self.home.root)})
 
     def cli_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-        if self.deployment.cli is not None:
-            env.update(self.deployment.cli.env)
-        return env
+        """The environment of a one-off Airflow command: the services' allow-list, the CLI component's own."""
+        return airflow_env(self.deployment.cli.env if self.deployment.cli is not None else None)
 
     # ------------------------------------------------------------------ up
     def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:
@@ -627,6 +624,10 @@ class Stack:
     def _rotate_events(self) -> None:
         if self.home.events_log.exists():
             self.home.events_log.replace(self.home.events_log.with_suffix(".jsonl.1"))
+
+    def workers_as_root(self) -> bool:
+        """Whether the local workers run as root (allowed by workers.run_as_root_reason, see stack.workers)."""
+        return workers.isolation_warning(self.deployment, self.home) is not None
 
     def status(self) -> list[ServiceStatus]:
         running = self.supervisor.is_running()

@@ -21,6 +21,7 @@ from airdeck.plan.servers import POSTGRES_SYSTEM_USER as SYSTEM_USER
 from airdeck.plan.servers import postgres_bin_dir as bin_dir
 from airdeck.plan.servers import postgres_user as run_as_user
 from airdeck.stack.errors import ExternalServiceError, StackError
+from airdeck.state.childenv import child_env
 from airdeck.state.home import open_folder
 
 SUPERUSER = "airflow"
@@ -32,7 +33,7 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        SYSTEM_USER], check=True, capture_output=True, text=True)
+                        SYSTEM_USER], check=True, capture_output=True, text=True, env=child_env())
         return pwd.getpwnam(SYSTEM_USER)
 
 
@@ -70,7 +71,7 @@ def _unsearchable(folders: list[Path], user: pwd.struct_passwd) -> Path | None:
     ordered = sorted(folders, key=lambda p: len(p.parts))
     script = 'for d in "$@"; do [ -x "$d" ] || { printf "%s" "$d"; exit 1; }; done'
     result = subprocess.run(["/bin/sh", "-c", script, "sh", *map(str, ordered)], capture_output=True, text=True,
-                            check=False, user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+                            check=False, env=child_env(), user=user.pw_uid, group=user.pw_gid, extra_groups=[])
     return Path(result.stdout) if result.returncode != 0 and result.stdout else None
 
 
@@ -110,7 +111,7 @@ def prepare(data_dir: Path, socket_dir: Path, password: str, within: Path | None
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             _make_traversable(data_dir.parent, within, entry)
             kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(), **kwargs)
     if result.returncode != 0:
         shutil.rmtree(data_dir, ignore_errors=True)
         raise StackError(f"initdb failed for {data_dir}: {result.stderr.strip()[-800:]}")

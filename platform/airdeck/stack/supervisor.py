@@ -21,10 +21,6 @@ from supervisor.xmlrpc import SupervisorTransport
 from airdeck.stack.errors import StackError
 from airdeck.state.home import AirdeckHome
 
-#: Environment variables passed from the caller to supervisord (and so to every service). PYTHONPATH:
-#: services run the same airdeck code as the command that started them (a checkout on PYTHONPATH).
-PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR", "PYTHONPATH")
-
 
 @dataclass
 class Program:

@@ -5,8 +5,9 @@ created here once) if that user can reach the Python interpreter, airdeck, the s
 folder. Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
 state folder's root, ``logs/`` and ``services/`` become search-only for others; everything else under
 ``$AIRDECK_HOME`` (secrets, the other components' files, ``run/``) stays private to root. When a folder
-on the way blocks it, workers run as root and ``airdeck up`` says which folder and how to fix it. As a
-normal user there is no second user to switch to (docs/security.md says what that means).
+on the way blocks it, ``airdeck up`` refuses to start them (naming the folder and the ways out) unless
+``workers.run_as_root_reason`` says why they may run as root; ``airdeck status`` then shows that reason.
+As a normal user there is no second user to switch to (docs/security.md says what that means).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from airdeck.plan.build import WORKER_SYSTEM_USER, worker_isolation_blocker
 from airdeck.plan.model import Deployment
 from airdeck.stack.errors import StackError
+from airdeck.state.childenv import child_env
 from airdeck.state.home import AirdeckHome
 
 
@@ -35,7 +37,7 @@ def ensure_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         pass
     result = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                            capture_output=True, text=True, check=False)
+                            capture_output=True, text=True, check=False, env=child_env())
     if result.returncode != 0 and "already exists" not in result.stderr:
         raise StackError(f"could not create the system user {name!r} the workers run as: "
                          f"{result.stderr.strip() or result.returncode}; create it (useradd --system {name}) "
@@ -44,7 +46,7 @@ def ensure_user(name: str) -> pwd.struct_passwd:
 
 
 def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
-    """What to tell a root user whose workers run as root, and why; None when they do not."""
+    """What to tell a root user whose workers would run as root, and why; None when they would not."""
     if os.geteuid() != 0 or deployment.target != "local":
         return None
     workers = [c for c in deployment.components if c.kind == "worker"]
@@ -58,11 +60,25 @@ def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
             "them under folders others can search")
 
 
-def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None] | None = None) -> None:
-    """Create the workers' user and give it what it needs: the task log folder (its own) and a way in."""
+def root_refusal(warning: str) -> str:
+    """Why ``airdeck up`` does not start workers as root, and exactly what to do."""
+    reason = warning.removeprefix("the workers run as root, so ")
+    return (f"refusing to start the workers as root, where {reason}. Or, to run them as root anyway, say why in "
+            "airdeck.yaml (./airdeck.yaml, or the file of --config / AIRDECK_CONFIG):\n"
+            "  workers:\n    run_as_root_reason: \"<why task code may read the platform's secrets here>\"\n"
+            "and run airdeck up again; or run airdeck as a regular user. Nothing was started.")
+
+
+def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None] | None = None,
+            root_reason: str | None = None) -> None:
+    """Create the workers' user and give it what it needs: the task log folder (its own) and a way in.
+
+    Workers that would run as root stop here (before anything starts) unless ``root_reason`` is given."""
     warning = isolation_warning(deployment, home)
+    if warning and not root_reason:
+        raise StackError(root_refusal(warning))
     if warning and say is not None:
-        say(warning)
+        say(f"{warning}; they run as root because workers.run_as_root_reason says: {root_reason}")
     for name in sorted(worker_users(deployment)):
         entry = ensure_user(name)
         # airdeck's own folders on the way: search only (nothing listable); each service's folder, the

@@ -12,7 +12,6 @@ there stops what was started and ``airdeck up`` exits non-zero.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from airdeck.errors import AirdeckError
 from airdeck.plan.build import API_SERVER
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.model import Component, Settings
+from airdeck.state.childenv import airflow_env
 from airdeck.state.home import AirdeckHome
 from airdeck.tasklogs import settings as task_settings
 
@@ -71,11 +71,9 @@ def check_destination(runtime: Runtime) -> None:
     if location is None:
         return
     cli = runtime.deployment.cli
-    # The environment of a one-off Airflow command of this platform: the caller's (AIRFLOW_CONN_* included,
-    # as the components get them) without stray AIRFLOW__ settings, plus the CLI component's own.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    if cli is not None:
-        env.update(cli.env)
+    # The environment of a one-off Airflow command of this platform: what the components get (the allow-list
+    # of airdeck.state.childenv, AIRFLOW_CONN_* included), plus the CLI component's own.
+    env = airflow_env(cli.env if cli is not None else None)
     argv = [sys.executable, "-m", "airdeck.tasklogs.probe", "--conn-id", task_settings.conn_id(cfg)]
     if location.account:
         argv += ["--account", location.account]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from airdeck.auth.roles import DEFAULT_FILE as DEFAULT_ROLES_FILE
 from airdeck.cli.context import CliContext
 from airdeck.cli.results import Document, Note, Result, Text
+from airdeck.config.masking import url_password
 from airdeck.ops.airflow2 import ImportResult, import_airflow2
 
 if TYPE_CHECKING:
@@ -44,10 +44,7 @@ def register(sub: Subcommands) -> None:
 
 
 def _password_in(url: str) -> bool:
-    try:
-        return bool(urlsplit(url).password)
-    except ValueError:
-        return False
+    return bool(url_password(url))
 
 
 def report_lines(result: ImportResult) -> list[str]:

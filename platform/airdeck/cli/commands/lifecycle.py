@@ -90,7 +90,9 @@ def show_status(ctx: CliContext) -> Result:
         reports, _ = gather(stack.cfg, stack.secret("database_url"))  # failing bundles, import errors
         dag_notes = import_error_notes(reports)
         table = replace(table, extra={**table.extra, "dag_bundles": [r.as_dict() for r in reports]})
-    return Result.of(table, *dag_notes, exit_code=0 if healthy else 1, as_json=ctx.args.json)
+    root = [Note(f"the workers run as root (workers.run_as_root_reason: {stack.cfg.workers.run_as_root_reason}); "
+                 "task code can read the state folder's secrets", "warn")] if stack.workers_as_root() else []
+    return Result.of(table, *dag_notes, *root, exit_code=0 if healthy else 1, as_json=ctx.args.json)
 
 
 CHANGE_COLUMNS = (
