@@ -129,12 +129,15 @@ ACCEPTED = "250 Message accepted for delivery"
 @dataclass
 class _Handler:
     """Accepts every message, or answers DATA with ``reply`` (e.g. "451 …", "550 …"), or, while ``hanging``,
-    never answers DATA. ``attempts`` counts the DATA commands received."""
+    never answers DATA. ``attempts`` counts the DATA commands received. With ``hold`` set, an accepted
+    message is recorded, ``received`` is set, and the 250 answer waits until ``hold`` is set."""
 
     messages: list[Message] = field(default_factory=list)
     reply: str = ACCEPTED
     hanging: bool = False
     attempts: int = 0
+    hold: threading.Event | None = None
+    received: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
         self.attempts += 1
@@ -147,6 +150,11 @@ class _Handler:
         message = message_from_bytes(envelope.original_content or envelope.content)
         message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
         self.messages.append(message)
+        hold = self.hold
+        if hold is not None:
+            self.received.set()
+            while not hold.is_set():
+                await asyncio.sleep(0.02)
         return self.reply
 
 
@@ -165,6 +173,8 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.handler.hanging = False
+        if self.handler.hold is not None:
+            self.handler.hold.set()
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
