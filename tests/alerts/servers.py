@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -29,13 +30,25 @@ class SlackPost:
         return json.dumps(self.body)
 
 
+#: What Slack answers with each error status (https://api.slack.com/messaging/webhooks#handling_errors).
+SLACK_ERRORS = {400: b"invalid_payload", 403: b"invalid_token", 404: b"no_service", 410: b"channel_is_archived",
+                429: b"rate_limited", 500: b"internal_error", 503: b"service_unavailable"}
+
+
 class SlackReceiver:
-    """Speaks Slack's incoming-webhook contract: POST JSON → 200 "ok". ``mode`` may be ok, error (500) or hang."""
+    """Speaks Slack's incoming-webhook contract: POST JSON → 200 "ok".
+
+    ``mode`` may be "ok", "error" (500), "hang" (no answer for 30 s) or an HTTP status from
+    :data:`SLACK_ERRORS` (answered with Slack's body for it; 429 with ``Retry-After``). With ``hold`` set,
+    an accepted post is recorded, ``received`` is set, and the "ok" answer waits until ``hold`` is set.
+    """
 
     def __init__(self) -> None:
         self.posts: list[SlackPost] = []
         self.attempts = 0
-        self.mode = "ok"
+        self.mode: str | int = "ok"
+        self.hold: threading.Event | None = None
+        self.received = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
@@ -52,9 +65,12 @@ class SlackReceiver:
                 if mode == "hang":
                     time.sleep(30)
                     return
-                if mode == "error":
-                    body = b"internal_error"
-                    self.send_response(500)
+                if mode == "error" or isinstance(mode, int):
+                    status = 500 if mode == "error" else int(mode)
+                    body = SLACK_ERRORS.get(status, b"error")
+                    self.send_response(status)
+                    if status == 429:
+                        self.send_header("Retry-After", "1")
                 else:
                     try:
                         data = json.loads(raw)
@@ -66,6 +82,10 @@ class SlackReceiver:
                     else:
                         with receiver.lock:
                             receiver.posts.append(SlackPost(self.path, data, time.time()))
+                            hold = receiver.hold
+                        if hold is not None:
+                            receiver.received.set()
+                            hold.wait(60)
                         body = b"ok"
                         self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -90,19 +110,45 @@ class SlackReceiver:
             return [p for p in self.posts if p.path == path]
 
     def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         self.server.shutdown()
         self.server.server_close()
 
 
+ACCEPTED = "250 Message accepted for delivery"
+
+
 @dataclass
 class _Handler:
+    """Accepts every message, or answers DATA with ``reply`` (e.g. "451 …", "550 …"), or, while ``hanging``,
+    never answers DATA. ``attempts`` counts the DATA commands received. With ``hold`` set, an accepted
+    message is recorded, ``received`` is set, and the 250 answer waits until ``hold`` is set."""
+
     messages: list[Message] = field(default_factory=list)
+    reply: str = ACCEPTED
+    hanging: bool = False
+    attempts: int = 0
+    hold: threading.Event | None = None
+    received: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        self.attempts += 1
+        if self.hanging:
+            while self.hanging:
+                await asyncio.sleep(0.05)
+            return "421 4.4.2 timed out"  # the client gave up long ago: this attempt delivers nothing
+        if not self.reply.startswith("250"):
+            return self.reply
         message = message_from_bytes(envelope.original_content or envelope.content)
         message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
         self.messages.append(message)
-        return "250 Message accepted for delivery"
+        hold = self.hold
+        if hold is not None:
+            self.received.set()
+            while not hold.is_set():
+                await asyncio.sleep(0.02)
+        return self.reply
 
 
 class SmtpServer:
@@ -119,6 +165,9 @@ class SmtpServer:
         self.controller.start()
 
     def stop(self) -> None:
+        self.handler.hanging = False
+        if self.handler.hold is not None:
+            self.handler.hold.set()
         if self.controller is not None:
             self.controller.stop()
             self.controller = None

@@ -11,6 +11,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,19 +153,36 @@ def test_routing_by_tag_reaches_only_that_teams_channel(env: Env) -> None:
     assert env.mails("@example.com", "alert_team_b") == []
 
 
-def test_sla_alert_once_before_the_late_run_ends_and_none_for_the_on_time_run(env: Env) -> None:
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_sla_alert_once_before_the_late_run_ends_and_none_for_the_on_time_run(env: Env, record_property) -> None:  # type: ignore[no-untyped-def]
     stack = env.stack
     late, on_time = env.runs["sla_late"], env.runs["sla_on_time"]
-    post = wait_until(lambda: env.posts("/a", late), 180, "the SLA alert")[0]
-    run = stack.api("GET", f"/dags/alert_sla/dagRuns/{late}").json()
+    post = wait_until(lambda: env.posts("/a", late), 600, "the SLA alert")[0]
     assert "SLA missed" in post.text
-    # Delivered while the 90 s run was still going (or at least before it ended).
-    assert run["state"] == "running" or post.at < time.time() - 1
     assert stack.wait_for_run("alert_sla", late) == "success"
     assert stack.wait_for_run("alert_sla", on_time) == "success"
-    time.sleep(10)
+    # Delivered before the 90 s run ended: the receiver's clock (same machine) against the run's end_date.
+    late_run = stack.api("GET", f"/dags/alert_sla/dagRuns/{late}").json()
+    late_end = _seconds(late_run["end_date"])
+    assert post.at < late_end, (post.at, late_run)
+    record_property("sla_alert_before_run_end_seconds", round(late_end - post.at, 1))
+    time.sleep(10)  # several dispatcher polls: a second message would show now
     assert len(env.posts("/a", late)) == 1 and len(env.mails("team-a@example.com", late)) == 1
-    assert env.posts("/a", on_time) == [] and env.mails("team-a@example.com", on_time) == []
+    # The 3 s run is on time only if it ended within 30 s of being queued (the SLA's reference): how long
+    # it took on this machine is recorded; the alert must follow what Airflow saw, either way.
+    run = stack.api("GET", f"/dags/alert_sla/dagRuns/{on_time}").json()
+    took = _seconds(run["end_date"]) - _seconds(run["queued_at"])
+    record_property("sla_on_time_run_queued_to_end_seconds", round(took, 1))
+    alerts = (len(env.posts("/a", on_time)), len(env.mails("team-a@example.com", on_time)))
+    if took < 30 - 2:
+        assert alerts == (0, 0), (took, alerts)
+    elif took > 30 + 2:  # the machine was so slow that the run really missed its SLA
+        assert alerts == (1, 1), (took, alerts)
+    else:  # within 2 s of the deadline: ending and the deadline firing race inside Airflow
+        assert alerts in ((0, 0), (1, 1)), (took, alerts)
 
 
 def test_outage_of_slack_and_smtp_with_a_dispatcher_restart_delivers_exactly_once(env: Env) -> None:

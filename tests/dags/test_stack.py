@@ -25,11 +25,14 @@ T = TypeVar("T")
 TOKEN = "tok-9f8e7d6c5b4a-never-shown"
 REFRESH = 5
 
+# `first` waits for the file named by the run's conf "gate" (if any): the test holds a run there until the
+# dag-processor has the next commit, whatever the machine's load.
 VERSIONED = '''
+import os
 import time
 from datetime import datetime
 
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_current_context, task
 
 VALUE = "{value}"
 
@@ -38,7 +41,9 @@ VALUE = "{value}"
 def bundle_versioned():
     @task
     def first():
-        time.sleep(25)
+        gate = (get_current_context()["dag_run"].conf or {{}}).get("gate")
+        while gate and not os.path.exists(gate):
+            time.sleep(0.2)
 
     @task
     def second():
@@ -154,24 +159,30 @@ def test_up_names_each_broken_bundle_without_secrets(env: Env) -> None:
     assert TOKEN not in out
 
 
-def test_a_run_keeps_its_commit_after_a_push(env: Env) -> None:
+def test_a_run_keeps_its_commit_after_a_push(env: Env, tmp_path: Path) -> None:
     stack = env.stack
     first_commit = wait_until(lambda: env.bundles()["team-a"].get("version"), 120, "team-a's first version")
-    run_a = stack.trigger("bundle_versioned")
-    wait_until(lambda: any(t["task_id"] == "first" and t["state"] == "running"
-                           for t in stack.task_instances("bundle_versioned", run_a)), 180, "task first running")
-    commit_b = env.git.commit(env.team_a, {"dags/versioned.py": VERSIONED.format(value="B-VALUE-2")}, "B")
-    assert commit_b != first_commit
-    wait_until(lambda: env.bundles()["team-a"].get("version") == commit_b, 60, "the dag-processor on commit B")
-    states = {t["task_id"]: t["state"] for t in stack.task_instances("bundle_versioned", run_a)}
-    assert states["second"] in (None, "scheduled", "queued", "none"), states  # B landed before `second` started
+    gate = tmp_path / "gate"
+    run_a = stack.trigger("bundle_versioned", {"gate": str(gate)})
+    try:
+        wait_until(lambda: any(t["task_id"] == "first" and t["state"] == "running"
+                               for t in stack.task_instances("bundle_versioned", run_a)), 600, "task first running")
+        commit_b = env.git.commit(env.team_a, {"dags/versioned.py": VERSIONED.format(value="B-VALUE-2")}, "B")
+        assert commit_b != first_commit
+        wait_until(lambda: env.bundles()["team-a"].get("version") == commit_b, 300, "the dag-processor on commit B")
+        wait_until(lambda: stack.api("GET", "/dags/bundle_versioned/dagVersions",
+                                     params={"order_by": "-version_number"})
+                   .json()["dag_versions"][0]["bundle_version"] == commit_b, 300, "a DAG version on commit B")
+        states = {t["task_id"]: t["state"] for t in stack.task_instances("bundle_versioned", run_a)}
+        assert states["first"] == "running", states  # held at the gate: B landed before `second` could start
+        assert states["second"] in (None, "scheduled", "queued", "none"), states
+    finally:
+        gate.touch()  # let the run go on (also when the test failed above)
     assert stack.wait_for_run("bundle_versioned", run_a) == "success"
     assert env.xcom(run_a, "second") == "A-VALUE-1"
     run = stack.api("GET", f"/dags/bundle_versioned/dagRuns/{run_a}").json()
     assert run["bundle_version"] == first_commit
     # the DAG now shows B's code; a new run runs it
-    wait_until(lambda: stack.api("GET", "/dags/bundle_versioned/dagVersions", params={"order_by": "-version_number"})
-               .json()["dag_versions"][0]["bundle_version"] == commit_b, 60, "a DAG version on commit B")
     run_b = stack.trigger("bundle_versioned")
     assert stack.wait_for_run("bundle_versioned", run_b) == "success"
     assert env.xcom(run_b, "second") == "B-VALUE-2"

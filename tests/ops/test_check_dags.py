@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airdeck.ops.check_dags import RULES, DagCheckError, check_dags
 
 from tests.cli.helpers import PLATFORM, run
+
+NOBODY = 65534  # uid and gid of the user nobody (Debian)
 
 # Airflow 2 DAG code; the comment at the end of a line names the rules that must report that line (ruff
 # reports a moved name where it is used, not where it is imported).
@@ -146,15 +153,59 @@ def test_files_that_cannot_be_read_or_parsed_are_findings(tmp_path: Path) -> Non
     assert "UTF-8" in next(f.message for f in report.findings if f.file == "latin1.py")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_a_file_without_read_permission_is_a_finding(tmp_path: Path) -> None:
-    dags = write(tmp_path / "dags", {"secret.py": AIRFLOW3_DAG})
-    (dags / "secret.py").chmod(0)
+def as_nobody(call: Callable[[], Any]) -> Any:
+    """``call()`` in a forked child that runs as the user nobody when we are root (CI), else right here.
+
+    The child inherits the modules already imported (the interpreter's own files under /root are not
+    readable by nobody); its result or exception comes back pickled through a pipe.
+    """
+    if os.geteuid() != 0:
+        return call()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                outcome: tuple[str, Any] = ("ok", call())
+            except Exception as exc:  # noqa: BLE001 - handed to the parent
+                outcome = ("raised", repr(exc))
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(outcome, out)
+        except BaseException:  # noqa: BLE001 - anything else: the parent sees a non-zero exit
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        data = answer.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and data, "the unprivileged child failed"
+    kind, value = pickle.loads(data)  # noqa: S301 - our own child's answer
+    assert kind == "ok", value
+    return value
+
+
+def test_a_file_without_read_permission_is_a_finding() -> None:
+    # A folder nobody can reach (the pytest tmp_path is under a 0700 folder of root's).
+    base = Path(tempfile.mkdtemp(prefix="airdeck-check-dags-"))
     try:
-        report = check_dags(dags)
+        base.chmod(0o755)
+        dags = write(base / "dags", {"secret.py": AIRFLOW3_DAG, "open.py": AIRFLOW3_DAG})
+        dags.chmod(0o755)
+        (dags / "open.py").chmod(0o644)
+        (dags / "secret.py").chmod(0)
+        if os.geteuid() == 0:
+            assert list(check_dags(dags).findings) == []  # root reads it whatever its mode
+        report = as_nobody(lambda: check_dags(dags))
+        assert [(f.file, f.code) for f in report.findings] == [("secret.py", "E902")]
+        assert report.files_checked == 2
     finally:
-        (dags / "secret.py").chmod(0o600)
-    assert [(f.file, f.code) for f in report.findings] == [("secret.py", "E902")]
+        shutil.rmtree(base)
 
 
 def test_missing_folder_and_a_file_are_refused(tmp_path: Path) -> None:

@@ -161,7 +161,7 @@ def test_config_render_and_validate_write_nothing(tmp_path: Path) -> None:
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
     assert not home.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"] if home.exists() else True
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing in the working folder either
 
 
 def test_status_writes_nothing_in_an_existing_state_folder(tmp_path: Path) -> None:

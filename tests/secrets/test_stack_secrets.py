@@ -183,7 +183,7 @@ def test_fernet_rotation_of_500_connections_and_variables_resumes_and_leaves_no_
     middle = json.loads(_airdeck(stack, "fernet", "status", "--json").stdout)
     assert middle["rotation"]["phase"] == "added"
     assert [k["fingerprint"] for k in middle["keys"]] == [state["new"], fernet_mod.fingerprint(old_key)]
-    # one transaction, killed before it committed: the old key still decrypts every value, the new one none
+    # one transaction, killed inside it before it committed: the old key still decrypts every value, the new one none
     assert [k["values"] for k in middle["keys"]] == [0, middle["encrypted_values"]]
     assert middle["encrypted_values"] == status["encrypted_values"]
     assert not middle["undecryptable"]
@@ -255,36 +255,72 @@ def _reencrypting(pid: int) -> bool:
 
 def _kill_rotation_during_reencryption(stack: Stack, home: Path,
                                        env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run `airdeck fernet rotate`; once its state file records phase 'added' and its
-    `airflow rotate-fernet-key` child runs, SIGKILL it and every process below it (a crash)."""
+    """Run `airdeck fernet rotate` and SIGKILL it and every process below it (a crash) provably INSIDE the
+    re-encryption transaction of its `airflow rotate-fernet-key` child.
+
+    Airflow rotates every value in one transaction whose UPDATEs are flushed at commit, ordered by primary
+    key. This session first locks the last rotated row of each table (FOR UPDATE), so that flush updates
+    the rows before it and then waits on our lock. PostgreSQL shows it: a backend blocked by us, running
+    an UPDATE, with a transaction id (assigned at its first write). Only then the kill; then our lock is
+    released, the orphaned transaction is rolled back, and its backend goes away.
+    """
     state_file = home / "secrets" / fernet_mod.STATE_FILE
-    proc = subprocess.Popen([*AIRDECK, "fernet", "rotate"], env={**stack.env(), **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 900
-        while True:
-            state = _rotation_state(state_file)
-            if state is not None and state.get("phase") == "added" and _reencrypting(proc.pid):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate(timeout=60)
-                raise AssertionError(f"the rotation was never caught re-encrypting (state {state}, exit code "
-                                     f"{proc.returncode}):\n{out}\n{err}")
-            time.sleep(0.05)
-        children = psutil.Process(proc.pid).children(recursive=True)
-        proc.kill()  # through Popen: psutil.wait_procs would reap our own child and lose its exit status
-        for child in children:
+    with _db(home, stack) as blocker:
+        last_conn = blocker.execute("SELECT max(id) FROM connection WHERE conn_id LIKE 'rot_conn_%'").fetchone()
+        last_var = blocker.execute("SELECT max(id) FROM variable WHERE key LIKE 'rot_var_%'").fetchone()
+        assert last_conn and last_conn[0] is not None and last_var and last_var[0] is not None
+        blocker.execute("SELECT id FROM connection WHERE id = %s FOR UPDATE", (last_conn[0],))
+        blocker.execute("SELECT id FROM variable WHERE id = %s FOR UPDATE", (last_var[0],))
+        ours = blocker.info.backend_pid
+        with _db(home, stack) as watcher:
+            watcher.autocommit = True
+            proc = subprocess.Popen([*AIRDECK, "fernet", "rotate"], env={**stack.env(), **env},
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                                    start_new_session=True)
             try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-        proc.wait(timeout=60)
-        _, alive = psutil.wait_procs(children, timeout=60)
-        assert not alive, f"still running after SIGKILL: {alive}"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+                deadline = time.monotonic() + 900
+                while True:
+                    blocked = watcher.execute(
+                        "SELECT pid, backend_xid::text, wait_event_type, query FROM pg_stat_activity "
+                        "WHERE %s = ANY(pg_blocking_pids(pid))", (ours,)).fetchall()
+                    if blocked:
+                        break
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        proc.kill()
+                        out, err = proc.communicate(timeout=60)
+                        raise AssertionError(f"the rotation never reached its UPDATEs (exit code {proc.returncode}):"
+                                             f"\n{out}\n{err}")
+                    time.sleep(0.05)
+                # The evidence: inside the rotation's transaction, which has written (it has an xid), updating.
+                (backend, xid, wait_type, query), = blocked
+                assert xid is not None and wait_type == "Lock", blocked
+                assert query.lstrip().upper().startswith("UPDATE") and (
+                    "connection" in query or "variable" in query), query
+                writes = watcher.execute(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE l.pid = %s AND l.granted AND l.mode = 'RowExclusiveLock'", (backend,)).fetchall()
+                assert {"connection", "variable"} & {r[0] for r in writes}, writes
+                state = _rotation_state(state_file)
+                assert state is not None and state.get("phase") == "added", state
+                assert _reencrypting(proc.pid)
+                children = psutil.Process(proc.pid).children(recursive=True)
+                proc.kill()  # through Popen: psutil.wait_procs would reap our own child and lose its exit status
+                for child in children:
+                    try:
+                        child.kill()
+                    except psutil.NoSuchProcess:
+                        pass
+                proc.wait(timeout=60)
+                _, alive = psutil.wait_procs(children, timeout=60)
+                assert not alive, f"still running after SIGKILL: {alive}"
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            blocker.rollback()  # the orphaned UPDATE goes on, finds its client gone and rolls back
+            deadline = time.monotonic() + 120
+            while watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone():
+                assert time.monotonic() < deadline, f"backend {backend} of the killed rotation is still there"
+                time.sleep(0.05)
     out, err = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 

@@ -2,12 +2,22 @@
 
 Connections are resolved the Airflow way (environment, secrets backend such as Vault, metadata
 database), so the same connection ids work for the dispatcher and for DAG authors.
+
+Each call makes one attempt, bounded by ``alerts.delivery.timeout`` (per network operation): the
+outbox retries with backoff, so the hooks' own immediate retries are turned off. A failure is
+permanent (dead-lettered at once) when the server says the request itself is wrong: Slack answering
+4xx other than 429, an SMTP server answering 5xx (RFC 5321's permanent replies). Everything else —
+Slack 429 and 5xx, SMTP 4xx, refused connections, time-outs — is retried.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import smtplib
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from airdeck.alerts.messages import Message
 from airdeck.config.alerts import ChannelSettings
@@ -51,17 +61,48 @@ class Sender:
             raise DeliveryError(f"Slack ({self.settings.connection}): {text[:500]}", permanent) from exc
 
     def _email(self, message: Message) -> None:
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
-
         headers = {"X-Airdeck-Alert-Key": message.key,
                    # One stable Message-ID per alert: a client that sees the same alert twice shows it once.
                    "Message-ID": f"<{abs(hash_key(message.key))}.{len(message.key)}@airdeck.alerts>"}
         try:
-            with SmtpHook(smtp_conn_id=self.settings.connection) as hook:
+            with _one_attempt_smtp_hook()(self.settings.connection, self.timeout) as hook:
                 hook.send_email_smtp(to=self.settings.to, subject=message.subject, html_content=message.html,
                                      from_email=self.settings.from_email, custom_headers=headers)
         except Exception as exc:
-            raise DeliveryError(f"SMTP ({self.settings.connection}): {type(exc).__name__}: {str(exc)[:500]}") from exc
+            raise DeliveryError(f"SMTP ({self.settings.connection}): {type(exc).__name__}: {str(exc)[:500]}",
+                                smtp_permanent(exc)) from exc
+
+
+def smtp_permanent(exc: BaseException) -> bool:
+    """True when the SMTP server refused with a 5xx reply (for refused recipients: every one of them)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+@cache
+def _one_attempt_smtp_hook() -> Any:
+    """The SMTP provider's hook with the dispatcher's time-out and a single attempt per call (built on first use:
+    importing the provider is slow)."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    class OneAttemptSmtpHook(SmtpHook):  # type: ignore[misc]
+        def __init__(self, conn_id: str, timeout: float):
+            super().__init__(smtp_conn_id=conn_id)
+            self._bound = max(1, math.ceil(timeout))
+
+        @property
+        def timeout(self) -> int:  # the connection's own time-out when it is shorter
+            return int(min(super().timeout, self._bound))
+
+        @property
+        def smtp_retry_limit(self) -> int:
+            return 0
+
+    return OneAttemptSmtpHook
 
 
 def hash_key(key: str) -> int:
