@@ -34,7 +34,6 @@ NOT_IN_CAPTURE: dict[str, str] = {
     "airflow_scheduler_tasks_killed_externally_total": _ERROR_PATH + " (a task state changed outside the executor)",
     "airflow_dag_processing_processor_timeouts_total": _ERROR_PATH + " (a DAG file that parses too long)",
     "airflow_celery_task_timeout_error_total": _ERROR_PATH + " (a Celery publish timeout)",
-    "airflow_celery_execute_command_failure_total": _ERROR_PATH + " (a Celery command failure)",
     "airflow_triggers_failed_total": _ERROR_PATH + " (a trigger raising)",
     "airflow_triggers_blocked_main_thread_total": _ERROR_PATH + " (a trigger blocking the event loop)",
     "airflow_scheduler_critical_section_busy_total": ("sent only when two schedulers contend for the critical "

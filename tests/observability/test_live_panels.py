@@ -69,8 +69,7 @@ ALLOWED_EMPTY: dict[str, str] = {
         NOT_IN_CAPTURE["airflow_task_instances_without_heartbeats_killed_total"],
     "airdeck-scheduler:Import errors and processor timeouts:B":
         NOT_IN_CAPTURE["airflow_dag_processing_processor_timeouts_total"],
-    "airdeck-workers:Celery errors / min:A": NOT_IN_CAPTURE["airflow_celery_task_timeout_error_total"],
-    "airdeck-workers:Celery errors / min:B": NOT_IN_CAPTURE["airflow_celery_execute_command_failure_total"],
+    "airdeck-workers:Celery publish timeouts / min:A": NOT_IN_CAPTURE["airflow_celery_task_timeout_error_total"],
     "airdeck-workers:Trigger outcomes / min:B": NOT_IN_CAPTURE["airflow_triggers_failed_total"],
     "airdeck-workers:Trigger outcomes / min:C": NOT_IN_CAPTURE["airflow_triggers_blocked_main_thread_total"],
     "airdeck-pipeline:Errors / s:A": "the bridge received no malformed line: the error counters have no series yet",
