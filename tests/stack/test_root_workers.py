@@ -185,3 +185,10 @@ def test_the_worker_user_runs_airflow_on_the_copy_but_not_on_the_original(runtim
     assert int(uid) == entry.pw_uid and version == runtime_name().removeprefix("python-")
     assert airflow_version.startswith("3.") and airdeck_file.startswith(str(Path(__file__).parents[2]))
     runtime.check(runtime_folder, entry)  # what airdeck up runs before the workers start
+    # Without its own libpython the copy would load another Python's (Debian's here): the check says so.
+    for library in (runtime_folder / runtime_name() / "lib").glob("libpython*.so*"):
+        library.unlink()
+    with pytest.raises(StackError, match="does not start as that user") as refused:
+        runtime.check(runtime_folder, entry)
+    assert "chmod o+x" in str(refused.value) and "Traceback" not in str(refused.value)
+    print("\nwithout the copy's libpython:", refused.value)

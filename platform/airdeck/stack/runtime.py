@@ -31,9 +31,12 @@ from airdeck.state.childenv import child_env
 
 STAMP = "stamp.json"
 #: What the worker user runs to prove the runtime works: the standard library (and its C modules),
-#: airdeck's code and the environment's packages are all found.
-CHECK = ("import ssl, sqlite3, json, airdeck, importlib.util as u; "
-         "assert u.find_spec('airflow') and u.find_spec('celery'), 'airflow or celery not found'")
+#: airdeck's code and the environment's packages are all found, and the libpython loaded is the copy's
+#: (without LD_LIBRARY_PATH the loader may take another Python's, e.g. Debian's 3.11.2, instead).
+CHECK = ("import sys, ssl, sqlite3, json, airdeck, importlib.util as u; "
+         "assert u.find_spec('airflow') and u.find_spec('celery'), 'airflow or celery not found'; "
+         "assert sys.version_info[:3] == ({}, {}, {}), 'another libpython: ' + sys.version.split()[0]"
+         ).format(*sys.version_info[:3])
 
 
 def _stamp() -> dict[str, object]:
