@@ -219,10 +219,12 @@ def write_config(folder: Path, extra: dict[str, Any] | None = None) -> Path:
                           "prometheus": {"port": prometheus}},
     }
     if os.geteuid() == 0:
-        # Here the tests run as root with an interpreter under /root (pyenv), which the workers' own user
-        # cannot reach: airdeck refuses workers as root unless the configuration says why (a test that
-        # wants the isolated workers, or the refusal, sets up its own way; see tests/workerkeys).
-        config["workers"]["run_as_root_reason"] = "the test suite runs as root with an interpreter others cannot reach"
+        # Under root the workers run as airdeck-worker (on stack.runtime's copy of pyenv's interpreter under
+        # /root). Many tests keep their DAGs in pytest's tmp folders (0700), which that user cannot reach:
+        # airdeck refuses workers as root there unless the configuration says why. Where the DAGs are
+        # reachable (the example DAGs) the key is unused and the workers run isolated; a test that wants
+        # to see the isolation or the refusal removes it (tests/stack/test_root_workers.py).
+        config["workers"]["run_as_root_reason"] = "the test suite runs as root with DAG folders others cannot reach"
     config = deep_merge(config, extra or {})
     path = folder / "airdeck.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -1,6 +1,8 @@
 """Workers hold no platform keys (issue 13, finding 9), on a real stack.
 
-A DAG task on a Celery worker tries to read every platform key (state-folder files, environment, its
+Under root, without ``workers.run_as_root_reason``, the workers run as ``airdeck-worker`` (on their own
+copy of the interpreter when the original is out of that user's reach, as here). A DAG task on a Celery
+worker tries to read every platform key (state-folder files, environment, its
 airflow.cfg, Airflow's configuration) and to mint an admin API token with whatever it found; it gets
 no key and every token is refused, while a token signed with the real key is accepted (so the check
 can fail). Celery results live in the broker now: a broker killed with -9 mid-run loses no result.
@@ -12,21 +14,21 @@ import ast
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import airdeck
 import httpx
 import jwt
 import pytest
-from airdeck.plan.build import _not_searchable
+import yaml
+from airdeck.plan.build import WORKER_SYSTEM_USER, interpreter_blocker
 
 from tests.harness import AIRDECK, REPO, Stack, new_home, remove_home, write_config
 
@@ -35,32 +37,6 @@ pytestmark = pytest.mark.stack
 FIXTURE_DAGS = Path(__file__).parent / "dags"
 #: The platform keys a worker must not get (log_fetch_key and the broker password it needs).
 KEYS = ("fernet_key", "jwt_secret", "jwt_private_key", "api_secret_key", "admin_password", "database_password")
-
-
-def searchable_prefix() -> list[str]:
-    """As root, a command prefix under which the workers' own user can reach the Python environment.
-
-    Here (and on many machines) the interpreter lives under a folder others cannot search (/root with
-    pyenv or uv's Python): airdeck then runs the workers as root and says so. The test still wants the
-    isolated case, so it starts the platform in a private mount namespace where that folder is a
-    world-searchable tmpfs holding only the entries on the way to the interpreter (bind mounts), the
-    layout of an interpreter installed under /usr or /opt. Nothing outside the namespace changes."""
-    if os.geteuid() != 0:
-        return []
-    needs: dict[Path, set[str]] = {}
-    for path in (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(airdeck.__file__).parent):
-        blocked = _not_searchable(path)
-        if blocked is not None:
-            needs.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
-    if not needs:
-        return []
-    assert len(needs) == 1, f"more than one unsearchable folder on the way: {needs}"
-    folder, children = next(iter(needs.items()))
-    script = ('set -e; f="$1"; shift; stage=$(mktemp -d); for c in $CHILDREN; do mkdir "$stage/$c"; '
-              'mount --bind "$f/$c" "$stage/$c"; done; mount -t tmpfs -o mode=0755 tmpfs "$f"; '
-              'for c in $CHILDREN; do mkdir "$f/$c"; mount --move "$stage/$c" "$f/$c"; done; exec "$@"')
-    return ["env", f"CHILDREN={' '.join(sorted(children))}", "unshare", "--mount", "--propagation", "private",
-            "--", "sh", "-c", script, "sh", str(folder)]
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +48,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         shutil.copy(source, dags / source.name)
         (dags / source.name).chmod(0o644)
     folder = tmp_path_factory.mktemp("workerkeys")
-    running = Stack(new_home(), write_config(folder, {"airflow": {"dags_folder": str(dags)}}))
+    config = write_config(folder, {"airflow": {"dags_folder": str(dags)}})
+    # No workers.run_as_root_reason: under root the workers must run as their own user even though the
+    # interpreter here lives under /root (pyenv), through their own copy of it (stack.runtime).
+    data = yaml.safe_load(config.read_text())
+    data["workers"].pop("run_as_root_reason", None)
+    config.write_text(yaml.safe_dump(data))
+    running = Stack(new_home(), config)
     try:
-        up = subprocess.run([*searchable_prefix(), *AIRDECK, "up", "--detach"], env=running.env(), cwd=REPO,
+        up = subprocess.run([*AIRDECK, "up", "--detach"], env=running.env(), cwd=REPO,
                             capture_output=True, text=True, timeout=900, check=False)
         assert up.returncode == 0, up.stdout + up.stderr
         running.up_output = up.stdout + up.stderr  # type: ignore[attr-defined]
@@ -143,7 +125,12 @@ def test_a_task_gets_no_platform_key_and_cannot_mint_a_token(stack: Stack) -> No
     if os.geteuid() == 0:
         # Under root the workers run as their own system user: the state folder's secrets are unreadable.
         assert "the workers run as root" not in stack.up_output  # type: ignore[attr-defined]
-        assert report["user"] != 0
+        assert report["user"] == pwd.getpwnam(WORKER_SYSTEM_USER).pw_uid
+        if interpreter_blocker() is not None:  # the case of this machine: they run the runtime's copy
+            runtime = stack.home / "runtime"
+            said = " ".join(stack.up_output.split())  # type: ignore[attr-defined] # rich wraps long notes
+            assert f"a copy of the Python interpreter in {runtime}" in said, said
+            assert report["executable"].startswith(str(runtime)), report["executable"]
         assert all(outcome in ("permission denied", "missing") for outcome in report["files"].values()), \
             report["files"]
         assert report["files"]["secrets/jwt_private_key"] == "permission denied"

@@ -184,11 +184,12 @@ class WorkersSettings(Section):
         None, min_length=3, max_length=300,
         description=(
             "Local target, airdeck running as root: why the workers may run as root. Under root the workers "
-            "run as the system user airdeck-worker; when that user cannot reach the Python interpreter, "
-            "airdeck, the state folder or the DAG folder (e.g. pyenv's Python under /root), `airdeck up` "
-            "refuses to start them unless this says why they may run as root instead (task code then reads "
-            "every secret of the state folder). Shown by `airdeck status`. Unused when the workers' own user "
-            "can run them."
+            "run as the system user airdeck-worker (on their own copy of the interpreter in "
+            "`$AIRDECK_HOME/runtime/` when Python sits under a folder others cannot search, e.g. pyenv under "
+            "/root); when that user cannot reach airdeck, its packages, the state folder or the DAG folder, "
+            "`airdeck up` refuses to start them unless this says why they may run as root instead (task code "
+            "then reads every secret of the state folder). Shown by `airdeck status`. Unused when the workers' "
+            "own user can run them."
         ),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import sysconfig
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -56,13 +57,30 @@ def _not_searchable(path: Path) -> Path | None:
     return None
 
 
+def interpreter_folders() -> tuple[Path, ...]:
+    """The folders of the Python interpreter airdeck runs with: its environment's ``bin`` and the base
+    interpreter's own (pyenv's or uv's under /root, often unsearchable by others)."""
+    return (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(sys.base_prefix))
+
+
+def interpreter_blocker() -> Path | None:
+    """A folder on the way to the interpreter other users cannot search, if any (the worker runtime,
+    :func:`worker_runtime_folder`, is the way around it)."""
+    for path in interpreter_folders():
+        blocked = _not_searchable(path.absolute())
+        if blocked is not None:
+            return blocked
+    return None
+
+
 def worker_isolation_blocker(home: AirdeckHome, dags_folder: str) -> Path | None:
-    """A folder that keeps another user from running a worker: on the way to the Python interpreter,
-    the environment, airdeck's code, the state folder or the DAG folder. None when nothing does."""
+    """A folder that keeps another user from running a worker and that the worker runtime cannot work
+    around: on the way to airdeck's code, the environment's site-packages, the state folder or the DAG
+    folder. None when nothing does."""
     import airdeck
 
-    needed = (Path(sys.executable).resolve().parent, Path(sys.executable).parent, Path(airdeck.__file__).parent,
-              home.root.parent, Path(dags_folder))
+    needed = (Path(airdeck.__file__).parent, Path(sysconfig.get_path("purelib")), home.root.parent,
+              Path(dags_folder))
     for path in needed:
         blocked = _not_searchable(path.absolute())
         if blocked is not None:
@@ -70,10 +88,26 @@ def worker_isolation_blocker(home: AirdeckHome, dags_folder: str) -> Path | None
     return None
 
 
+def runtime_name() -> str:
+    """The folder name of the base interpreter's copy in the worker runtime, e.g. ``python-3.11.7``."""
+    return "python-{}.{}.{}".format(*sys.version_info[:3])
+
+
+def worker_runtime_folder(ctx: PlanContext) -> Path | None:
+    """``$AIRDECK_HOME/runtime`` when the workers run as their own user but cannot reach the interpreter:
+    the stack then puts a copy of the base interpreter there (``stack.runtime``) and the workers run it.
+    None when the workers run the interpreter airdeck runs with."""
+    if worker_user(ctx) is None or sys.platform != "linux" or sys.prefix == sys.base_prefix:
+        return None
+    if interpreter_blocker() is None:
+        return None
+    return ctx.home.root / "runtime"
+
+
 def worker_user(ctx: PlanContext) -> str | None:
     """The user local workers run as: a dedicated system user when airdeck runs as root and that user
-    can reach everything a worker needs; else None (the user running airdeck, which ``airdeck up``
-    then says)."""
+    can reach everything a worker needs (the interpreter through the worker runtime if need be); else
+    None (the user running airdeck, which ``airdeck up`` then says)."""
     if ctx.endpoints.target.kind != "local" or os.geteuid() != 0:
         return None
     dags = ctx.cfg.airflow.dags_folder or example_dags_folder()
@@ -321,8 +355,13 @@ def _airflow_component(ctx: PlanContext, name: str, concerns: Sequence[Concern],
     if user is not None:  # its airflow.cfg is readable by it alone; HOME is its own folder
         common["files"] = (replace(config_file, owner=user),)
         common["env"] = {**env, "HOME": str(ctx.home.service_dir(name))}
+    runtime = worker_runtime_folder(ctx)
+    start: tuple[str, ...] = (airflow,)
+    if runtime is not None:  # the interpreter's copy the worker user can reach (stack.runtime builds it)
+        start = (str(runtime / "venv" / "bin" / "python"), "-m", "airflow")
+        common["env"] = {**dict(common["env"]), "LD_LIBRARY_PATH": str(runtime / runtime_name() / "lib")}  # type: ignore[call-overload]
     port = ep.worker_log_port(index)
-    argv = (airflow, "celery", "worker", "--celery-hostname", node, "--concurrency", str(cfg.workers.concurrency),
+    argv = (*start, "celery", "worker", "--celery-hostname", node, "--concurrency", str(cfg.workers.concurrency),
             "--without-mingle", "--without-gossip")
     return Component(name, "worker", argv, depends_on=(API_SERVER,), user=user,
                      ports=((f"workers.log_server_port (worker {index})", port),),
@@ -363,4 +402,6 @@ def plan(cfg: AirdeckConfig, home: AirdeckHome, target: Target, concerns: Sequen
                     secret_settings=tuple(secret_settings),
                     files=(airflow_cfg(str(home.service_config(CLI)), settings, secret_settings),
                            *key_files(home, CLI)))
-    return Deployment(target.kind, tuple(components), tuple(files), cli)
+    runtime = worker_runtime_folder(ctx)
+    return Deployment(target.kind, tuple(components), tuple(files), cli,
+                      str(runtime) if runtime is not None else None)

@@ -115,6 +115,9 @@ class Deployment:
     components: tuple[Component, ...]
     files: tuple[FileSpec, ...] = ()  # shared files (every component may read them)
     cli: Component | None = None
+    #: The folder of the workers' own copy of the interpreter (built by ``stack.runtime``), when they run
+    #: as their own user and cannot reach the one airdeck runs with; else None.
+    worker_runtime: str | None = None
 
     def component(self, name: str) -> Component:
         for comp in self.components:

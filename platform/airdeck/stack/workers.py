@@ -1,8 +1,9 @@
 """The local workers' own system user: task code never runs as the user that holds the platform's keys.
 
 When airdeck runs as root, the plan runs every Celery worker as ``airdeck-worker`` (a system user,
-created here once) if that user can reach the Python interpreter, airdeck, the state folder and the DAG
-folder. Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
+created here once) if that user can reach airdeck, the environment's packages, the state folder and the
+DAG folder; when only the Python interpreter is out of its reach, they run a copy of it that is not
+(``stack.runtime``). Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
 state folder's root, ``logs/`` and ``services/`` become search-only for others; everything else under
 ``$AIRDECK_HOME`` (secrets, the other components' files, ``run/``) stays private to root. When a folder
 on the way blocks it, ``airdeck up`` refuses to start them (naming the folder and the ways out) unless
@@ -16,11 +17,13 @@ import os
 import pwd
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from airdeck.plan.build import WORKER_SYSTEM_USER, worker_isolation_blocker
 from airdeck.plan.model import Deployment
+from airdeck.stack import runtime
 from airdeck.stack.errors import StackError
 from airdeck.state.childenv import child_env
 from airdeck.state.home import AirdeckHome
@@ -55,8 +58,8 @@ def isolation_warning(deployment: Deployment, home: AirdeckHome) -> str | None:
     blocked = worker_isolation_blocker(home, workers[0].settings.get("core", {}).get("dags_folder", "/"))
     where = f"{blocked} is not searchable by other users" if blocked else "a folder is not searchable by others"
     return (f"the workers run as root, so task code can read the state folder's secrets: the system user "
-            f"{WORKER_SYSTEM_USER!r} cannot reach the Python interpreter, airdeck, AIRDECK_HOME or the DAG "
-            f"folder ({where}). To isolate them: `chmod o+x {blocked or 'FOLDER'}` (search only), or install "
+            f"{WORKER_SYSTEM_USER!r} cannot reach airdeck, the Python environment's packages, AIRDECK_HOME or "
+            f"the DAG folder ({where}). To isolate them: `chmod o+x {blocked or 'FOLDER'}` (search only), or install "
             "them under folders others can search")
 
 
@@ -86,6 +89,12 @@ def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None
         for folder in (home.root, home.logs, home.root / "services"):
             folder.chmod(stat.S_IMODE(folder.stat().st_mode) | 0o001)
         _own_tree(home.task_logs, entry)
+        if deployment.worker_runtime is not None:  # it cannot reach the interpreter airdeck runs with
+            folder = Path(deployment.worker_runtime)
+            if runtime.ensure(folder) and say is not None:
+                say(f"the workers run a copy of the Python interpreter in {folder}: {name!r} cannot reach "
+                    f"{sys.base_prefix} (`chmod o+x` on its folders makes the copy unnecessary)")
+            runtime.check(folder, entry)
 
 
 def _own_tree(folder: Path, entry: pwd.struct_passwd) -> None:

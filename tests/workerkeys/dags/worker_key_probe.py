@@ -12,6 +12,7 @@ import configparser
 import hashlib
 import os
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -133,7 +134,8 @@ def try_the_keys() -> dict[str, Any]:
     answers["unsigned (alg none)"] = httpx.get(f"{params['api']}/api/v2/dags",
                                                headers={"Authorization": f"Bearer {unsigned}"},
                                                timeout=30).status_code
-    return {"user": os.geteuid(), "files": files, "options": options, "own_options": sorted(own_options),
+    return {"user": os.geteuid(), "executable": sys.executable, "files": files, "options": options,
+            "own_options": sorted(own_options),
             "key_file": key_file, "found": found, "answers": answers}
 
 
