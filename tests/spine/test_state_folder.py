@@ -113,6 +113,28 @@ def test_a_folder_inside_owned_by_another_user_is_refused(tmp_path: Path) -> Non
         home.ensure()
 
 
+@needs_root
+def test_the_task_logs_given_to_the_workers_user_pass_and_no_other_folder_or_user_does(tmp_path: Path) -> None:
+    """Isolated workers own the task log folder (stack.workers gives it to them): the next command must
+    accept it, and only it, and only for that user."""
+    from airdeck.stack.workers import ensure_user
+    from airdeck.state.home import WORKER_SYSTEM_USER
+
+    worker = ensure_user(WORKER_SYSTEM_USER)
+    home = AirdeckHome(tmp_path / "home")
+    home.ensure()
+    os.chown(home.task_logs, worker.pw_uid, worker.pw_gid)
+    home.ensure()  # a second `airdeck up` after the workers ran as their own user
+    assert os.lstat(home.task_logs).st_uid == worker.pw_uid and mode(home.task_logs) == 0o700
+    os.chown(home.task_logs, OTHER_UID, OTHER_UID)
+    with pytest.raises(StateFolderError, match="airflow belongs to"):
+        home.ensure()
+    os.chown(home.task_logs, 0, 0)
+    os.chown(home.secrets, worker.pw_uid, worker.pw_gid)
+    with pytest.raises(StateFolderError, match="secrets belongs to"):
+        home.ensure()
+
+
 # ---------------------------------------------------------------------------------------------- secret files
 @needs_root
 def test_planted_secret_with_the_right_mode_and_wrong_owner_is_refused(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from airdeck.plan.endpoints import Endpoints, Target
 from airdeck.plan.model import Component, Deployment, FileSpec, Probe, SecretRef, SecretSetting, Settings, placeholder
 from airdeck.plan.render import airflow_cfg
 from airdeck.resources import example_dags_folder
-from airdeck.state.home import AirdeckHome
+from airdeck.state.home import WORKER_SYSTEM_USER, AirdeckHome
 
 AIRFLOW_CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -41,9 +41,6 @@ TOKEN_ISSUERS = ("api-server", "scheduler")
 #: a worker could use: the api-server's session key is separate (``webserver_config.py``).
 LOG_KEY_HOLDERS = ("api-server", "triggerer")
 JWT_ALGORITHM = "EdDSA"
-#: When airdeck runs as root, the local Celery workers (and so every task) run as this system user, to
-#: which the state folder's secrets and the other components' files are unreadable.
-WORKER_SYSTEM_USER = "airdeck-worker"
 
 
 def _not_searchable(path: Path) -> Path | None:

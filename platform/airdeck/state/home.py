@@ -37,14 +37,28 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
+#: When airdeck runs as root, the local Celery workers (and so every task) run as this system user, to
+#: which the state folder's secrets and the other components' files are unreadable. It owns the task log
+#: folder (it writes the logs), the one folder of the state folder that root does not own.
+WORKER_SYSTEM_USER = "airdeck-worker"
+
+
+def _worker_uid() -> int | None:
+    try:
+        return pwd.getpwnam(WORKER_SYSTEM_USER).pw_uid
+    except KeyError:
+        return None
+
+
 def open_folder(path: Path) -> int:
     """A file descriptor of the folder ``path`` itself: a symbolic link there is refused, never followed."""
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
-def secure_folder(path: Path, mode: int | None = None) -> None:
+def secure_folder(path: Path, mode: int | None = None, workers_may_own: bool = False) -> None:
     """Create ``path`` (0700) if missing, then insist that it is a real folder owned by the running user that
     nobody else can write to. With ``mode``, set exactly that mode, on the folder itself (never a link's target).
+    With ``workers_may_own``, root also accepts the workers' system user as its owner (the task log folder).
 
     Raises :class:`StateFolderError` saying what is wrong and what to do."""
     try:
@@ -60,7 +74,7 @@ def secure_folder(path: Path, mode: int | None = None) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise StateFolderError(f"{path} is not a folder; move it away so airdeck can create its state folder there")
     me = os.geteuid()
-    if info.st_uid != me:
+    if info.st_uid != me and not (workers_may_own and me == 0 and info.st_uid == _worker_uid()):
         raise StateFolderError(
             f"{path} belongs to {_user(info.st_uid)}, not to the user running airdeck, {_user(me)}: files "
             "planted in it (a signing key, a configuration) would be trusted. Use a state folder of your own "
@@ -172,8 +186,10 @@ class AirdeckHome:
         secure_folder(self.root)
         for folder in (self.airflow_home, self.root / "data"):
             secure_folder(folder)
-        for private in (self.secrets, self.run, self.root / "services", self.logs, self.task_logs):
+        for private in (self.secrets, self.run, self.root / "services", self.logs):
             secure_folder(private, 0o700)
+        # the workers own the task logs once they run as their own user (stack.workers gives it to them)
+        secure_folder(self.task_logs, 0o700, workers_may_own=True)
 
     def check_parent(self) -> None:
         """Refuse a state folder in a folder others may write to without the sticky bit (/tmp has it): they
