@@ -159,10 +159,12 @@ def test_up_names_each_broken_bundle_without_secrets(env: Env) -> None:
     assert TOKEN not in out
 
 
-def test_a_run_keeps_its_commit_after_a_push(env: Env, tmp_path: Path) -> None:
+def test_a_run_keeps_its_commit_after_a_push(env: Env) -> None:
     stack = env.stack
     first_commit = wait_until(lambda: env.bundles()["team-a"].get("version"), 120, "team-a's first version")
-    gate = tmp_path / "gate"
+    # beside the state folder (searchable by others), not in pytest's 0700 tmp folder: the task runs as the
+    # workers' own user when airdeck isolates them, and must see the gate appear
+    gate = stack.home.parent / "gate"
     run_a = stack.trigger("bundle_versioned", {"gate": str(gate)})
     try:
         wait_until(lambda: any(t["task_id"] == "first" and t["state"] == "running"
