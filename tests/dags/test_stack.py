@@ -6,6 +6,7 @@ fetched version keeps serving."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -243,6 +244,9 @@ def test_private_repository_token_never_leaks(env: Env) -> None:
     assert not leaked, leaked
 
 
+@pytest.mark.xfail(os.geteuid() == 0, strict=True, raises=AssertionError,
+                   reason="known limitation (docs/dags.md): an isolated worker (its own user, its own bundle clones) "
+                          "cannot start a run while the repository is unreachable; under root the workers are isolated")
 def test_last_good_version_keeps_serving_when_the_repository_is_down(env: Env) -> None:
     before = env.bundles()["team-a"]["version"]
     env.git.stop()
