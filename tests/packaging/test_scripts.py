@@ -23,6 +23,7 @@ def test_up_installs_without_removing_what_test_installed() -> None:
     args = _uv_arguments("--no-dev")
     assert args[:2] == ["sync", "--frozen"] and "--no-dev" in args
     assert "--inexact" in args, "an exact sync without the dev group uninstalls pytest, ruff and bao"
+    assert "--compile-bytecode" in args, "a user's first start would pay for compiling Airflow's bytecode"
 
 
 def test_test_installs_exactly_with_the_dev_group() -> None:
