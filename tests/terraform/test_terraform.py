@@ -360,16 +360,18 @@ CLOUD_INPUTS: dict[str, dict[str, Any]] = {
             "workload_identity": "arn:aws:iam::123456789012:role/airdeck-workload",
             "database_cidrs": ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"], "broker_port": 6379,
             "enable_keda": True, "ingress": {"host": "airflow.example.com", "class_name": "alb",
-                                             "annotations": {"alb.ingress.kubernetes.io/scheme": "internal"}}},
+                                             "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+                                             "allowed_from": ["10.0.0.0/16"]}},
     "gcp": {"task_logs_url": "gs://airdeck-task-logs-a1b2c3/airflow/logs",
             "workload_identity": "airdeck-workload@my-project.iam.gserviceaccount.com",
             "database_cidrs": ["10.100.0.0/20"], "broker_port": 6378, "enable_keda": False,
             "ingress": {"host": "airflow.example.com", "class_name": "gce-internal",
-                        "allowed_from": [{"ipBlock": {"cidr": "35.191.0.0/16"}}]}},
+                        "allowed_from": ["35.191.0.0/16", "130.211.0.0/22"]}},
     "azure": {"task_logs_url": "wasb://task-logs@airdecktla1b2c3/airflow/logs",
               "workload_identity": "00000000-1111-2222-3333-444444444444",
-              "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": False,
-              "ingress": None},
+              "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": True,
+              "ingress": {"host": "airflow.example.com", "class_name": "webapprouting.kubernetes.azure.com",
+                          "controller": {"namespace": "app-routing-system"}}},
 }
 ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account",
               "azure": "azure.workload.identity/client-id"}
@@ -390,11 +392,16 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
     root.mkdir()
     shutil.copy(TERRAFORM / "modules" / "airdeck" / "variables.tf", root / "variables.tf")
     (root / "main.tf").write_text(_values_call() + 'output "values" {\n  value = module.values.values\n}\n'
-                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n')
+                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n'
+                                  'output "secret_data" {\n  value     = module.values.secret_data\n'
+                                  '  sensitive = true\n}\n')
     inputs = {"cloud": cloud, "prefix": "airdeck", "namespace": "airflow",
               "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
-              "platform_secrets": {k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
-                                                     "logFetchKey", "adminPassword", "databaseUrl", "brokerUrl")},
+              "platform_secrets": {**{k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
+                                                        "logFetchKey", "adminPassword", "brokerUrl")},
+                                   # What every cloud module hands over: SQLAlchemy's form, with the driver.
+                                   "databaseUrl": "postgresql+psycopg://airflow:pw@db.internal:5432/airflow"
+                                                  "?sslmode=require"},
               "enable_kube_prometheus_stack": True, **CLOUD_INPUTS[cloud]}
     (root / "terraform.tfvars.json").write_text(json.dumps(inputs))
     done = terraform("init", "-backend=false", "-input=false", cwd=root)
@@ -404,7 +411,39 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
     done = terraform("output", "-json", cwd=root)
     assert done.returncode == 0, done.stderr
     outputs = json.loads(done.stdout)
-    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"]}
+    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"],
+            "secret_data": outputs["secret_data"]["value"]}
+
+
+def _keda_connection_parses(objects: list[dict[str, Any]], secret_data: dict[str, dict[str, str]]) -> None:
+    """The Secret key KEDA's TriggerAuthentication reads holds a connection string a PostgreSQL client parses.
+
+    KEDA's scaler uses pgx, which takes postgres:// and postgresql:// URLs like libpq (psycopg's
+    conninfo_to_dict is libpq's own parser); SQLAlchemy's postgresql+psycopg:// is refused by both."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    (auth,) = by_kind(objects, "TriggerAuthentication")
+    (ref,) = [r for r in auth["spec"]["secretTargetRef"] if r["parameter"] == "connection"]
+    assert ref["name"] in secret_data, f"TriggerAuthentication reads {ref['name']}, which the module does not create"
+    connection = secret_data[ref["name"]][ref["key"]]
+    parsed = conninfo_to_dict(connection)
+    assert parsed["host"] == "db.internal" and parsed["dbname"] == "airflow" and parsed["sslmode"] == "require"
+
+
+def _ingress_path_admitted(cloud: str, objects: list[dict[str, Any]]) -> None:
+    """The api-server's NetworkPolicy admits what serves the Ingress: the load balancer's ranges
+    (ingress.allowed_from => networkPolicies.sourceCIDRs) or the in-cluster controller's namespace."""
+    ingress = CLOUD_INPUTS[cloud]["ingress"]
+    if not isinstance(ingress, dict):
+        return
+    rules = named(objects, "NetworkPolicy", "airdeck-api-server")["spec"]["ingress"]
+    peers = [peer for rule in rules for peer in rule.get("from", [])]
+    cidrs = {peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer}
+    assert set(ingress.get("allowed_from", [])) <= cidrs, cidrs
+    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in peers
+                  if "namespaceSelector" in peer and "matchLabels" in peer["namespaceSelector"]}
+    if "controller" in ingress:
+        assert ingress["controller"]["namespace"] in namespaces, namespaces
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
@@ -441,7 +480,10 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
     assert str(CLOUD_INPUTS[cloud]["broker_port"]) in policies
     assert by_kind(objects, "ServiceMonitor") and by_kind(objects, "PrometheusRule")
     assert bool(by_kind(objects, "ScaledObject")) == CLOUD_INPUTS[cloud]["enable_keda"]
+    if CLOUD_INPUTS[cloud]["enable_keda"]:
+        _keda_connection_parses(objects, composed["secret_data"])
     assert bool(by_kind(objects, "Ingress")) == (CLOUD_INPUTS[cloud]["ingress"] is not None)
+    _ingress_path_admitted(cloud, objects)
     # The module's own egress policy (object store, token service) selects exactly the chart's Airflow pods.
     chart_policy = named(objects, "NetworkPolicy", "airdeck-airflow")["spec"]["podSelector"]["matchExpressions"]
     components = next(e["values"] for e in chart_policy if e["key"] == "app.kubernetes.io/component")
