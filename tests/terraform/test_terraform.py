@@ -110,6 +110,25 @@ def test_variable_validations_of_provider_modules(name: str, tmp_path: Path) -> 
     assert _passed(terraform("test", cwd=tmp_path)) == runs
 
 
+EXAMPLE_SUITES = sorted(VALIDATIONS.glob("example-*.tftest.hcl"))
+
+
+@pytest.mark.parametrize("suite", EXAMPLE_SUITES, ids=lambda p: p.stem.split(".")[0])
+def test_example_variable_validations(suite: Path, tmp_path: Path) -> None:
+    """Every validation of an example's variables.tf is refused by a run (the example's providers are not
+    downloadable here; its variables.tf alone needs none)."""
+    example = TERRAFORM / "examples" / suite.name.removeprefix("example-").split(".")[0]
+    runs = _expect_failure_runs(suite.read_text())
+    for var, spec in blocks(example, "variable"):
+        assert runs.get(var, 0) >= len(spec.get("validation", [])), (
+            f"examples/{example.name}: variable {var} has {len(spec.get('validation', []))} validation(s) but "
+            f"{runs.get(var, 0)} expect_failures run(s) in {suite.name}")
+    (tmp_path / "tests").mkdir()
+    shutil.copy(example / "variables.tf", tmp_path / "variables.tf")
+    shutil.copy(suite, tmp_path / "tests" / suite.name)
+    assert _passed(terraform("test", cwd=tmp_path)) == suite.read_text().count('\nrun "')
+
+
 def test_a_broken_validation_is_caught(tmp_path: Path) -> None:
     """The validation suites can fail: a variables.tf whose validation accepts anything fails its run."""
     (tmp_path / "tests").mkdir()
@@ -179,22 +198,33 @@ def _attr(body: dict[str, Any], path: str) -> Any:
 SECURE = {
     "aws": {
         "aws_eks_cluster.this": {"vpc_config.endpoint_private_access": True,
+                                 # Public only to the operators' networks, and only when they are given.
+                                 "vpc_config.public_access_cidrs": "${length(var.operator_cidrs) > 0 ? "
+                                                                   "var.operator_cidrs : ['127.0.0.1/32']}",
                                  "encryption_config.resources": ["secrets"],
                                  "enabled_cluster_log_types": ["api", "audit", "authenticator", "controllerManager",
                                                                "scheduler"]},
         "aws_launch_template.node": {"metadata_options.http_tokens": "required",
                                      "block_device_mappings.ebs.encrypted": True},
         "aws_db_instance.this": {"publicly_accessible": False, "storage_encrypted": True, "multi_az": True,
-                                 "skip_final_snapshot": False, "performance_insights_enabled": True,
-                                 "iam_database_authentication_enabled": True},
+                                 "deletion_protection": "${var.deletion_protection}",
+                                 "skip_final_snapshot": "${!var.deletion_protection}",
+                                 "performance_insights_enabled": True, "iam_database_authentication_enabled": True},
         "aws_elasticache_replication_group.this": {"transit_encryption_enabled": True,
                                                    "at_rest_encryption_enabled": True,
                                                    "transit_encryption_mode": "required"},
         "aws_s3_bucket_public_access_block.task_logs": {"block_public_acls": True, "block_public_policy": True,
                                                         "ignore_public_acls": True, "restrict_public_buckets": True},
         "aws_s3_bucket_versioning.task_logs": {"versioning_configuration.status": "Enabled"},
-        "aws_s3_bucket.task_logs": {"force_destroy": False},
+        "aws_s3_bucket.task_logs": {"force_destroy": "${!var.deletion_protection}"},
         "aws_kms_key.this": {"enable_key_rotation": True},
+        "aws_eks_addon.vpc_cni": {"addon_name": "vpc-cni",
+                                  "configuration_values": '${jsonencode({"enableNetworkPolicy": "true"})}'},
+        "aws_ecr_repository.airdeck": {"image_tag_mutability": "IMMUTABLE",
+                                       "image_scanning_configuration.scan_on_push": True,
+                                       "encryption_configuration.encryption_type": "KMS",
+                                       "force_delete": "${!var.deletion_protection}"},
+        "aws_eks_access_policy_association.admin": {"access_scope.type": "cluster"},
     },
     "gcp": {
         "google_container_cluster.this": {"enable_shielded_nodes": True,
@@ -253,7 +283,7 @@ def test_secure_literals(cloud: str) -> None:
 def test_secure_defaults_and_tls_urls() -> None:
     variables = {cloud: dict(blocks(TERRAFORM / "modules" / cloud, "variable")) for cloud in SECURE}
     assert variables["aws"]["deletion_protection"]["default"] is True
-    assert variables["aws"]["endpoint_public_access"]["default"] is False
+    assert variables["aws"]["operator_cidrs"]["default"] == []  # API endpoint private unless given
     assert variables["gcp"]["deletion_protection"]["default"] is True
     assert variables["gcp"]["enable_private_endpoint"]["default"] is True
     assert variables["azure"]["deletion_protection"]["default"] is True
