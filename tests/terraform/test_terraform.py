@@ -303,6 +303,117 @@ def test_azure_postgres_requires_tls() -> None:
     assert "require_secure_transport" in config["for_each"] and "TLSv1.2" in json.dumps(config["for_each"])
 
 
+# -- AWS: one apply to a URL, and a destroy that leaves nothing --------------------------------------------
+
+AWS_EXAMPLE = TERRAFORM / "examples" / "aws"
+AWS_MODULE = TERRAFORM / "modules" / "aws"
+
+
+def test_aws_example_passes_the_vocabulary_through() -> None:
+    """Every example variable the module has is handed to it under the same name."""
+    calls = dict(blocks(AWS_EXAMPLE, "module"))
+    module_vars = {name for name, _ in blocks(AWS_MODULE, "variable")}
+    for var, _ in blocks(AWS_EXAMPLE, "variable"):
+        if var in module_vars and var != "availability_zones":
+            assert calls["aws"].get(var) == f"${{var.{var}}}", f"examples/aws: var.{var} is not passed to module.aws"
+    for var in ("operator_cidrs", "host", "dns_zone", "deletion_protection", "node_min_count", "node_max_count",
+                "node_instance_type", "db_instance_class", "cache_node_type", "cluster_admins", "create_registry",
+                "single_nat_gateway"):
+        assert var in module_vars and calls["aws"][var] == f"${{var.{var}}}", var
+    outputs = {name for name, _ in blocks(AWS_EXAMPLE, "output")}
+    assert {"ui_url", "admin_password_command", "kubeconfig_command", "registry_url", "image_push_commands"} <= outputs
+
+
+def test_aws_ui_is_open_to_the_operators_only() -> None:
+    airdeck = dict(blocks(AWS_EXAMPLE, "module"))["airdeck"]
+    ingress = airdeck["ingress"]
+    annotations = ingress["annotations"]
+    assert ingress["class_name"] == "alb" and ingress["allowed_from"] == ["${module.aws.vpc_cidr}"]
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == '${join(",", var.operator_cidrs)}'
+    assert annotations["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTPS":443}]'
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == "${module.aws.certificate_arn}"
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == (
+        '${var.internal_load_balancer ? "internal" : "internet-facing"}')
+    cluster = resources(AWS_MODULE)["aws_eks_cluster.this"]["vpc_config"][0]
+    assert cluster["endpoint_public_access"] == "${length(var.operator_cidrs) > 0}"
+    # The DNS record follows the ALB the controller made for the release's Ingress.
+    record = resources(AWS_EXAMPLE)["aws_route53_record.ui"]
+    assert record["alias"][0]["name"] == "${data.aws_lb.ui[0].dns_name}"
+    lookups = {name: body for tf in AWS_EXAMPLE.glob("*.tf") for block in load(tf).get("data", [])
+               for kind, named_ in block.items() if kind == "aws_lb" for name, body in named_.items()}
+    assert lookups["ui"]["depends_on"] == ["${module.airdeck}"]
+    stack = "${module.airdeck.namespace}/${module.aws.prefix}-api-server"
+    assert lookups["ui"]["tags"]["ingress.k8s.aws/stack"] == stack
+
+
+def test_aws_release_is_destroyed_before_the_controllers_and_the_network() -> None:
+    """The ALB is made by the Load Balancer Controller, outside Terraform: the release (its Ingress) must go
+    first, while the controller runs, or the ALB and its security groups block the VPC's deletion."""
+    assert dict(blocks(AWS_EXAMPLE, "module"))["airdeck"]["depends_on"] == ["${module.aws}"]
+    found = resources(AWS_MODULE)
+    for release in ("helm_release.load_balancer_controller", "helm_release.cluster_autoscaler"):
+        assert "${aws_eks_node_group.this}" in found[release]["depends_on"], release
+    assert "${aws_eks_addon.vpc_cni}" in found["aws_eks_node_group.this"]["depends_on"]
+
+
+def test_aws_controllers_have_their_own_roles() -> None:
+    found = resources(AWS_MODULE)
+    role = found["aws_iam_role.controller"]
+    trust = role["assume_role_policy"]
+    assert "system:serviceaccount:kube-system:${each.value}" in trust and "sts.amazonaws.com" in trust
+    for release, key in (("helm_release.load_balancer_controller", "load_balancer_controller"),
+                         ("helm_release.cluster_autoscaler", "cluster_autoscaler")):
+        values = found[release]["values"][0]
+        assert f'aws_iam_role.controller["{key}"].arn' in values, release
+        assert f"local.controller_service_accounts.{key}" in values, release
+    assert "k8s.io/cluster-autoscaler/${aws_eks_cluster.this.name}" in found["aws_iam_role_policy.cluster_autoscaler"][
+        "policy"]
+
+
+def test_aws_destroy_path_follows_deletion_protection() -> None:
+    found = resources(AWS_MODULE)
+    database = found["aws_db_instance.this"]
+    assert database["final_snapshot_identifier"] == "${module.naming.database}-final-${random_id.suffix.hex}"
+    assert found["aws_secretsmanager_secret.platform"]["recovery_window_in_days"] == (
+        "${var.deletion_protection ? var.secret_recovery_window_days : 0}")
+    assert found["aws_kms_key.this"]["deletion_window_in_days"] == "${var.deletion_protection ? 30 : 7}"
+
+
+def test_aws_example_has_a_commented_s3_backend() -> None:
+    text = (AWS_EXAMPLE / "backend.tf").read_text()
+    assert not load(AWS_EXAMPLE / "backend.tf"), "the backend block stays commented: the user enables it"
+    block = "\n".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("# "))
+    for needle in ('backend "s3"', "encrypt      = true", "use_lockfile = true", "dynamodb_table", "kms_key_id"):
+        assert needle in block, needle
+
+
+def test_load_balancer_controller_policy(tmp_path: Path) -> None:
+    """The controller's policy evaluates to the published document's shape (v3.5.0: 16 statements, 80
+    actions), and it deletes or changes only what it tagged as its own."""
+    shutil.copy(AWS_MODULE / "load-balancer-controller.tf", tmp_path / "policy.tf")
+    (tmp_path / "main.tf").write_text('locals {\n  partition = "aws"\n}\n\noutput "policy" {\n'
+                                      "  value = jsonencode(local.load_balancer_controller_policy)\n}\n")
+    assert terraform("init", "-backend=false", "-input=false", cwd=tmp_path).returncode == 0
+    done = terraform("apply", "-auto-approve", "-input=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    policy = json.loads(json.loads(terraform("output", "-json", cwd=tmp_path).stdout)["policy"]["value"])
+    statements = policy["Statement"]
+    assert len(statements) == 16 and all(s["Effect"] == "Allow" for s in statements)
+    assert len({a for s in statements for a in s["Action"]}) == 80
+    owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    for action in ("elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
+                   "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups",
+                   "ec2:DeleteSecurityGroup"):
+        granting = [s for s in statements if action in s["Action"]]
+        assert granting and all(s.get("Condition") == owned for s in granting), action
+    for action in ("elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"):
+        granting = [s for s in statements if action in s["Action"]]
+        assert all("aws:RequestTag/elbv2.k8s.aws/cluster" in json.dumps(s.get("Condition")) for s in granting)
+    arns = [r for s in statements for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert all(r == "*" or r.startswith("arn:aws:") for r in arns)
+
+
 # -- checkov ---------------------------------------------------------------------------------------------
 
 
