@@ -388,6 +388,25 @@ def test_aws_example_has_a_commented_s3_backend() -> None:
         assert needle in block, needle
 
 
+def test_aws_nodes_get_the_image_of_their_architecture(tmp_path: Path) -> None:
+    """The node group's ami_type, evaluated by Terraform for amd64 and Graviton instance types."""
+    ami_type = resources(AWS_MODULE)["aws_eks_node_group.this"]["ami_type"]
+    assert ami_type.startswith("${") and ami_type.endswith("}")
+    types = {"m6i.xlarge": "x86_64", "m7i-flex.large": "x86_64", "g5.xlarge": "x86_64", "c5n.2xlarge": "x86_64",
+             "m7g.xlarge": "ARM_64", "m6gd.large": "ARM_64", "c7gn.medium": "ARM_64", "t4g.small": "ARM_64",
+             "r8g.2xlarge": "ARM_64", "g5g.xlarge": "ARM_64"}
+    (tmp_path / "main.tf").write_text(
+        'variable "types" {\n  type = list(string)\n}\n\noutput "ami" {\n  value = {\n    for node_instance_type in '
+        f"var.types : node_instance_type => {ami_type[2:-1].replace('var.node_instance_type', 'node_instance_type')}"
+        "\n  }\n}\n")
+    (tmp_path / "terraform.tfvars.json").write_text(json.dumps({"types": list(types)}))
+    assert terraform("init", "-backend=false", "-input=false", cwd=tmp_path).returncode == 0
+    done = terraform("apply", "-auto-approve", "-input=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ami = json.loads(terraform("output", "-json", cwd=tmp_path).stdout)["ami"]["value"]
+    assert ami == {name: f"AL2023_{arch}_STANDARD" for name, arch in types.items()}
+
+
 def test_load_balancer_controller_policy(tmp_path: Path) -> None:
     """The controller's policy evaluates to the published document's shape (v3.5.0: 16 statements, 80
     actions), and it deletes or changes only what it tagged as its own."""
