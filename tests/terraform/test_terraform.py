@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import by_kind, named, pod_spec, render
+from tests.helm.chart import NAMESPACE, by_kind, named, pod_spec, render
+from tests.helm.netpol import Endpoint, verdict
 from tests.terraform import readme
 from tests.terraform.readme import ROOT, TERRAFORM, load
 
@@ -531,7 +532,8 @@ CLOUD_INPUTS: dict[str, dict[str, Any]] = {
               "workload_identity": "00000000-1111-2222-3333-444444444444",
               "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": True,
               "ingress": {"host": "airflow.example.com", "class_name": "webapprouting.kubernetes.azure.com",
-                          "controller": {"namespace": "app-routing-system"}}},
+                          "controller": {"namespace": "app-routing-system",
+                                         "pod_labels": {"app": "nginx"}}}},
 }
 ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account",
               "azure": "azure.workload.identity/client-id"}
@@ -590,20 +592,32 @@ def _keda_connection_parses(objects: list[dict[str, Any]], secret_data: dict[str
     assert parsed["host"] == "db.internal" and parsed["dbname"] == "airflow" and parsed["sslmode"] == "require"
 
 
+# Who serves each cloud's Ingress, and someone who must not reach the api-server (tests/helm/netpol.py).
+INGRESS_PATH = {
+    "aws": (Endpoint("ALB interface in the VPC", "10.0.240.17"), Endpoint("internet", "93.184.216.34")),
+    "gcp": (Endpoint("GKE load balancer proxy", "35.191.3.4"), Endpoint("internet", "93.184.216.34")),
+    "azure": (Endpoint("application routing NGINX", "10.40.0.50", "app-routing-system", {"app": "nginx"},
+                       {"kubernetes.io/metadata.name": "app-routing-system"}),
+              Endpoint("another team's pod", "10.40.0.60", "team-b", {"app": "nginx"},
+                       {"kubernetes.io/metadata.name": "team-b"})),
+}
+
+
 def _ingress_path_admitted(cloud: str, objects: list[dict[str, Any]]) -> None:
-    """The api-server's NetworkPolicy admits what serves the Ingress: the load balancer's ranges
-    (ingress.allowed_from => networkPolicies.sourceCIDRs) or the in-cluster controller's namespace."""
-    ingress = CLOUD_INPUTS[cloud]["ingress"]
-    if not isinstance(ingress, dict):
+    """The api-server's NetworkPolicies admit what serves the Ingress (ingress.allowed_from =>
+    networkPolicies.sourceCIDRs: the load balancer's addresses; ingress.controller => ingressController),
+    and nobody else from outside the release."""
+    if CLOUD_INPUTS[cloud]["ingress"] is None:
         return
-    rules = named(objects, "NetworkPolicy", "airdeck-api-server")["spec"]["ingress"]
-    peers = [peer for rule in rules for peer in rule.get("from", [])]
-    cidrs = {peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer}
-    assert set(ingress.get("allowed_from", [])) <= cidrs, cidrs
-    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in peers
-                  if "namespaceSelector" in peer and "matchLabels" in peer["namespaceSelector"]}
-    if "controller" in ingress:
-        assert ingress["controller"]["namespace"] in namespaces, namespaces
+    deployment = named(objects, "Deployment", "airdeck-api-server")["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for c in deployment["spec"]["containers"] for p in c.get("ports", [])
+             if "name" in p}
+    api_server = Endpoint("api-server", "10.0.3.9", NAMESPACE, deployment["metadata"]["labels"],
+                          {"kubernetes.io/metadata.name": NAMESPACE}, ports)
+    policies = [(NAMESPACE, policy) for policy in by_kind(objects, "NetworkPolicy")]
+    served_by, outsider = INGRESS_PATH[cloud]
+    assert verdict(policies, served_by, api_server, ports["api"]) == "allow", f"{cloud}: {served_by.name} is refused"
+    assert verdict(policies, outsider, api_server, ports["api"]) == "deny", f"{cloud}: {outsider.name} is admitted"
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])

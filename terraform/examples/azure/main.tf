@@ -27,6 +27,6 @@ module "airdeck" {
     host       = var.host
     class_name = "webapprouting.kubernetes.azure.com"
     # The add-on's NGINX pods forward to the api-server.
-    controller = { namespace = "app-routing-system" }
+    controller = { namespace = "app-routing-system", pod_labels = { app = "nginx" } }
   }
 }

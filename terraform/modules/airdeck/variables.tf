@@ -89,7 +89,7 @@ variable "ingress" {
     allowed_from    = optional(list(string), [])
     controller = optional(object({
       namespace  = string
-      pod_labels = optional(map(string), {})
+      pod_labels = map(string)
     }))
   })
   default = null
@@ -97,6 +97,11 @@ variable "ingress" {
   validation {
     condition     = var.ingress == null || alltrue([for c in try(var.ingress.allowed_from, []) : can(cidrhost(c, 0))])
     error_message = "ingress.allowed_from must list CIDR blocks (e.g. 10.0.0.0/16), the addresses the load balancer reaches the pods from."
+  }
+
+  validation {
+    condition     = var.ingress == null || length(try(var.ingress.controller.pod_labels, { given = "" })) > 0
+    error_message = "ingress.controller.pod_labels must name the controller's pod labels (e.g. { app = \"nginx\" }): Helm merges an empty map with the chart's default (ingress-nginx's labels), which would not select the controller."
   }
 }
 

@@ -84,7 +84,12 @@ locals {
         broker      = { port = var.broker_port, to = [for c in var.broker_cidrs : { ipBlock = { cidr = c } }] }
       },
       # An in-cluster ingress controller (e.g. AKS application routing's NGINX) forwards from its pods.
-      { for key, value in { ingressController = try({ namespace = var.ingress.controller.namespace, podLabels = var.ingress.controller.pod_labels }, null) } : key => value if value != null },
+      # Helm merges podLabels with the chart's default (ingress-nginx's label); null removes that key, so
+      # the selector is exactly the labels given.
+      { for key, value in { ingressController = try({
+        namespace = var.ingress.controller.namespace
+        podLabels = merge({ "app.kubernetes.io/name" = null }, var.ingress.controller.pod_labels)
+      }, null) } : key => value if value != null },
     )
   }
 

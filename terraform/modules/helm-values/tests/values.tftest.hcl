@@ -239,6 +239,11 @@ run "ingress_controller_in_the_cluster" {
     condition     = output.values.networkPolicies.ingressController.namespace == "app-routing-system" && output.values.networkPolicies.ingressController.podLabels.app == "nginx" && length(output.values.networkPolicies.sourceCIDRs) == 0
     error_message = "ingress.controller is networkPolicies.ingressController"
   }
+
+  assert {
+    condition     = output.values.networkPolicies.ingressController.podLabels["app.kubernetes.io/name"] == null
+    error_message = "the chart's default controller label is removed (Helm would merge it with the labels given)"
+  }
 }
 
 run "secret_data_with_a_libpq_database_url" {
@@ -384,6 +389,14 @@ run "bad_ingress_allowed_from_is_refused" {
   command = plan
   variables {
     ingress = { host = "airflow.example.com", allowed_from = ["10.0.0.0/33"] }
+  }
+  expect_failures = [var.ingress]
+}
+
+run "empty_ingress_controller_labels_are_refused" {
+  command = plan
+  variables {
+    ingress = { host = "airflow.example.com", controller = { namespace = "app-routing-system", pod_labels = {} } }
   }
   expect_failures = [var.ingress]
 }
