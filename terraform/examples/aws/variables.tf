@@ -32,12 +32,12 @@ variable "name" {
 }
 
 variable "operator_cidrs" {
-  description = "Your networks in CIDR form (e.g. your office's range, or your address as a.b.c.d/32): the only addresses that reach the cluster's API (for this apply) and the UI's load balancer. Required; never 0.0.0.0/0."
+  description = "Your networks as IPv4 CIDR blocks (e.g. your office's range, or your address as a.b.c.d/32): the only addresses that reach the cluster's API (for this apply) and the UI's load balancer. Required; never 0.0.0.0/0."
   type        = list(string)
 
   validation {
-    condition     = length(var.operator_cidrs) > 0 && alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "operator_cidrs must list your networks as CIDR blocks (e.g. [\"203.0.113.7/32\"]), never 0.0.0.0/0 or ::/0."
+    condition     = length(var.operator_cidrs) > 0 && alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":") && c != "0.0.0.0/0"])
+    error_message = "operator_cidrs must list your networks as CIDR blocks (e.g. [\"203.0.113.7/32\"]), IPv4 (EKS public endpoints and IPv4 ALBs take IPv4 ranges only), never 0.0.0.0/0."
   }
 }
 

@@ -64,13 +64,13 @@ variable "kubernetes_version" {
 }
 
 variable "operator_cidrs" {
-  description = "The operators' networks (CIDR blocks): the only addresses that reach the cluster's public API endpoint and, through the example's Ingress, the UI. Empty: the API endpoint is private only (reach it from inside the VPC)."
+  description = "The operators' networks (IPv4 CIDR blocks): the only addresses that reach the cluster's public API endpoint and, through the example's Ingress, the UI. Empty: the API endpoint is private only (reach it from inside the VPC)."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !contains(["0.0.0.0/0", "::/0"], c)])
-    error_message = "operator_cidrs must be CIDR blocks of your networks (e.g. 203.0.113.0/24), never 0.0.0.0/0 or ::/0."
+    condition     = alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":") && c != "0.0.0.0/0"])
+    error_message = "operator_cidrs must be CIDR blocks of your networks (e.g. 203.0.113.0/24), IPv4 (EKS public endpoints and IPv4 ALBs take IPv4 ranges only), never 0.0.0.0/0."
   }
 }
 

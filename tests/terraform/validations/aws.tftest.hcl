@@ -13,7 +13,7 @@ run "valid_inputs_plan" {
 run "valid_one_apply_inputs_plan" {
   command = plan
   variables {
-    operator_cidrs     = ["203.0.113.0/24", "2001:db8::/48"]
+    operator_cidrs     = ["203.0.113.0/24"]
     cluster_admins     = ["arn:aws:iam::123456789012:role/platform-admins", "arn:aws:iam::123456789012:user/alice"]
     node_instance_type = "m7g.xlarge"
     host               = "airflow.example.com"
@@ -212,4 +212,12 @@ run "bad_secret_recovery_window_days_is_refused" {
     secret_recovery_window_days = 0
   }
   expect_failures = [var.secret_recovery_window_days]
+}
+
+run "ipv6_operator_cidrs_are_refused" {
+  command = plan
+  variables {
+    operator_cidrs = ["2001:db8::/48"]
+  }
+  expect_failures = [var.operator_cidrs]
 }

@@ -15,7 +15,7 @@ run "valid_full_inputs_plan" {
   variables {
     region             = "us-gov-west-1"
     availability_zones = ["us-gov-west-1a", "us-gov-west-1b"]
-    operator_cidrs     = ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/48"]
+    operator_cidrs     = ["203.0.113.0/24", "198.51.100.7/32"]
     dns_zone           = "example.com."
     node_instance_type = "m7g.2xlarge"
     node_min_count     = 3
@@ -129,4 +129,12 @@ run "bad_cluster_admins_is_refused" {
     cluster_admins = ["arn:aws:iam::123456789012:group/admins"]
   }
   expect_failures = [var.cluster_admins]
+}
+
+run "ipv6_operator_cidrs_are_refused" {
+  command = plan
+  variables {
+    operator_cidrs = ["2001:db8::/48"]
+  }
+  expect_failures = [var.operator_cidrs]
 }
