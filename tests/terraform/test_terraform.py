@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import by_kind, named, pod_spec, render
+from tests.helm.chart import NAMESPACE, by_kind, named, pod_spec, render
+from tests.helm.netpol import Endpoint, verdict
 from tests.terraform import readme
 from tests.terraform.readme import ROOT, TERRAFORM, load
 
@@ -110,6 +111,25 @@ def test_variable_validations_of_provider_modules(name: str, tmp_path: Path) -> 
     assert _passed(terraform("test", cwd=tmp_path)) == runs
 
 
+EXAMPLE_SUITES = sorted(VALIDATIONS.glob("example-*.tftest.hcl"))
+
+
+@pytest.mark.parametrize("suite", EXAMPLE_SUITES, ids=lambda p: p.stem.split(".")[0])
+def test_example_variable_validations(suite: Path, tmp_path: Path) -> None:
+    """Every validation of an example's variables.tf is refused by a run (the example's providers are not
+    downloadable here; its variables.tf alone needs none)."""
+    example = TERRAFORM / "examples" / suite.name.removeprefix("example-").split(".")[0]
+    runs = _expect_failure_runs(suite.read_text())
+    for var, spec in blocks(example, "variable"):
+        assert runs.get(var, 0) >= len(spec.get("validation", [])), (
+            f"examples/{example.name}: variable {var} has {len(spec.get('validation', []))} validation(s) but "
+            f"{runs.get(var, 0)} expect_failures run(s) in {suite.name}")
+    (tmp_path / "tests").mkdir()
+    shutil.copy(example / "variables.tf", tmp_path / "variables.tf")
+    shutil.copy(suite, tmp_path / "tests" / suite.name)
+    assert _passed(terraform("test", cwd=tmp_path)) == suite.read_text().count('\nrun "')
+
+
 def test_a_broken_validation_is_caught(tmp_path: Path) -> None:
     """The validation suites can fail: a variables.tf whose validation accepts anything fails its run."""
     (tmp_path / "tests").mkdir()
@@ -179,22 +199,33 @@ def _attr(body: dict[str, Any], path: str) -> Any:
 SECURE = {
     "aws": {
         "aws_eks_cluster.this": {"vpc_config.endpoint_private_access": True,
+                                 # Public only to the operators' networks, and only when they are given.
+                                 "vpc_config.public_access_cidrs": "${length(var.operator_cidrs) > 0 ? "
+                                                                   "var.operator_cidrs : ['127.0.0.1/32']}",
                                  "encryption_config.resources": ["secrets"],
                                  "enabled_cluster_log_types": ["api", "audit", "authenticator", "controllerManager",
                                                                "scheduler"]},
         "aws_launch_template.node": {"metadata_options.http_tokens": "required",
                                      "block_device_mappings.ebs.encrypted": True},
         "aws_db_instance.this": {"publicly_accessible": False, "storage_encrypted": True, "multi_az": True,
-                                 "skip_final_snapshot": False, "performance_insights_enabled": True,
-                                 "iam_database_authentication_enabled": True},
+                                 "deletion_protection": "${var.deletion_protection}",
+                                 "skip_final_snapshot": "${!var.deletion_protection}",
+                                 "performance_insights_enabled": True, "iam_database_authentication_enabled": True},
         "aws_elasticache_replication_group.this": {"transit_encryption_enabled": True,
                                                    "at_rest_encryption_enabled": True,
                                                    "transit_encryption_mode": "required"},
         "aws_s3_bucket_public_access_block.task_logs": {"block_public_acls": True, "block_public_policy": True,
                                                         "ignore_public_acls": True, "restrict_public_buckets": True},
         "aws_s3_bucket_versioning.task_logs": {"versioning_configuration.status": "Enabled"},
-        "aws_s3_bucket.task_logs": {"force_destroy": False},
+        "aws_s3_bucket.task_logs": {"force_destroy": "${!var.deletion_protection}"},
         "aws_kms_key.this": {"enable_key_rotation": True},
+        "aws_eks_addon.vpc_cni": {"addon_name": "vpc-cni",
+                                  "configuration_values": '${jsonencode({"enableNetworkPolicy": "true"})}'},
+        "aws_ecr_repository.airdeck": {"image_tag_mutability": "IMMUTABLE",
+                                       "image_scanning_configuration.scan_on_push": True,
+                                       "encryption_configuration.encryption_type": "KMS",
+                                       "force_delete": "${!var.deletion_protection}"},
+        "aws_eks_access_policy_association.admin": {"access_scope.type": "cluster"},
     },
     "gcp": {
         "google_container_cluster.this": {"enable_shielded_nodes": True,
@@ -253,7 +284,7 @@ def test_secure_literals(cloud: str) -> None:
 def test_secure_defaults_and_tls_urls() -> None:
     variables = {cloud: dict(blocks(TERRAFORM / "modules" / cloud, "variable")) for cloud in SECURE}
     assert variables["aws"]["deletion_protection"]["default"] is True
-    assert variables["aws"]["endpoint_public_access"]["default"] is False
+    assert variables["aws"]["operator_cidrs"]["default"] == []  # API endpoint private unless given
     assert variables["gcp"]["deletion_protection"]["default"] is True
     assert variables["gcp"]["enable_private_endpoint"]["default"] is True
     assert variables["azure"]["deletion_protection"]["default"] is True
@@ -271,6 +302,136 @@ def test_aws_parameter_group_forces_tls() -> None:
 def test_azure_postgres_requires_tls() -> None:
     config = resources(TERRAFORM / "modules" / "azure")["azurerm_postgresql_flexible_server_configuration.tls"]
     assert "require_secure_transport" in config["for_each"] and "TLSv1.2" in json.dumps(config["for_each"])
+
+
+# -- AWS: one apply to a URL, and a destroy that leaves nothing --------------------------------------------
+
+AWS_EXAMPLE = TERRAFORM / "examples" / "aws"
+AWS_MODULE = TERRAFORM / "modules" / "aws"
+
+
+def test_aws_example_passes_the_vocabulary_through() -> None:
+    """Every example variable the module has is handed to it under the same name."""
+    calls = dict(blocks(AWS_EXAMPLE, "module"))
+    module_vars = {name for name, _ in blocks(AWS_MODULE, "variable")}
+    for var, _ in blocks(AWS_EXAMPLE, "variable"):
+        if var in module_vars and var != "availability_zones":
+            assert calls["aws"].get(var) == f"${{var.{var}}}", f"examples/aws: var.{var} is not passed to module.aws"
+    for var in ("operator_cidrs", "host", "dns_zone", "deletion_protection", "node_min_count", "node_max_count",
+                "node_instance_type", "db_instance_class", "cache_node_type", "cluster_admins", "create_registry",
+                "single_nat_gateway"):
+        assert var in module_vars and calls["aws"][var] == f"${{var.{var}}}", var
+    outputs = {name for name, _ in blocks(AWS_EXAMPLE, "output")}
+    assert {"ui_url", "admin_password_command", "kubeconfig_command", "registry_url", "image_push_commands"} <= outputs
+
+
+def test_aws_ui_is_open_to_the_operators_only() -> None:
+    airdeck = dict(blocks(AWS_EXAMPLE, "module"))["airdeck"]
+    ingress = airdeck["ingress"]
+    annotations = ingress["annotations"]
+    assert ingress["class_name"] == "alb" and ingress["allowed_from"] == ["${module.aws.vpc_cidr}"]
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == '${join(",", var.operator_cidrs)}'
+    assert annotations["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTPS":443}]'
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == "${module.aws.certificate_arn}"
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == (
+        '${var.internal_load_balancer ? "internal" : "internet-facing"}')
+    cluster = resources(AWS_MODULE)["aws_eks_cluster.this"]["vpc_config"][0]
+    assert cluster["endpoint_public_access"] == "${length(var.operator_cidrs) > 0}"
+    # The DNS record follows the ALB the controller made for the release's Ingress.
+    record = resources(AWS_EXAMPLE)["aws_route53_record.ui"]
+    assert record["alias"][0]["name"] == "${data.aws_lb.ui[0].dns_name}"
+    lookups = {name: body for tf in AWS_EXAMPLE.glob("*.tf") for block in load(tf).get("data", [])
+               for kind, named_ in block.items() if kind == "aws_lb" for name, body in named_.items()}
+    assert lookups["ui"]["depends_on"] == ["${module.airdeck}"]
+    stack = "${module.airdeck.namespace}/${module.aws.prefix}-api-server"
+    assert lookups["ui"]["tags"]["ingress.k8s.aws/stack"] == stack
+
+
+def test_aws_release_is_destroyed_before_the_controllers_and_the_network() -> None:
+    """The ALB is made by the Load Balancer Controller, outside Terraform: the release (its Ingress) must go
+    first, while the controller runs, or the ALB and its security groups block the VPC's deletion."""
+    assert dict(blocks(AWS_EXAMPLE, "module"))["airdeck"]["depends_on"] == ["${module.aws}"]
+    found = resources(AWS_MODULE)
+    for release in ("helm_release.load_balancer_controller", "helm_release.cluster_autoscaler"):
+        assert "${aws_eks_node_group.this}" in found[release]["depends_on"], release
+    assert "${aws_eks_addon.vpc_cni}" in found["aws_eks_node_group.this"]["depends_on"]
+
+
+def test_aws_controllers_have_their_own_roles() -> None:
+    found = resources(AWS_MODULE)
+    role = found["aws_iam_role.controller"]
+    trust = role["assume_role_policy"]
+    assert "system:serviceaccount:kube-system:${each.value}" in trust and "sts.amazonaws.com" in trust
+    for release, key in (("helm_release.load_balancer_controller", "load_balancer_controller"),
+                         ("helm_release.cluster_autoscaler", "cluster_autoscaler")):
+        values = found[release]["values"][0]
+        assert f'aws_iam_role.controller["{key}"].arn' in values, release
+        assert f"local.controller_service_accounts.{key}" in values, release
+    assert "k8s.io/cluster-autoscaler/${aws_eks_cluster.this.name}" in found["aws_iam_role_policy.cluster_autoscaler"][
+        "policy"]
+
+
+def test_aws_destroy_path_follows_deletion_protection() -> None:
+    found = resources(AWS_MODULE)
+    database = found["aws_db_instance.this"]
+    assert database["final_snapshot_identifier"] == "${module.naming.database}-final-${random_id.suffix.hex}"
+    assert found["aws_secretsmanager_secret.platform"]["recovery_window_in_days"] == (
+        "${var.deletion_protection ? var.secret_recovery_window_days : 0}")
+    assert found["aws_kms_key.this"]["deletion_window_in_days"] == "${var.deletion_protection ? 30 : 7}"
+
+
+def test_aws_example_has_a_commented_s3_backend() -> None:
+    text = (AWS_EXAMPLE / "backend.tf").read_text()
+    assert not load(AWS_EXAMPLE / "backend.tf"), "the backend block stays commented: the user enables it"
+    block = "\n".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("# "))
+    for needle in ('backend "s3"', "encrypt      = true", "use_lockfile = true", "dynamodb_table", "kms_key_id"):
+        assert needle in block, needle
+
+
+def test_aws_nodes_get_the_image_of_their_architecture(tmp_path: Path) -> None:
+    """The node group's ami_type, evaluated by Terraform for amd64 and Graviton instance types."""
+    ami_type = resources(AWS_MODULE)["aws_eks_node_group.this"]["ami_type"]
+    assert ami_type.startswith("${") and ami_type.endswith("}")
+    types = {"m6i.xlarge": "x86_64", "m7i-flex.large": "x86_64", "g5.xlarge": "x86_64", "c5n.2xlarge": "x86_64",
+             "m7g.xlarge": "ARM_64", "m6gd.large": "ARM_64", "c7gn.medium": "ARM_64", "t4g.small": "ARM_64",
+             "r8g.2xlarge": "ARM_64", "g5g.xlarge": "ARM_64"}
+    (tmp_path / "main.tf").write_text(
+        'variable "types" {\n  type = list(string)\n}\n\noutput "ami" {\n  value = {\n    for node_instance_type in '
+        f"var.types : node_instance_type => {ami_type[2:-1].replace('var.node_instance_type', 'node_instance_type')}"
+        "\n  }\n}\n")
+    (tmp_path / "terraform.tfvars.json").write_text(json.dumps({"types": list(types)}))
+    assert terraform("init", "-backend=false", "-input=false", cwd=tmp_path).returncode == 0
+    done = terraform("apply", "-auto-approve", "-input=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ami = json.loads(terraform("output", "-json", cwd=tmp_path).stdout)["ami"]["value"]
+    assert ami == {name: f"AL2023_{arch}_STANDARD" for name, arch in types.items()}
+
+
+def test_load_balancer_controller_policy(tmp_path: Path) -> None:
+    """The controller's policy evaluates to the published document's shape (v3.5.0: 16 statements, 80
+    actions), and it deletes or changes only what it tagged as its own."""
+    shutil.copy(AWS_MODULE / "load-balancer-controller.tf", tmp_path / "policy.tf")
+    (tmp_path / "main.tf").write_text('locals {\n  partition = "aws"\n}\n\noutput "policy" {\n'
+                                      "  value = jsonencode(local.load_balancer_controller_policy)\n}\n")
+    assert terraform("init", "-backend=false", "-input=false", cwd=tmp_path).returncode == 0
+    done = terraform("apply", "-auto-approve", "-input=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    policy = json.loads(json.loads(terraform("output", "-json", cwd=tmp_path).stdout)["policy"]["value"])
+    statements = policy["Statement"]
+    assert len(statements) == 16 and all(s["Effect"] == "Allow" for s in statements)
+    assert len({a for s in statements for a in s["Action"]}) == 80
+    owned = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
+    for action in ("elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
+                   "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups",
+                   "ec2:DeleteSecurityGroup"):
+        granting = [s for s in statements if action in s["Action"]]
+        assert granting and all(s.get("Condition") == owned for s in granting), action
+    for action in ("elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"):
+        granting = [s for s in statements if action in s["Action"]]
+        assert all("aws:RequestTag/elbv2.k8s.aws/cluster" in json.dumps(s.get("Condition")) for s in granting)
+    arns = [r for s in statements for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert all(r == "*" or r.startswith("arn:aws:") for r in arns)
 
 
 # -- checkov ---------------------------------------------------------------------------------------------
@@ -360,16 +521,19 @@ CLOUD_INPUTS: dict[str, dict[str, Any]] = {
             "workload_identity": "arn:aws:iam::123456789012:role/airdeck-workload",
             "database_cidrs": ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"], "broker_port": 6379,
             "enable_keda": True, "ingress": {"host": "airflow.example.com", "class_name": "alb",
-                                             "annotations": {"alb.ingress.kubernetes.io/scheme": "internal"}}},
+                                             "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+                                             "allowed_from": ["10.0.0.0/16"]}},
     "gcp": {"task_logs_url": "gs://airdeck-task-logs-a1b2c3/airflow/logs",
             "workload_identity": "airdeck-workload@my-project.iam.gserviceaccount.com",
             "database_cidrs": ["10.100.0.0/20"], "broker_port": 6378, "enable_keda": False,
             "ingress": {"host": "airflow.example.com", "class_name": "gce-internal",
-                        "allowed_from": [{"ipBlock": {"cidr": "35.191.0.0/16"}}]}},
+                        "allowed_from": ["35.191.0.0/16", "130.211.0.0/22"]}},
     "azure": {"task_logs_url": "wasb://task-logs@airdecktla1b2c3/airflow/logs",
               "workload_identity": "00000000-1111-2222-3333-444444444444",
-              "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": False,
-              "ingress": None},
+              "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": True,
+              "ingress": {"host": "airflow.example.com", "class_name": "webapprouting.kubernetes.azure.com",
+                          "controller": {"namespace": "app-routing-system",
+                                         "pod_labels": {"app": "nginx"}}}},
 }
 ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account",
               "azure": "azure.workload.identity/client-id"}
@@ -390,11 +554,16 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
     root.mkdir()
     shutil.copy(TERRAFORM / "modules" / "airdeck" / "variables.tf", root / "variables.tf")
     (root / "main.tf").write_text(_values_call() + 'output "values" {\n  value = module.values.values\n}\n'
-                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n')
+                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n'
+                                  'output "secret_data" {\n  value     = module.values.secret_data\n'
+                                  '  sensitive = true\n}\n')
     inputs = {"cloud": cloud, "prefix": "airdeck", "namespace": "airflow",
               "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
-              "platform_secrets": {k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
-                                                     "logFetchKey", "adminPassword", "databaseUrl", "brokerUrl")},
+              "platform_secrets": {**{k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
+                                                        "logFetchKey", "adminPassword", "brokerUrl")},
+                                   # What every cloud module hands over: SQLAlchemy's form, with the driver.
+                                   "databaseUrl": "postgresql+psycopg://airflow:pw@db.internal:5432/airflow"
+                                                  "?sslmode=require"},
               "enable_kube_prometheus_stack": True, **CLOUD_INPUTS[cloud]}
     (root / "terraform.tfvars.json").write_text(json.dumps(inputs))
     done = terraform("init", "-backend=false", "-input=false", cwd=root)
@@ -404,7 +573,51 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
     done = terraform("output", "-json", cwd=root)
     assert done.returncode == 0, done.stderr
     outputs = json.loads(done.stdout)
-    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"]}
+    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"],
+            "secret_data": outputs["secret_data"]["value"]}
+
+
+def _keda_connection_parses(objects: list[dict[str, Any]], secret_data: dict[str, dict[str, str]]) -> None:
+    """The Secret key KEDA's TriggerAuthentication reads holds a connection string a PostgreSQL client parses.
+
+    KEDA's scaler uses pgx, which takes postgres:// and postgresql:// URLs like libpq (psycopg's
+    conninfo_to_dict is libpq's own parser); SQLAlchemy's postgresql+psycopg:// is refused by both."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    (auth,) = by_kind(objects, "TriggerAuthentication")
+    (ref,) = [r for r in auth["spec"]["secretTargetRef"] if r["parameter"] == "connection"]
+    assert ref["name"] in secret_data, f"TriggerAuthentication reads {ref['name']}, which the module does not create"
+    connection = secret_data[ref["name"]][ref["key"]]
+    parsed = conninfo_to_dict(connection)
+    assert parsed["host"] == "db.internal" and parsed["dbname"] == "airflow" and parsed["sslmode"] == "require"
+
+
+# Who serves each cloud's Ingress, and someone who must not reach the api-server (tests/helm/netpol.py).
+INGRESS_PATH = {
+    "aws": (Endpoint("ALB interface in the VPC", "10.0.240.17"), Endpoint("internet", "93.184.216.34")),
+    "gcp": (Endpoint("GKE load balancer proxy", "35.191.3.4"), Endpoint("internet", "93.184.216.34")),
+    "azure": (Endpoint("application routing NGINX", "10.40.0.50", "app-routing-system", {"app": "nginx"},
+                       {"kubernetes.io/metadata.name": "app-routing-system"}),
+              Endpoint("another team's pod", "10.40.0.60", "team-b", {"app": "nginx"},
+                       {"kubernetes.io/metadata.name": "team-b"})),
+}
+
+
+def _ingress_path_admitted(cloud: str, objects: list[dict[str, Any]]) -> None:
+    """The api-server's NetworkPolicies admit what serves the Ingress (ingress.allowed_from =>
+    networkPolicies.sourceCIDRs: the load balancer's addresses; ingress.controller => ingressController),
+    and nobody else from outside the release."""
+    if CLOUD_INPUTS[cloud]["ingress"] is None:
+        return
+    deployment = named(objects, "Deployment", "airdeck-api-server")["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for c in deployment["spec"]["containers"] for p in c.get("ports", [])
+             if "name" in p}
+    api_server = Endpoint("api-server", "10.0.3.9", NAMESPACE, deployment["metadata"]["labels"],
+                          {"kubernetes.io/metadata.name": NAMESPACE}, ports)
+    policies = [(NAMESPACE, policy) for policy in by_kind(objects, "NetworkPolicy")]
+    served_by, outsider = INGRESS_PATH[cloud]
+    assert verdict(policies, served_by, api_server, ports["api"]) == "allow", f"{cloud}: {served_by.name} is refused"
+    assert verdict(policies, outsider, api_server, ports["api"]) == "deny", f"{cloud}: {outsider.name} is admitted"
 
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
@@ -441,7 +654,10 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
     assert str(CLOUD_INPUTS[cloud]["broker_port"]) in policies
     assert by_kind(objects, "ServiceMonitor") and by_kind(objects, "PrometheusRule")
     assert bool(by_kind(objects, "ScaledObject")) == CLOUD_INPUTS[cloud]["enable_keda"]
+    if CLOUD_INPUTS[cloud]["enable_keda"]:
+        _keda_connection_parses(objects, composed["secret_data"])
     assert bool(by_kind(objects, "Ingress")) == (CLOUD_INPUTS[cloud]["ingress"] is not None)
+    _ingress_path_admitted(cloud, objects)
     # The module's own egress policy (object store, token service) selects exactly the chart's Airflow pods.
     chart_policy = named(objects, "NetworkPolicy", "airdeck-airflow")["spec"]["podSelector"]["matchExpressions"]
     components = next(e["values"] for e in chart_policy if e["key"] == "app.kubernetes.io/component")

@@ -2,8 +2,8 @@ provider "aws" {
   region = var.region
 }
 
-# The cluster's API is private by default: run Terraform from inside the VPC (VPN, bastion, CI
-# runner), or set endpoint_public_access_cidrs to your address.
+# The cluster's API endpoint is private and, for operator_cidrs only, public: this apply, run from one
+# of those networks, reaches the cluster it creates. The token comes from the AWS CLI (aws eks get-token).
 provider "kubernetes" {
   host                   = module.aws.cluster_endpoint
   cluster_ca_certificate = module.aws.cluster_ca_certificate

@@ -26,8 +26,7 @@ module "airdeck" {
   ingress = {
     host       = var.host
     class_name = "webapprouting.kubernetes.azure.com"
-    allowed_from = [
-      { namespaceSelector = { matchLabels = { "kubernetes.io/metadata.name" = "app-routing-system" } } },
-    ]
+    # The add-on's NGINX pods forward to the api-server.
+    controller = { namespace = "app-routing-system", pod_labels = { app = "nginx" } }
   }
 }

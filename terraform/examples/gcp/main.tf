@@ -25,9 +25,6 @@ module "airdeck" {
     host       = var.host
     class_name = "gce-internal"
     # Google's load balancer health checks come from these ranges.
-    allowed_from = [
-      { ipBlock = { cidr = "35.191.0.0/16" } },
-      { ipBlock = { cidr = "130.211.0.0/22" } },
-    ]
+    allowed_from = ["35.191.0.0/16", "130.211.0.0/22"]
   }
 }

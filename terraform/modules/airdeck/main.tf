@@ -18,6 +18,7 @@ module "values" {
   prometheus_operator = var.enable_kube_prometheus_stack ? { release_label = "kube-prometheus-stack" } : null
   image               = var.image
   extra_values        = var.extra_values
+  platform_secrets    = var.platform_secrets
 }
 
 locals {
@@ -46,9 +47,8 @@ resource "kubernetes_secret_v1" "platform" {
   }
 
   type = "Opaque"
-  data = {
-    (each.value.key) = var.platform_secrets[each.key]
-  }
+  # The database URL in its libpq form: KEDA's PostgreSQL scaler reads the same Secret.
+  data = module.values.secret_data[each.value.name]
 }
 
 # The chart's NetworkPolicies deny all egress but the platform's own flows; the task log store and the

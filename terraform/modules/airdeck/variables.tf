@@ -80,15 +80,29 @@ variable "broker_port" {
 }
 
 variable "ingress" {
-  description = "Ingress to the UI: host, IngressClass, TLS Secret (the certificate is yours or cert-manager's), annotations, extra allowed peers. `null`: none."
+  description = "Ingress to the UI: host, IngressClass, TLS Secret (the certificate is yours or cert-manager's), annotations; `allowed_from`: the CIDR blocks the load balancer reaches the pods from (networkPolicies.sourceCIDRs); `controller`: namespace and pod labels of an in-cluster ingress controller (networkPolicies.ingressController). `null`: none."
   type = object({
     host            = string
     class_name      = optional(string, "")
     tls_secret_name = optional(string, "airdeck-tls")
     annotations     = optional(map(string), {})
-    allowed_from    = optional(list(any), [])
+    allowed_from    = optional(list(string), [])
+    controller = optional(object({
+      namespace  = string
+      pod_labels = map(string)
+    }))
   })
   default = null
+
+  validation {
+    condition     = var.ingress == null || alltrue([for c in try(var.ingress.allowed_from, []) : can(cidrhost(c, 0))])
+    error_message = "ingress.allowed_from must list CIDR blocks (e.g. 10.0.0.0/16), the addresses the load balancer reaches the pods from."
+  }
+
+  validation {
+    condition     = var.ingress == null || length(try(var.ingress.controller.pod_labels, { given = "" })) > 0
+    error_message = "ingress.controller.pod_labels must name the controller's pod labels (e.g. { app = \"nginx\" }): Helm merges an empty map with the chart's default (ingress-nginx's labels), which would not select the controller."
+  }
 }
 
 variable "image" {
@@ -101,7 +115,7 @@ variable "image" {
 }
 
 variable "extra_values" {
-  description = "Further values of the airdeck chart, merged at the top level over the computed ones (not airdeck or secrets)."
+  description = "Further values of the airdeck chart (not airdeck or secrets), merged deeply over the computed ones: maps merge key by key, lists and scalars replace."
   type        = any
   default     = {}
 }

@@ -97,8 +97,10 @@ resource "aws_db_instance" "this" {
   backup_retention_period             = var.db_backup_retention_days
   copy_tags_to_snapshot               = true
   deletion_protection                 = var.deletion_protection
-  skip_final_snapshot                 = false
-  final_snapshot_identifier           = "${module.naming.database}-final"
+  # Protected: a final snapshot, named per deployment (the suffix is new after a destroy), so the next
+  # apply never collides with an old one. Unprotected (the destroy path): no snapshot, nothing left.
+  skip_final_snapshot       = !var.deletion_protection
+  final_snapshot_identifier = "${module.naming.database}-final-${random_id.suffix.hex}"
 
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = aws_kms_key.this.arn

@@ -1,5 +1,6 @@
 ################################################################################
-# EKS: private API endpoint, encrypted Secrets, every control-plane log, IRSA
+# EKS: private API endpoint (public only to the operators' networks), encrypted Secrets, every
+# control-plane log, IRSA, NetworkPolicy enforcement, access entries for the admins
 ################################################################################
 
 resource "aws_iam_role" "cluster" {
@@ -38,8 +39,9 @@ resource "aws_eks_cluster" "this" {
   vpc_config {
     subnet_ids              = aws_subnet.private[*].id
     endpoint_private_access = true
-    endpoint_public_access  = var.endpoint_public_access
-    public_access_cidrs     = var.endpoint_public_access ? var.endpoint_public_access_cidrs : ["127.0.0.1/32"]
+    # The first apply runs from a laptop: the API is public to the operators' networks only.
+    endpoint_public_access = length(var.operator_cidrs) > 0
+    public_access_cidrs    = length(var.operator_cidrs) > 0 ? var.operator_cidrs : ["127.0.0.1/32"]
   }
 
   encryption_config {
@@ -52,13 +54,6 @@ resource "aws_eks_cluster" "this" {
   access_config {
     authentication_mode                         = "API"
     bootstrap_cluster_creator_admin_permissions = true
-  }
-
-  lifecycle {
-    precondition {
-      condition     = !var.endpoint_public_access || length(var.endpoint_public_access_cidrs) > 0
-      error_message = "endpoint_public_access: give the CIDR blocks allowed to reach the public endpoint in endpoint_public_access_cidrs."
-    }
   }
 
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
@@ -125,13 +120,17 @@ resource "aws_eks_node_group" "this" {
   node_group_name = "${var.name}-default"
   node_role_arn   = aws_iam_role.node.arn
   subnet_ids      = aws_subnet.private[*].id
-  instance_types  = var.node_instance_types
-  tags            = local.tags
+  instance_types  = [var.node_instance_type]
+  # AL2023 for the instance's architecture: Graviton types get the arm64 image.
+  ami_type = can(regex("^[a-z]+[0-9]+[a-z]*g[a-z]*\\.", var.node_instance_type)) ? "AL2023_ARM_64_STANDARD" : "AL2023_x86_64_STANDARD"
+  # EKS tags the node group's Auto Scaling group with k8s.io/cluster-autoscaler/enabled and
+  # k8s.io/cluster-autoscaler/<cluster>, the tags the cluster autoscaler discovers it by.
+  tags = local.tags
 
   scaling_config {
-    desired_size = var.node_count.desired
-    min_size     = var.node_count.min
-    max_size     = var.node_count.max
+    desired_size = var.node_min_count
+    min_size     = var.node_min_count
+    max_size     = var.node_max_count
   }
 
   launch_template {
@@ -144,8 +143,48 @@ resource "aws_eks_node_group" "this" {
   }
 
   lifecycle {
+    # The cluster autoscaler owns the desired size.
     ignore_changes = [scaling_config[0].desired_size]
+
+    precondition {
+      condition     = var.node_min_count <= var.node_max_count
+      error_message = "node_min_count (${var.node_min_count}) must not exceed node_max_count (${var.node_max_count})."
+    }
   }
 
-  depends_on = [aws_iam_role_policy_attachment.node]
+  # The VPC CNI with NetworkPolicy enforcement is configured before the first node joins.
+  depends_on = [aws_iam_role_policy_attachment.node, aws_eks_addon.vpc_cni]
+}
+
+# The VPC CNI as a managed add-on with its network policy agent on: without it EKS ignores the chart's
+# NetworkPolicies. The other default add-ons (kube-proxy, CoreDNS) stay as EKS installs them.
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
+  tags                        = local.tags
+}
+
+# Cluster admins besides the identity that applies (which the cluster's creator entry covers).
+resource "aws_eks_access_entry" "admin" {
+  for_each = toset(var.cluster_admins)
+
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value
+  type          = "STANDARD"
+  tags          = local.tags
+}
+
+resource "aws_eks_access_policy_association" "admin" {
+  for_each = toset(var.cluster_admins)
+
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = aws_eks_access_entry.admin[each.value].principal_arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
 }

@@ -40,9 +40,10 @@ locals {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: EKS secrets, RDS, ElastiCache, task logs, Secrets Manager, CloudWatch logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
+  description         = "${var.name}: EKS secrets, RDS, ElastiCache, task logs, Secrets Manager, CloudWatch logs"
+  enable_key_rotation = true
+  # The shortest window AWS allows when the deployment is meant to go; a new key is made on the next apply.
+  deletion_window_in_days = var.deletion_protection ? 30 : 7
   tags                    = local.tags
 
   policy = jsonencode({

@@ -53,6 +53,11 @@ output "database_address" {
   value       = aws_db_instance.this.address
 }
 
+output "vpc_cidr" {
+  description = "CIDR block of the VPC: the ALB (IP targets) reaches the pods from its addresses in it (the chart's networkPolicies.sourceCIDRs)."
+  value       = aws_vpc.this.cidr_block
+}
+
 output "database_cidrs" {
   description = "CIDR blocks PostgreSQL and Redis live in (the NetworkPolicy egress peers)."
   value       = aws_subnet.private[*].cidr_block
@@ -87,4 +92,44 @@ output "vpc_id" {
 output "private_subnet_ids" {
   description = "IDs of the private subnets."
   value       = aws_subnet.private[*].id
+}
+
+output "certificate_arn" {
+  description = "ARN of the UI's ACM certificate (validated when dns_zone is given), for the ALB's HTTPS listener; empty without host."
+  value       = var.host == "" ? "" : var.dns_zone != "" ? aws_acm_certificate_validation.ui[0].certificate_arn : aws_acm_certificate.ui[0].arn
+}
+
+output "certificate_validation_records" {
+  description = "Without dns_zone: the DNS record (name, type, value) to create in host's zone so ACM issues the certificate. Empty with dns_zone (the module creates it)."
+  value = var.host == "" || var.dns_zone != "" ? [] : [
+    for option in aws_acm_certificate.ui[0].domain_validation_options : {
+      name = option.resource_record_name, type = option.resource_record_type, value = option.resource_record_value
+    }
+  ]
+}
+
+output "dns_zone_id" {
+  description = "ID of the Route 53 hosted zone dns_zone; empty without it."
+  value       = var.dns_zone == "" ? "" : data.aws_route53_zone.this[0].zone_id
+}
+
+output "registry_url" {
+  description = "URL of the ECR repository for your own image (create_registry); empty otherwise."
+  value       = var.create_registry ? aws_ecr_repository.airdeck[0].repository_url : ""
+}
+
+output "image_push_commands" {
+  description = "Commands that build the multi-arch image and push it to the ECR repository (create_registry); empty otherwise."
+  value = var.create_registry ? join("\n", [
+    "aws ecr get-login-password --region ${local.region} | docker login --username AWS --password-stdin ${split("/", aws_ecr_repository.airdeck[0].repository_url)[0]}",
+    "scripts/image ${aws_ecr_repository.airdeck[0].repository_url}  # tag: the chart's appVersion (immutable: a new version, a new tag)",
+  ]) : ""
+}
+
+output "controllers" {
+  description = "The in-cluster controllers the module installed (Helm release => chart version): the airdeck release depends on them, and is destroyed before them."
+  value = {
+    (helm_release.load_balancer_controller.name) = helm_release.load_balancer_controller.version
+    (helm_release.cluster_autoscaler.name)       = helm_release.cluster_autoscaler.version
+  }
 }

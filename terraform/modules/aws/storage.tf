@@ -6,8 +6,9 @@ resource "aws_s3_bucket" "task_logs" {
   #checkov:skip=CKV_AWS_18:Task logs are written only by the workload role; CloudTrail data events, not a second access-log bucket, are the audit trail if one is needed.
   #checkov:skip=CKV_AWS_144:Task logs are reproducible diagnostics; cross-region replication would double the cost for no recovery need.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events of task log objects.
-  bucket        = module.naming.bucket
-  force_destroy = false
+  bucket = module.naming.bucket
+  # Unprotected (the destroy path): destroy empties the bucket, every object version included.
+  force_destroy = !var.deletion_protection
   tags          = local.tags
 }
 

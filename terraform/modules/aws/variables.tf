@@ -63,46 +63,108 @@ variable "kubernetes_version" {
   }
 }
 
-variable "endpoint_public_access" {
-  description = "Expose the cluster's API endpoint on the internet (restricted to endpoint_public_access_cidrs). Default: private only, reached from the VPC (VPN, bastion)."
-  type        = bool
-  default     = false
-}
-
-variable "endpoint_public_access_cidrs" {
-  description = "CIDR blocks allowed to reach a public API endpoint. Never 0.0.0.0/0."
+variable "operator_cidrs" {
+  description = "The operators' networks (IPv4 CIDR blocks): the only addresses that reach the cluster's public API endpoint and, through the example's Ingress, the UI. Empty: the API endpoint is private only (reach it from inside the VPC)."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.endpoint_public_access_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
-    error_message = "endpoint_public_access_cidrs must be CIDR blocks other than 0.0.0.0/0."
+    condition     = alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":") && c != "0.0.0.0/0"])
+    error_message = "operator_cidrs must be CIDR blocks of your networks (e.g. 203.0.113.0/24), IPv4 (EKS public endpoints and IPv4 ALBs take IPv4 ranges only), never 0.0.0.0/0."
   }
 }
 
-variable "node_instance_types" {
-  description = "EC2 instance types of the managed node group."
+variable "cluster_admins" {
+  description = "IAM principal ARNs (roles or users) given cluster-admin on the cluster through EKS access entries (AmazonEKSClusterAdminPolicy), besides the identity that runs Terraform, which has it already."
   type        = list(string)
-  default     = ["m6i.xlarge"]
+  default     = []
 
   validation {
-    condition     = length(var.node_instance_types) > 0 && alltrue([for t in var.node_instance_types : can(regex("^[a-z0-9-]+\\.[a-z0-9]+$", t))])
-    error_message = "node_instance_types must list EC2 instance types such as m6i.xlarge."
+    condition     = alltrue([for a in var.cluster_admins : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "cluster_admins must be IAM role or user ARNs (arn:aws:iam::123456789012:role/platform-admins)."
   }
 }
 
-variable "node_count" {
-  description = "Nodes of the managed node group: desired, min and max."
-  type = object({
-    desired = number
-    min     = number
-    max     = number
-  })
-  default = { desired = 3, min = 2, max = 6 }
+variable "node_instance_type" {
+  description = "EC2 instance type of the managed node group (amd64 such as m6i.xlarge, or Graviton such as m7g.xlarge: the image is built for both)."
+  type        = string
+  default     = "m6i.xlarge"
 
   validation {
-    condition     = var.node_count.min >= 1 && var.node_count.min <= var.node_count.desired && var.node_count.desired <= var.node_count.max
-    error_message = "node_count must satisfy 1 <= min <= desired <= max."
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.node_instance_type))
+    error_message = "node_instance_type must be an EC2 instance type such as m6i.xlarge."
+  }
+}
+
+variable "node_min_count" {
+  description = "Fewest nodes of the managed node group (the cluster autoscaler never goes below)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.node_min_count >= 1 && floor(var.node_min_count) == var.node_min_count
+    error_message = "node_min_count must be a whole number of at least 1."
+  }
+}
+
+variable "node_max_count" {
+  description = "Most nodes of the managed node group (the cluster autoscaler adds nodes up to this when pods are pending)."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.node_max_count >= 1 && var.node_max_count <= 100 && floor(var.node_max_count) == var.node_max_count
+    error_message = "node_max_count must be a whole number from 1 to 100 (and at least node_min_count)."
+  }
+}
+
+variable "host" {
+  description = "Host name of the UI: the ACM certificate is requested for it. Empty: no certificate (no Ingress)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.host == "" || can(regex("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.host))
+    error_message = "host must be a fully qualified DNS name such as airflow.example.com."
+  }
+}
+
+variable "dns_zone" {
+  description = "Name of the public Route 53 hosted zone host is in (e.g. example.com). Given: the module validates the certificate through it (and the example creates the UI's record). Empty: create the validation record shown by the certificate_validation_records output yourself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dns_zone == "" || can(regex("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}\\.?$", var.dns_zone))
+    error_message = "dns_zone must be a DNS zone name such as example.com."
+  }
+}
+
+variable "create_registry" {
+  description = "Create an ECR repository (<name>/airdeck: scan on push, immutable tags, KMS, lifecycle) the nodes pull from; see the registry_url and image_push_commands outputs."
+  type        = bool
+  default     = false
+}
+
+variable "load_balancer_controller_version" {
+  description = "Version of the aws-load-balancer-controller Helm chart (eks-charts); its IAM policy in load-balancer-controller.tf is the one published for v3.5.0 (unchanged since v2.12)."
+  type        = string
+  default     = "3.5.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.load_balancer_controller_version))
+    error_message = "load_balancer_controller_version must be a chart version such as 3.5.0."
+  }
+}
+
+variable "cluster_autoscaler_version" {
+  description = "Version of the cluster-autoscaler Helm chart (kubernetes.github.io/autoscaler); the autoscaler's image follows kubernetes_version."
+  type        = string
+  default     = "9.59.0"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.cluster_autoscaler_version))
+    error_message = "cluster_autoscaler_version must be a chart version such as 9.59.0."
   }
 }
 
@@ -151,7 +213,7 @@ variable "db_backup_retention_days" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the database against deletion (turn off, apply, then destroy to remove everything)."
+  description = "Protect the data against deletion: RDS deletion protection and a final snapshot, buckets and registry not emptied on destroy, secrets recoverable for secret_recovery_window_days. false (then apply, then destroy): everything goes, nothing is left behind, and the next apply starts fresh."
   type        = bool
   default     = true
 }

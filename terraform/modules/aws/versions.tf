@@ -14,5 +14,10 @@ terraform {
       source  = "hashicorp/tls"
       version = ">= 4.0"
     }
+    # The Load Balancer Controller and the cluster autoscaler (values only: the same in helm 2.17 and 3.x).
+    helm = {
+      source  = "hashicorp/helm"
+      version = ">= 2.17, < 4.0"
+    }
   }
 }

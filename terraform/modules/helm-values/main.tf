@@ -75,15 +75,45 @@ locals {
     ingress               = local.ingress
     monitoring            = local.monitoring
     workers               = { keda = { enabled = var.keda_enabled }, hpa = { enabled = !var.keda_enabled } }
-    networkPolicies = {
-      enabled       = true
-      apiServerFrom = try(var.ingress.allowed_from, [])
-      database      = { port = var.database_port, to = [for c in var.database_cidrs : { ipBlock = { cidr = c } }] }
-      broker        = { port = var.broker_port, to = [for c in var.broker_cidrs : { ipBlock = { cidr = c } }] }
-    }
+    networkPolicies = merge(
+      {
+        enabled = true
+        # The load balancer's own addresses reach the api-server's pods (ALB in IP mode, GKE NEGs).
+        sourceCIDRs = try(var.ingress.allowed_from, [])
+        database    = { port = var.database_port, to = [for c in var.database_cidrs : { ipBlock = { cidr = c } }] }
+        broker      = { port = var.broker_port, to = [for c in var.broker_cidrs : { ipBlock = { cidr = c } }] }
+      },
+      # An in-cluster ingress controller (e.g. AKS application routing's NGINX) forwards from its pods.
+      # Helm merges podLabels with the chart's default (ingress-nginx's label); null removes that key, so
+      # the selector is exactly the labels given.
+      { for key, value in { ingressController = try({
+        namespace = var.ingress.controller.namespace
+        podLabels = merge({ "app.kubernetes.io/name" = null }, var.ingress.controller.pod_labels)
+      }, null) } : key => value if value != null },
+    )
   }
 
-  values = merge(local.computed, var.extra_values)
+  # extra_values over the computed values, deeply: where both sides hold a map (object) at the same key,
+  # the maps merge; anything else (a list, a string, a number, a bool, null against a map) in
+  # extra_values replaces the computed value. Terraform has no recursion, so the merge is written out to
+  # six levels of maps (deeper than any key of the chart's values.yaml); below the sixth level an
+  # extra map replaces the computed one. `try` picks the merged maps when both sides are maps and falls
+  # back to the extra value, then to the computed one.
+  c = local.computed
+  e = var.extra_values
+  values = {
+    for k1 in distinct(concat(keys(local.c), keys(local.e))) : k1 => try({
+      for k2 in keys(merge(local.c[k1], local.e[k1])) : k2 => try({
+        for k3 in keys(merge(local.c[k1][k2], local.e[k1][k2])) : k3 => try({
+          for k4 in keys(merge(local.c[k1][k2][k3], local.e[k1][k2][k3])) : k4 => try({
+            for k5 in keys(merge(local.c[k1][k2][k3][k4], local.e[k1][k2][k3][k4])) : k5 => try(
+              merge(local.c[k1][k2][k3][k4][k5], local.e[k1][k2][k3][k4][k5]),
+            local.e[k1][k2][k3][k4][k5], local.c[k1][k2][k3][k4][k5])
+          }, local.e[k1][k2][k3][k4], local.c[k1][k2][k3][k4])
+        }, local.e[k1][k2][k3], local.c[k1][k2][k3])
+      }, local.e[k1][k2], local.c[k1][k2])
+    }, local.e[k1], local.c[k1])
+  }
 }
 
 # Cross-variable rule: the destination's scheme is the cloud's own store.

@@ -22,3 +22,13 @@ output "kubernetes_secrets" {
   description = "The Kubernetes Secrets the release mounts, by the chart's key: name of the Secret and key inside it."
   value       = { for key, secret in local.secrets : key => { name = secret.existingSecret, key = secret.key } }
 }
+
+output "secret_data" {
+  description = "The data of each Kubernetes Secret the release mounts, by Secret name: { key in the Secret = value }. The database URL is in its libpq form (postgresql://), which Airflow (SQLAlchemy 2.1 picks psycopg 3) and KEDA's PostgreSQL scaler (pgx) both read."
+  sensitive   = true
+  value = {
+    for key, secret in local.secrets : secret.existingSecret => {
+      (secret.key) = key == "databaseUrl" ? replace(var.platform_secrets[key], "/^postgres(ql)?\\+[a-z0-9]+:\\/\\//", "postgresql://") : var.platform_secrets[key]
+    } if contains(keys(var.platform_secrets), key)
+  }
+}

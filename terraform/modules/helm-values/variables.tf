@@ -102,19 +102,33 @@ variable "broker_port" {
 }
 
 variable "ingress" {
-  description = "Ingress to the UI and API: host name, IngressClass, the TLS Secret of the host's certificate, annotations. `null`: no Ingress (reach the UI with kubectl port-forward)."
+  description = "Ingress to the UI and API: host name, IngressClass, the TLS Secret of the host's certificate, annotations; `allowed_from`: the address ranges the load balancer reaches the pods from (networkPolicies.sourceCIDRs: an ALB in IP mode, GKE's proxies); `controller`: the namespace and pod labels of an in-cluster ingress controller (networkPolicies.ingressController). `null`: no Ingress (reach the UI with kubectl port-forward)."
   type = object({
     host            = string
     class_name      = optional(string, "")
     tls_secret_name = optional(string, "airdeck-tls")
     annotations     = optional(map(string), {})
-    allowed_from    = optional(list(any), [])
+    allowed_from    = optional(list(string), [])
+    controller = optional(object({
+      namespace  = string
+      pod_labels = map(string)
+    }))
   })
   default = null
 
   validation {
     condition     = var.ingress == null || can(regex("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.ingress.host))
     error_message = "ingress.host must be a fully qualified DNS name (e.g. airflow.example.com)."
+  }
+
+  validation {
+    condition     = var.ingress == null || alltrue([for c in try(var.ingress.allowed_from, []) : can(cidrhost(c, 0))])
+    error_message = "ingress.allowed_from must list CIDR blocks (e.g. 10.0.0.0/16), the addresses the load balancer reaches the pods from."
+  }
+
+  validation {
+    condition     = var.ingress == null || length(try(var.ingress.controller.pod_labels, { given = "" })) > 0
+    error_message = "ingress.controller.pod_labels must name the controller's pod labels (e.g. { app = \"nginx\" }): Helm merges an empty map with the chart's default (ingress-nginx's labels), which would not select the controller."
   }
 }
 
@@ -152,7 +166,7 @@ variable "image" {
 }
 
 variable "extra_values" {
-  description = "Further values of the airdeck chart (helm/airdeck/values.yaml), merged at the top level over the computed ones. Use `airdeck` for the platform's configuration."
+  description = "Further values of the airdeck chart (helm/airdeck/values.yaml), merged deeply over the computed ones: maps merge key by key (six levels deep), a list, string, number or bool replaces the computed value. Use `airdeck` for the platform's configuration."
   type        = any
   default     = {}
 
@@ -160,4 +174,11 @@ variable "extra_values" {
     condition     = can(keys(var.extra_values)) && !contains(try(keys(var.extra_values), []), "airdeck") && !contains(try(keys(var.extra_values), []), "secrets")
     error_message = "extra_values must be an object of chart values without the keys airdeck (use the airdeck variable) and secrets (the module manages them)."
   }
+}
+
+variable "platform_secrets" {
+  description = "The platform's secret values by the chart's key (fernetKey, …, databaseUrl, brokerUrl), for the `secret_data` output. Empty: `secret_data` is empty."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
 }

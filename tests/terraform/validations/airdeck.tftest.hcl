@@ -78,3 +78,19 @@ run "bad_timeout_is_refused" {
   }
   expect_failures = [var.timeout]
 }
+
+run "bad_ingress_allowed_from_is_refused" {
+  command = plan
+  variables {
+    ingress = { host = "airflow.example.com", allowed_from = ["my-office"] }
+  }
+  expect_failures = [var.ingress]
+}
+
+run "empty_ingress_controller_labels_are_refused" {
+  command = plan
+  variables {
+    ingress = { host = "airflow.example.com", controller = { namespace = "app-routing-system", pod_labels = {} } }
+  }
+  expect_failures = [var.ingress]
+}

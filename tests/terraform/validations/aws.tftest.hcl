@@ -10,6 +10,18 @@ run "valid_inputs_plan" {
   command = plan
 }
 
+run "valid_one_apply_inputs_plan" {
+  command = plan
+  variables {
+    operator_cidrs     = ["203.0.113.0/24"]
+    cluster_admins     = ["arn:aws:iam::123456789012:role/platform-admins", "arn:aws:iam::123456789012:user/alice"]
+    node_instance_type = "m7g.xlarge"
+    host               = "airflow.example.com"
+    dns_zone           = "example.com"
+    create_registry    = true
+  }
+}
+
 run "bad_name_is_refused" {
   command = plan
   variables {
@@ -50,28 +62,84 @@ run "bad_kubernetes_version_is_refused" {
   expect_failures = [var.kubernetes_version]
 }
 
-run "bad_endpoint_public_access_cidrs_is_refused" {
+run "operator_cidrs_open_to_the_world_are_refused" {
   command = plan
   variables {
-    endpoint_public_access_cidrs = ["0.0.0.0/0"]
+    operator_cidrs = ["203.0.113.0/24", "0.0.0.0/0"]
   }
-  expect_failures = [var.endpoint_public_access_cidrs]
+  expect_failures = [var.operator_cidrs]
 }
 
-run "bad_node_instance_types_is_refused" {
+run "malformed_operator_cidrs_are_refused" {
   command = plan
   variables {
-    node_instance_types = []
+    operator_cidrs = ["203.0.113.7"]
   }
-  expect_failures = [var.node_instance_types]
+  expect_failures = [var.operator_cidrs]
 }
 
-run "bad_node_count_is_refused" {
+run "bad_cluster_admins_is_refused" {
   command = plan
   variables {
-    node_count = { desired = 1, min = 2, max = 3 }
+    cluster_admins = ["platform-admins"]
   }
-  expect_failures = [var.node_count]
+  expect_failures = [var.cluster_admins]
+}
+
+run "bad_node_instance_type_is_refused" {
+  command = plan
+  variables {
+    node_instance_type = "m6i"
+  }
+  expect_failures = [var.node_instance_type]
+}
+
+run "bad_node_min_count_is_refused" {
+  command = plan
+  variables {
+    node_min_count = 0
+  }
+  expect_failures = [var.node_min_count]
+}
+
+run "bad_node_max_count_is_refused" {
+  command = plan
+  variables {
+    node_max_count = 2.5
+  }
+  expect_failures = [var.node_max_count]
+}
+
+run "bad_host_is_refused" {
+  command = plan
+  variables {
+    host = "https://airflow.example.com"
+  }
+  expect_failures = [var.host]
+}
+
+run "bad_dns_zone_is_refused" {
+  command = plan
+  variables {
+    dns_zone = "Z0123456789ABC"
+  }
+  expect_failures = [var.dns_zone]
+}
+
+run "bad_load_balancer_controller_version_is_refused" {
+  command = plan
+  variables {
+    load_balancer_controller_version = "v3.5.0"
+  }
+  expect_failures = [var.load_balancer_controller_version]
+}
+
+run "bad_cluster_autoscaler_version_is_refused" {
+  command = plan
+  variables {
+    cluster_autoscaler_version = "latest"
+  }
+  expect_failures = [var.cluster_autoscaler_version]
 }
 
 run "bad_db_instance_class_is_refused" {
@@ -144,4 +212,12 @@ run "bad_secret_recovery_window_days_is_refused" {
     secret_recovery_window_days = 0
   }
   expect_failures = [var.secret_recovery_window_days]
+}
+
+run "ipv6_operator_cidrs_are_refused" {
+  command = plan
+  variables {
+    operator_cidrs = ["2001:db8::/48"]
+  }
+  expect_failures = [var.operator_cidrs]
 }

@@ -144,16 +144,132 @@ run "azure_values" {
   }
 }
 
-run "extra_values_merge_at_the_top" {
+run "extra_values_merge_deeply" {
   command = apply
 
   variables {
-    extra_values = { apiServer = { replicas = 3 } }
+    keda_enabled = true
+    extra_values = {
+      apiServer = { replicas = 3 }
+      # A nested map merges: the computed database peers, broker and enabled flag survive.
+      networkPolicies = {
+        database     = { port = 6432 }
+        clusterCIDRs = ["10.0.0.0/8"]
+        dns          = { nodeLocalDNS = ["169.254.20.10"] }
+      }
+      # Three levels down: only maxReplicas changes; keda.enabled (computed) stays.
+      workers = { keda = { maxReplicas = 20 } }
+      # A scalar where the computed value is a map replaces it.
+      monitoring = { serviceMonitor = false }
+    }
   }
 
   assert {
     condition     = output.values.apiServer.replicas == 3 && output.values.fullnameOverride == "airdeck"
-    error_message = "extra values are merged over the computed ones"
+    error_message = "a new top-level key is added beside the computed ones"
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.database.port == 6432 && output.values.networkPolicies.database.to[0].ipBlock.cidr == "10.0.0.0/20" && output.values.networkPolicies.enabled && output.values.networkPolicies.broker.port == 6379
+    error_message = "a nested computed key survives an extra value beside it (maps merge)"
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.clusterCIDRs == ["10.0.0.0/8"] && output.values.networkPolicies.dns.nodeLocalDNS == ["169.254.20.10"]
+    error_message = "lists in extra_values replace"
+  }
+
+  assert {
+    condition     = output.values.workers.keda.maxReplicas == 20 && output.values.workers.keda.enabled && !output.values.workers.hpa.enabled
+    error_message = "three levels down, the computed keys beside the extra one survive"
+  }
+
+  assert {
+    condition     = output.values.monitoring.serviceMonitor == false && output.values.monitoring.prometheusRule.enabled == false
+    error_message = "a scalar replaces a computed map; the sibling map stays"
+  }
+
+  assert {
+    condition     = yamldecode(output.values_yaml).networkPolicies.database.to[1].ipBlock.cidr == "10.0.16.0/20"
+    error_message = "values_yaml carries the merged values"
+  }
+}
+
+run "extra_values_replace_a_computed_list" {
+  command = apply
+
+  variables {
+    extra_values = { networkPolicies = { database = { to = [{ ipBlock = { cidr = "192.168.0.0/24" } }] } } }
+  }
+
+  assert {
+    condition     = length(output.values.networkPolicies.database.to) == 1 && output.values.networkPolicies.database.to[0].ipBlock.cidr == "192.168.0.0/24" && output.values.networkPolicies.database.port == 5432
+    error_message = "a list replaces the computed list; its sibling stays"
+  }
+}
+
+run "ingress_sources_and_controller" {
+  command = apply
+
+  variables {
+    ingress = {
+      host         = "airflow.example.com"
+      class_name   = "alb"
+      allowed_from = ["10.0.0.0/16"]
+    }
+  }
+
+  assert {
+    condition     = length(output.values.networkPolicies.sourceCIDRs) == 1 && output.values.networkPolicies.sourceCIDRs[0] == "10.0.0.0/16" && !can(output.values.networkPolicies.apiServerFrom) && !can(output.values.networkPolicies.ingressController)
+    error_message = "ingress.allowed_from are the load balancer's ranges: networkPolicies.sourceCIDRs"
+  }
+}
+
+run "ingress_controller_in_the_cluster" {
+  command = apply
+
+  variables {
+    ingress = {
+      host       = "airflow.example.com"
+      controller = { namespace = "app-routing-system", pod_labels = { app = "nginx" } }
+    }
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.ingressController.namespace == "app-routing-system" && output.values.networkPolicies.ingressController.podLabels.app == "nginx" && length(output.values.networkPolicies.sourceCIDRs) == 0
+    error_message = "ingress.controller is networkPolicies.ingressController"
+  }
+
+  assert {
+    condition     = output.values.networkPolicies.ingressController.podLabels["app.kubernetes.io/name"] == null
+    error_message = "the chart's default controller label is removed (Helm would merge it with the labels given)"
+  }
+}
+
+run "secret_data_with_a_libpq_database_url" {
+  command = apply
+
+  variables {
+    platform_secrets = {
+      fernetKey     = "k"
+      jwtSecret     = "j"
+      jwtPrivateKey = "s"
+      apiSecretKey  = "a"
+      logFetchKey   = "l"
+      adminPassword = "p"
+      databaseUrl   = "postgresql+psycopg://airflow:pw@db.example.com:5432/airflow?sslmode=require"
+      brokerUrl     = "rediss://:pw@cache:6379/0"
+    }
+  }
+
+  assert {
+    condition     = nonsensitive(output.secret_data["airdeck-database"].url) == "postgresql://airflow:pw@db.example.com:5432/airflow?sslmode=require"
+    error_message = "the database URL in its libpq form (KEDA's scaler parses it with pgx)"
+  }
+
+  assert {
+    condition     = nonsensitive(output.secret_data["airdeck-broker"].url) == "rediss://:pw@cache:6379/0" && nonsensitive(output.secret_data["airdeck-admin-password"].password) == "p" && length(output.secret_data) == 8
+    error_message = "every other Secret keeps its value, under the chart's key"
   }
 }
 
@@ -265,6 +381,22 @@ run "bad_ingress_host_is_refused" {
   command = plan
   variables {
     ingress = { host = "https://airflow.example.com/" }
+  }
+  expect_failures = [var.ingress]
+}
+
+run "bad_ingress_allowed_from_is_refused" {
+  command = plan
+  variables {
+    ingress = { host = "airflow.example.com", allowed_from = ["10.0.0.0/33"] }
+  }
+  expect_failures = [var.ingress]
+}
+
+run "empty_ingress_controller_labels_are_refused" {
+  command = plan
+  variables {
+    ingress = { host = "airflow.example.com", controller = { namespace = "app-routing-system", pod_labels = {} } }
   }
   expect_failures = [var.ingress]
 }
