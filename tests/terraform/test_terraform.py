@@ -101,7 +101,7 @@ def test_every_validation_is_refused_by_a_test(name: str) -> None:
 
 
 # Examples whose variables are validated themselves (a wrong -var fails before any provider call).
-VALIDATED_EXAMPLES = ["gcp"]
+VALIDATED_EXAMPLES = ["gcp", "azure"]
 
 
 @pytest.mark.parametrize("example", VALIDATED_EXAMPLES)
@@ -242,7 +242,9 @@ SECURE = {
         "azurerm_kubernetes_cluster.this": {"oidc_issuer_enabled": True, "workload_identity_enabled": True,
                                             "azure_policy_enabled": True, "local_account_disabled": True,
                                             "role_based_access_control_enabled": True,
-                                            "network_profile.network_policy": "azure"},
+                                            "private_cluster_enabled": False,
+                                            "network_profile.network_policy": "cilium",
+                                            "network_profile.network_data_plane": "cilium"},
         "azurerm_postgresql_flexible_server.this": {"public_network_access_enabled": False,
                                                     "geo_redundant_backup_enabled": True,
                                                     "high_availability.mode": "ZoneRedundant"},
@@ -279,7 +281,8 @@ def test_secure_defaults_and_tls_urls() -> None:
     assert variables["gcp"]["deletion_protection"]["default"] is True
     assert "default" not in variables["gcp"]["operator_cidrs"]
     assert variables["azure"]["deletion_protection"]["default"] is True
-    assert variables["azure"]["private_cluster_enabled"]["default"] is True
+    assert "default" not in variables["azure"]["operator_cidrs"]
+    assert "default" not in variables["azure"]["cluster_admins"]
     for cloud in SECURE:
         text = "".join(p.read_text() for p in (TERRAFORM / "modules" / cloud).glob("*.tf"))
         assert "sslmode=require" in text and "rediss://" in text and "redis://" not in text, cloud
@@ -493,7 +496,7 @@ SIZES = {"gcp": ["node_machine_type", "db_tier", "cache_memory_size_gb"],
 EXAMPLE_OUTPUTS = {"ui_url", "admin_password_command", "kubeconfig_command", "registry_url", "image_push_commands"}
 
 
-@pytest.mark.parametrize("cloud", ["gcp"])
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
 def test_example_speaks_the_vocabulary_and_passes_it_through(cloud: str) -> None:
     example = TERRAFORM / "examples" / cloud
     variables = dict(blocks(example, "variable"))
@@ -616,3 +619,111 @@ def test_gcp_example_values_admit_the_load_balancer_and_keep_the_computed_polici
     policies = json.dumps(by_kind(objects, "NetworkPolicy"))
     for cidr in [*lb, *CLOUD_INPUTS["gcp"]["database_cidrs"]]:
         assert cidr in policies
+
+
+# -- Azure: operator access, the UI behind the application routing add-on -------------------------------
+
+AZURE = TERRAFORM / "modules" / "azure"
+AZURE_EXAMPLE = TERRAFORM / "examples" / "azure"
+
+
+def test_azure_operator_cidrs_open_the_cluster_api_the_ui_and_the_vault_only() -> None:
+    found = resources(AZURE)
+    cluster = found["azurerm_kubernetes_cluster.this"]
+    assert _attr(cluster, "api_server_access_profile.authorized_ip_ranges") == "${var.operator_cidrs}"
+    assert _attr(cluster, "azure_active_directory_role_based_access_control.admin_group_object_ids") == (
+        "${var.cluster_admins}")
+    assert _attr(cluster, "network_profile.network_plugin") == "azure"
+    assert _attr(cluster, "network_profile.network_plugin_mode") == "overlay"
+    # The identity running Terraform can install the release in the same apply.
+    deployer = found["azurerm_role_assignment.deployer_cluster_admin"]
+    assert deployer["role_definition_name"] == "Azure Kubernetes Service RBAC Cluster Admin"
+    assert _attr(found["azurerm_key_vault.this"], "network_acls.ip_rules") == "${var.operator_cidrs}"
+    # The AKS subnet's NSG lets operator_cidrs reach 443, before its deny of the internet.
+    nsg = found["azurerm_network_security_group.this"]
+    allow = nsg["dynamic"][0]["security_rule"]
+    assert allow["for_each"] == '${each.key == "aks" ? [1] : []}'
+    rule = allow["content"][0]
+    assert rule["source_address_prefixes"] == "${var.operator_cidrs}" and rule["destination_port_range"] == "443"
+    assert rule["priority"] < _attr(nsg, "security_rule.priority")
+    pool = found["azurerm_kubernetes_cluster_node_pool.workload"]
+    assert (pool["min_count"], pool["max_count"], pool["auto_scaling_enabled"]) == (
+        "${var.node_min_count}", "${var.node_max_count}", True)
+
+
+def test_azure_dns_certificate_registry_and_unique_names() -> None:
+    found = resources(AZURE)
+    record = found["azurerm_dns_a_record.ui"]
+    assert record["count"] == '${var.dns_zone == "" ? 0 : 1}'
+    assert record["records"] == ["${azurerm_public_ip.ui.ip_address}"]
+    dns = found["azurerm_role_assignment.cert_manager_dns"]
+    assert dns["scope"] == "${var.dns_zone}" and dns["role_definition_name"] == "DNS Zone Contributor"
+    assert found["azurerm_federated_identity_credential.cert_manager"]["subject"] == (
+        "system:serviceaccount:cert-manager:cert-manager")
+    registry = found["azurerm_container_registry.this"]
+    assert registry["count"] == "${var.create_registry ? 1 : 0}" and registry["admin_enabled"] is False
+    pull = found["azurerm_role_assignment.nodes_pull"]
+    assert pull["role_definition_name"] == "AcrPull" and "kubelet_identity" in pull["principal_id"]
+    # Destroy, then apply again: the globally unique names are new each time.
+    assert "random_id.suffix.hex" in found["azurerm_postgresql_flexible_server.this"]["name"]
+    assert "random_id.suffix.hex" in found["azurerm_redis_cache.this"]["name"]
+
+
+def _ingress_chart(values: dict[str, Any]) -> list[dict[str, Any]]:
+    import yaml
+    from helm_python import Chart
+
+    with Chart.load(str(AZURE_EXAMPLE / "ingress")) as chart:
+        files = chart.render(values=values, name="airdeck-ingress", namespace="app-routing-system",
+                             is_install=True, is_upgrade=False, revision=1)
+    return [doc for text in files.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+def test_azure_ingress_chart_restricts_the_load_balancer_and_issues_the_certificate() -> None:
+    controller = {"name": "airdeck-nginx", "publicIpName": "airdeck-ui", "resourceGroup": "airdeck",
+                  "allowedRanges": "203.0.113.7/32,198.51.100.0/24"}
+    without = _ingress_chart({"controller": controller})
+    assert [o["kind"] for o in without] == ["NginxIngressController"]
+    spec = without[0]["spec"]
+    assert spec["ingressClassName"] == "airdeck-nginx"
+    annotations = spec["loadBalancerAnnotations"]
+    assert annotations["service.beta.kubernetes.io/azure-allowed-ip-ranges"] == "203.0.113.7/32,198.51.100.0/24"
+    assert annotations["service.beta.kubernetes.io/azure-pip-name"] == "airdeck-ui"
+    issuer = {"enabled": True, "name": "letsencrypt-airdeck", "email": "", "client_id": "cid",
+              "zone_name": "example.com", "resource_group": "dns", "subscription_id": "sub"}
+    objects = _ingress_chart({"controller": controller, "issuer": issuer})
+    cluster_issuer = next(o for o in objects if o["kind"] == "ClusterIssuer")
+    solver = cluster_issuer["spec"]["acme"]["solvers"][0]["dns01"]["azureDNS"]
+    assert solver["hostedZoneName"] == "example.com" and solver["managedIdentity"] == {"clientID": "cid"}
+    assert "email" not in cluster_issuer["spec"]["acme"]
+    with pytest.raises(Exception, match="allowedRanges"):
+        _ingress_chart({"controller": {**controller, "allowedRanges": ""}})
+    # The example wires the module's outputs into it, and the release's Ingress uses its class.
+    main = (AZURE_EXAMPLE / "main.tf").read_text()
+    assert "allowedRanges = module.azure.ingress.allowed_ranges" in main
+    assert "class_name      = module.azure.ingress.controller_name" in main
+    assert '"cert-manager.io/cluster-issuer" = local.issuer' in main
+    outputs = dict(blocks(AZURE, "output"))
+    assert outputs["ingress"]["value"]["allowed_ranges"] == '${join(",", var.operator_cidrs)}'
+
+
+@pytest.mark.xfail(strict=True, reason="needs the deep merge of extra_values (modules/helm-values, branch i24-aws): "
+                                       "with today's top-level merge, extra_values.networkPolicies replaces the "
+                                       "computed database and broker egress")
+def test_azure_example_values_admit_the_add_on_nginx_and_keep_the_computed_policies(tmp_path: Path) -> None:
+    calls = dict(blocks(AZURE_EXAMPLE, "module"))["airdeck"]
+    controller = calls["extra_values"]["networkPolicies"]["ingressController"]
+    assert controller == {"namespace": "app-routing-system", "podLabels": {}}
+    CLOUD_INPUTS["azure-nginx"] = {
+        **CLOUD_INPUTS["azure"], "ingress": {"host": "airflow.example.com", "class_name": "airdeck-nginx",
+                                             "tls_secret_name": "airdeck-tls"},
+        "extra_values": {"networkPolicies": {"ingressController": controller}}}
+    try:
+        values = compose("azure-nginx", tmp_path)["values"]
+    finally:
+        del CLOUD_INPUTS["azure-nginx"]
+    objects = render(values)
+    assert named(objects, "Ingress", "airdeck-api-server")["spec"]["ingressClassName"] == "airdeck-nginx"
+    policies = json.dumps(by_kind(objects, "NetworkPolicy"))
+    for needle in ["app-routing-system", *CLOUD_INPUTS["azure"]["database_cidrs"]]:
+        assert needle in policies
