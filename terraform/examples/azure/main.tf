@@ -13,6 +13,7 @@ module "azure" {
   node_vm_size        = var.node_vm_size
   db_sku_name         = var.db_sku_name
   cache_sku_name      = var.cache_sku_name
+  cache_capacity      = var.cache_capacity
   create_registry     = var.create_registry
   tags                = { project = "airdeck" }
 }

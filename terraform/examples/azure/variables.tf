@@ -133,6 +133,17 @@ variable "cache_sku_name" {
   }
 }
 
+variable "cache_capacity" {
+  description = "Size of the cache within its SKU: 0 to 6 for Standard (C0 = 250 MB ... C6 = 53 GB), 1 to 5 for Premium."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.cache_capacity >= 0 && var.cache_capacity <= 6 && floor(var.cache_capacity) == var.cache_capacity
+    error_message = "cache_capacity must be a whole number from 0 to 6."
+  }
+}
+
 variable "create_registry" {
   description = "Create an Azure Container Registry the nodes pull from (outputs registry_url and image_push_commands)."
   type        = bool

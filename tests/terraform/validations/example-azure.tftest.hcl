@@ -115,3 +115,11 @@ run "bad_cache_sku_name_is_refused" {
   }
   expect_failures = [var.cache_sku_name]
 }
+
+run "bad_cache_capacity_is_refused" {
+  command = plan
+  variables {
+    cache_capacity = -1
+  }
+  expect_failures = [var.cache_capacity]
+}
