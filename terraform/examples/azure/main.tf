@@ -44,9 +44,11 @@ resource "helm_release" "cert_manager" {
 # The application routing add-on's NGINX for this release (its load balancer on the reserved address,
 # admitting operator_cidrs only) and, with dns_zone, the ClusterIssuer.
 resource "helm_release" "ingress" {
-  name      = "${module.azure.prefix}-ingress"
-  chart     = "${path.module}/ingress"
-  namespace = "app-routing-system"
+  name  = "${module.azure.prefix}-ingress"
+  chart = "${path.module}/ingress"
+  # Its objects are cluster-scoped; the release's record lives in the airdeck namespace (which exists
+  # before the add-on may have made app-routing-system).
+  namespace = module.airdeck.namespace
   wait      = true
 
   values = [yamlencode({
