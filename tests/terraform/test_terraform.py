@@ -101,11 +101,29 @@ def test_every_validation_is_refused_by_a_test(name: str) -> None:
             f"{runs.get(var, 0)} expect_failures run(s)")
 
 
-@pytest.mark.parametrize("name", ["aws", "gcp", "azure", "airdeck"])
+# Examples whose variables are validated themselves (a wrong -var fails before any provider call).
+VALIDATED_EXAMPLES = ["gcp", "azure"]
+
+
+@pytest.mark.parametrize("example", VALIDATED_EXAMPLES)
+def test_every_validation_of_an_example_is_refused_by_a_test(example: str) -> None:
+    runs = _expect_failure_runs((VALIDATIONS / f"example-{example}.tftest.hcl").read_text())
+    for var, spec in blocks(TERRAFORM / "examples" / example, "variable"):
+        assert runs.get(var, 0) >= len(spec.get("validation", [])), (
+            f"examples/{example}: variable {var} has {len(spec.get('validation', []))} validation(s) but "
+            f"{runs.get(var, 0)} expect_failures run(s)")
+
+
+def _module_variables(name: str) -> Path:
+    return TERRAFORM / "examples" / name.removeprefix("example-") if name.startswith("example-") \
+        else TERRAFORM / "modules" / name
+
+
+@pytest.mark.parametrize("name", ["aws", "gcp", "azure", "airdeck", *(f"example-{e}" for e in VALIDATED_EXAMPLES)])
 def test_variable_validations_of_provider_modules(name: str, tmp_path: Path) -> None:
     # The module needs cloud providers (not downloadable here); its variables.tf alone does not.
     (tmp_path / "tests").mkdir()
-    shutil.copy(TERRAFORM / "modules" / name / "variables.tf", tmp_path / "variables.tf")
+    shutil.copy(_module_variables(name) / "variables.tf", tmp_path / "variables.tf")
     shutil.copy(VALIDATIONS / f"{name}.tftest.hcl", tmp_path / "tests" / f"{name}.tftest.hcl")
     runs = (VALIDATIONS / f"{name}.tftest.hcl").read_text().count('\nrun "')
     assert _passed(terraform("test", cwd=tmp_path)) == runs
@@ -231,7 +249,10 @@ SECURE = {
         "google_container_cluster.this": {"enable_shielded_nodes": True,
                                           "private_cluster_config.enable_private_nodes": True,
                                           "master_auth.client_certificate_config.issue_client_certificate": False,
-                                          "network_policy.enabled": True,
+                                          "private_cluster_config.enable_private_endpoint": False,
+                                          "master_authorized_networks_config.gcp_public_cidrs_access_enabled":
+                                              False,
+                                          "datapath_provider": "ADVANCED_DATAPATH",
                                           "node_config.workload_metadata_config.mode": "GKE_METADATA"},
         "google_container_node_pool.this": {"node_config.shielded_instance_config.enable_secure_boot": True,
                                             "node_config.workload_metadata_config.mode": "GKE_METADATA",
@@ -243,7 +264,8 @@ SECURE = {
         "google_redis_instance.this": {"auth_enabled": True, "transit_encryption_mode": "SERVER_AUTHENTICATION",
                                        "connect_mode": "PRIVATE_SERVICE_ACCESS"},
         "google_storage_bucket.task_logs": {"uniform_bucket_level_access": True,
-                                            "public_access_prevention": "enforced", "force_destroy": False,
+                                            "public_access_prevention": "enforced",
+                                            "force_destroy": "${!var.deletion_protection}",
                                             "versioning.enabled": True},
         "google_storage_bucket_iam_member.workload": {"role": "roles/storage.objectUser"},
     },
@@ -251,7 +273,9 @@ SECURE = {
         "azurerm_kubernetes_cluster.this": {"oidc_issuer_enabled": True, "workload_identity_enabled": True,
                                             "azure_policy_enabled": True, "local_account_disabled": True,
                                             "role_based_access_control_enabled": True,
-                                            "network_profile.network_policy": "azure"},
+                                            "private_cluster_enabled": False,
+                                            "network_profile.network_policy": "cilium",
+                                            "network_profile.network_data_plane": "cilium"},
         "azurerm_postgresql_flexible_server.this": {"public_network_access_enabled": False,
                                                     "geo_redundant_backup_enabled": True,
                                                     "high_availability.mode": "ZoneRedundant"},
@@ -286,9 +310,10 @@ def test_secure_defaults_and_tls_urls() -> None:
     assert variables["aws"]["deletion_protection"]["default"] is True
     assert variables["aws"]["operator_cidrs"]["default"] == []  # API endpoint private unless given
     assert variables["gcp"]["deletion_protection"]["default"] is True
-    assert variables["gcp"]["enable_private_endpoint"]["default"] is True
+    assert "default" not in variables["gcp"]["operator_cidrs"]
     assert variables["azure"]["deletion_protection"]["default"] is True
-    assert variables["azure"]["private_cluster_enabled"]["default"] is True
+    assert "default" not in variables["azure"]["operator_cidrs"]
+    assert "default" not in variables["azure"]["cluster_admins"]
     for cloud in SECURE:
         text = "".join(p.read_text() for p in (TERRAFORM / "modules" / cloud).glob("*.tf"))
         assert "sslmode=require" in text and "rediss://" in text and "redis://" not in text, cloud
@@ -516,6 +541,11 @@ def test_readme_tables_are_generated_from_the_code() -> None:
 
 # -- the values handed to Helm, rendered by the chart ---------------------------------------------------
 
+#: The labels every NGINX the AKS application routing operator runs carries (the default controller and each
+#: NginxIngressController): its managed-by and component labels; ``app`` is the controller's own name.
+AKS_NGINX_LABELS = {"app.kubernetes.io/managed-by": "aks-app-routing-operator",
+                    "app.kubernetes.io/component": "ingress-controller"}
+
 CLOUD_INPUTS: dict[str, dict[str, Any]] = {
     "aws": {"task_logs_url": "s3://airdeck-task-logs-a1b2c3/airflow/logs",
             "workload_identity": "arn:aws:iam::123456789012:role/airdeck-workload",
@@ -533,7 +563,7 @@ CLOUD_INPUTS: dict[str, dict[str, Any]] = {
               "database_cidrs": ["10.40.16.0/24", "10.40.17.0/24"], "broker_port": 6380, "enable_keda": True,
               "ingress": {"host": "airflow.example.com", "class_name": "webapprouting.kubernetes.azure.com",
                           "controller": {"namespace": "app-routing-system",
-                                         "pod_labels": {"app": "nginx"}}}},
+                                         "pod_labels": AKS_NGINX_LABELS}}},
 }
 ANNOTATION = {"aws": "eks.amazonaws.com/role-arn", "gcp": "iam.gke.io/gcp-service-account",
               "azure": "azure.workload.identity/client-id"}
@@ -557,7 +587,7 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
                                   'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n'
                                   'output "secret_data" {\n  value     = module.values.secret_data\n'
                                   '  sensitive = true\n}\n')
-    inputs = {"cloud": cloud, "prefix": "airdeck", "namespace": "airflow",
+    inputs = {"cloud": cloud.split("-")[0], "prefix": "airdeck", "namespace": "airflow",
               "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
               "platform_secrets": {**{k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
                                                         "logFetchKey", "adminPassword", "brokerUrl")},
@@ -596,7 +626,8 @@ def _keda_connection_parses(objects: list[dict[str, Any]], secret_data: dict[str
 INGRESS_PATH = {
     "aws": (Endpoint("ALB interface in the VPC", "10.0.240.17"), Endpoint("internet", "93.184.216.34")),
     "gcp": (Endpoint("GKE load balancer proxy", "35.191.3.4"), Endpoint("internet", "93.184.216.34")),
-    "azure": (Endpoint("application routing NGINX", "10.40.0.50", "app-routing-system", {"app": "nginx"},
+    "azure": (Endpoint("application routing NGINX", "10.40.0.50", "app-routing-system",
+                       {"app": "nginx", **AKS_NGINX_LABELS},
                        {"kubernetes.io/metadata.name": "app-routing-system"}),
               Endpoint("another team's pod", "10.40.0.60", "team-b", {"app": "nginx"},
                        {"kubernetes.io/metadata.name": "team-b"})),
@@ -673,3 +704,242 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
     if cloud == "azure":
         labels = [pod_spec(o) and o["spec"]["template"]["metadata"]["labels"] for o in by_kind(objects, "Deployment")]
         assert all(label.get("azure.workload.identity/use") == "true" for label in labels)
+
+
+# -- GCP: operator access, the UI behind the GKE Gateway -----------------------------------------------
+
+GCP = TERRAFORM / "modules" / "gcp"
+GCP_EXAMPLE = TERRAFORM / "examples" / "gcp"
+# The one vocabulary of the examples (every cloud names these the same; the sizes per cloud).
+VOCABULARY = ["operator_cidrs", "host", "dns_zone", "deletion_protection", "node_min_count", "node_max_count",
+              "cluster_admins", "create_registry"]
+SIZES = {"gcp": ["node_machine_type", "db_tier", "cache_memory_size_gb"],
+         "azure": ["node_vm_size", "db_sku_name", "cache_sku_name"]}
+EXAMPLE_OUTPUTS = {"ui_url", "admin_password_command", "kubeconfig_command", "registry_url", "image_push_commands"}
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_example_speaks_the_vocabulary_and_passes_it_through(cloud: str) -> None:
+    example = TERRAFORM / "examples" / cloud
+    variables = dict(blocks(example, "variable"))
+    call = dict(blocks(example, "module"))[cloud]
+    for name in [*VOCABULARY, *SIZES[cloud]]:
+        assert name in variables, f"examples/{cloud}: variable {name} missing"
+        assert call.get(name) == f"${{var.{name}}}", f"examples/{cloud}: {name} is not passed to the module"
+        assert name in dict(blocks(TERRAFORM / "modules" / cloud, "variable")), f"modules/{cloud}: {name} missing"
+    assert "default" not in variables["operator_cidrs"] and variables["deletion_protection"]["default"] is True
+    assert EXAMPLE_OUTPUTS <= {name for name, _ in blocks(example, "output")}
+
+
+def test_gcp_operator_cidrs_open_the_cluster_api_and_the_ui_only() -> None:
+    found = resources(GCP)
+    cluster = found["google_container_cluster.this"]
+    networks = _attr(cluster, "master_authorized_networks_config")
+    assert networks["gcp_public_cidrs_access_enabled"] is False
+    assert networks["dynamic"][0]["cidr_blocks"]["for_each"] == "${var.operator_cidrs}"
+    # Dataplane V2 enforces NetworkPolicies; the Calico add-on is off (GKE refuses both).
+    assert cluster["datapath_provider"] == "ADVANCED_DATAPATH" and "network_policy" not in cluster
+    assert _attr(cluster, "addons_config.network_policy_config.disabled") is True
+    assert _attr(cluster, "gateway_api_config.channel") == "CHANNEL_STANDARD"
+    armor = found["google_compute_security_policy.ui"]
+    allow = armor["dynamic"][0]["rule"]
+    assert allow["for_each"] == "${chunklist(var.operator_cidrs, 10)}"  # Cloud Armor: 10 ranges per rule
+    assert allow["content"][0]["action"] == "allow"
+    default = [r for r in armor["rule"] if r["priority"] == 2147483647]
+    assert default and default[0]["action"] == "deny(403)"
+    assert _attr(default[0], "match.config.src_ip_ranges") == ["*"]
+    # The load balancer's ranges reach the nodes on the api port only, above the deny-all rule.
+    lb = found["google_compute_firewall.load_balancer"]
+    assert lb["source_ranges"] == "${local.load_balancer_cidrs}" and lb["priority"] < found[
+        "google_compute_firewall.deny_ingress"]["priority"]
+    assert _attr(lb, "allow.ports") == ["${tostring(local.api_port)}"]
+
+
+def test_gcp_certificate_dns_and_autoscaling() -> None:
+    found = resources(GCP)
+    certificate = found["google_certificate_manager_certificate.ui"]
+    assert _attr(certificate, "managed.domains") == ["${var.host}"]
+    assert _attr(certificate, "managed.dns_authorizations") == ["${google_certificate_manager_dns_authorization.ui.id}"]
+    assert found["google_certificate_manager_certificate_map_entry.ui"]["hostname"] == "${var.host}"
+    records = found["google_dns_record_set.ui"]
+    assert records["for_each"] == '${var.dns_zone == "" ? {} : local.dns_records}'
+    pool = found["google_container_node_pool.this"]
+    assert _attr(pool, "autoscaling.total_min_node_count") == "${var.node_min_count}"
+    assert _attr(pool, "autoscaling.total_max_node_count") == "${var.node_max_count}"
+    admins = found["google_project_iam_member.cluster_admins"]
+    assert admins["for_each"] == "${toset(var.cluster_admins)}" and admins["role"] == "roles/container.admin"
+    registry = found["google_artifact_registry_repository.this"]
+    assert registry["count"] == "${var.create_registry ? 1 : 0}" and registry["format"] == "DOCKER"
+    # Destroy, then apply again: the Cloud SQL name (reserved a week after deletion) is new each time.
+    assert "random_id.suffix.hex" in found["google_sql_database_instance.this"]["name"]
+    outputs = dict(blocks(GCP, "output"))
+    assert "--internal-ip" not in outputs["kubeconfig_command"]["value"]
+
+
+def _gateway(values: dict[str, Any]) -> list[dict[str, Any]]:
+    import yaml
+    from helm_python import Chart
+
+    with Chart.load(str(GCP_EXAMPLE / "gateway")) as chart:
+        files = chart.render(values=values, name="airdeck-ui", namespace="airflow", is_install=True,
+                             is_upgrade=False, revision=1)
+    return [doc for text in files.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+def test_gcp_gateway_chart_serves_the_release() -> None:
+    """The example's Gateway chart with the values main.tf gives it: the Gateway on the reserved address with
+    the certificate map, Cloud Armor and the health check on the api-server Service the HTTPRoute targets."""
+    from tests.helm.test_custom_resources import invalid
+
+    example = dict(blocks(GCP_EXAMPLE, "resource"))["helm_release"]["gateway"]
+    assert example["chart"] == "${path.module}/gateway" and example["wait"] is True
+    objects = _gateway({"name": "airdeck-x-ui", "addressName": "airdeck-ui", "certificateMap": "airdeck-ui-1",
+                        "securityPolicy": "airdeck-ui", "service": "airdeck-x-api-server"})
+    gateway = next(o for o in objects if o["kind"] == "Gateway")
+    assert gateway["metadata"]["annotations"]["networking.gke.io/certmap"] == "airdeck-ui-1"
+    assert gateway["spec"]["gatewayClassName"] == "gke-l7-global-external-managed"
+    assert gateway["spec"]["addresses"] == [{"type": "NamedAddress", "value": "airdeck-ui"}]
+    assert [(li["protocol"], li["port"]) for li in gateway["spec"]["listeners"]] == [("HTTPS", 443)]
+    assert not invalid([gateway])
+    policies = {o["kind"]: o["spec"] for o in objects if o["apiVersion"] == "networking.gke.io/v1"}
+    assert policies["GCPBackendPolicy"]["default"]["securityPolicy"] == "airdeck-ui"
+    assert policies["HealthCheckPolicy"]["default"]["config"]["httpHealthCheck"]["requestPath"] == (
+        "/api/v2/monitor/health")
+    for spec in policies.values():
+        assert spec["targetRef"] == {"group": "", "kind": "Service", "name": "airdeck-x-api-server"}
+    # The chart's HTTPRoute attaches to this Gateway and sends to that Service.
+    route = named(render({"httpRoute": {"enabled": True, "parentRefs": [{"name": "airdeck-x-ui"}],
+                                        "hostnames": ["airflow.example.com"]},
+                          "networkPolicies": {"sourceCIDRs": ["35.191.0.0/16", "130.211.0.0/22"]},
+                          "fullnameOverride": "airdeck-x"}), "HTTPRoute", "airdeck-x-api-server")
+    assert route["spec"]["parentRefs"] == [{"name": "airdeck-x-ui"}]
+    assert route["spec"]["rules"][0]["backendRefs"][0]["name"] == "airdeck-x-api-server"
+    main = (GCP_EXAMPLE / "main.tf").read_text()
+    assert 'parentRefs = [{ name = local.gateway_name }]' in main and "name            = local.gateway_name" in main
+    with pytest.raises(Exception, match="certificateMap"):
+        _gateway({"addressName": "a", "securityPolicy": "p"})
+
+
+def test_gcp_example_values_admit_the_load_balancer_and_keep_the_computed_policies(tmp_path: Path) -> None:
+    calls = dict(blocks(GCP_EXAMPLE, "module"))["airdeck"]
+    assert calls["extra_values"]["networkPolicies"]["sourceCIDRs"] == "${module.gcp.load_balancer_cidrs}"
+    lb = ["35.191.0.0/16", "130.211.0.0/22"]
+    extra = {"httpRoute": {"enabled": True, "parentRefs": [{"name": "airdeck-ui"}],
+                           "hostnames": ["airflow.example.com"]},
+             "networkPolicies": {"sourceCIDRs": lb}}
+    CLOUD_INPUTS["gcp-gateway"] = {**{k: v for k, v in CLOUD_INPUTS["gcp"].items() if k != "ingress"},
+                                   "extra_values": extra}
+    try:
+        values = compose("gcp-gateway", tmp_path)["values"]
+    finally:
+        del CLOUD_INPUTS["gcp-gateway"]
+    objects = render(values)
+    assert named(objects, "HTTPRoute", "airdeck-api-server")
+    policies = json.dumps(by_kind(objects, "NetworkPolicy"))
+    for cidr in [*lb, *CLOUD_INPUTS["gcp"]["database_cidrs"]]:
+        assert cidr in policies
+
+
+# -- Azure: operator access, the UI behind the application routing add-on -------------------------------
+
+AZURE = TERRAFORM / "modules" / "azure"
+AZURE_EXAMPLE = TERRAFORM / "examples" / "azure"
+
+
+def test_azure_operator_cidrs_open_the_cluster_api_the_ui_and_the_vault_only() -> None:
+    found = resources(AZURE)
+    cluster = found["azurerm_kubernetes_cluster.this"]
+    assert _attr(cluster, "api_server_access_profile.authorized_ip_ranges") == "${var.operator_cidrs}"
+    assert _attr(cluster, "azure_active_directory_role_based_access_control.admin_group_object_ids") == (
+        "${var.cluster_admins}")
+    assert _attr(cluster, "network_profile.network_plugin") == "azure"
+    assert _attr(cluster, "network_profile.network_plugin_mode") == "overlay"
+    # The identity running Terraform can install the release in the same apply.
+    deployer = found["azurerm_role_assignment.deployer_cluster_admin"]
+    assert deployer["role_definition_name"] == "Azure Kubernetes Service RBAC Cluster Admin"
+    assert _attr(found["azurerm_key_vault.this"], "network_acls.ip_rules") == "${var.operator_cidrs}"
+    # The AKS subnet's NSG lets operator_cidrs reach 443, before its deny of the internet.
+    nsg = found["azurerm_network_security_group.this"]
+    allow = nsg["dynamic"][0]["security_rule"]
+    assert allow["for_each"] == '${each.key == "aks" ? [1] : []}'
+    rule = allow["content"][0]
+    assert rule["source_address_prefixes"] == "${var.operator_cidrs}" and rule["destination_port_range"] == "443"
+    assert rule["priority"] < _attr(nsg, "security_rule.priority")
+    pool = found["azurerm_kubernetes_cluster_node_pool.workload"]
+    assert (pool["min_count"], pool["max_count"], pool["auto_scaling_enabled"]) == (
+        "${var.node_min_count}", "${var.node_max_count}", True)
+
+
+def test_azure_dns_certificate_registry_and_unique_names() -> None:
+    found = resources(AZURE)
+    record = found["azurerm_dns_a_record.ui"]
+    assert record["count"] == '${var.dns_zone == "" ? 0 : 1}'
+    assert record["records"] == ["${azurerm_public_ip.ui.ip_address}"]
+    dns = found["azurerm_role_assignment.cert_manager_dns"]
+    assert dns["scope"] == "${var.dns_zone}" and dns["role_definition_name"] == "DNS Zone Contributor"
+    assert found["azurerm_federated_identity_credential.cert_manager"]["subject"] == (
+        "system:serviceaccount:cert-manager:cert-manager")
+    registry = found["azurerm_container_registry.this"]
+    assert registry["count"] == "${var.create_registry ? 1 : 0}" and registry["admin_enabled"] is False
+    pull = found["azurerm_role_assignment.nodes_pull"]
+    assert pull["role_definition_name"] == "AcrPull" and "kubelet_identity" in pull["principal_id"]
+    # Destroy, then apply again: the globally unique names are new each time.
+    assert "random_id.suffix.hex" in found["azurerm_postgresql_flexible_server.this"]["name"]
+    assert "random_id.suffix.hex" in found["azurerm_redis_cache.this"]["name"]
+
+
+def _ingress_chart(values: dict[str, Any]) -> list[dict[str, Any]]:
+    import yaml
+    from helm_python import Chart
+
+    with Chart.load(str(AZURE_EXAMPLE / "ingress")) as chart:
+        files = chart.render(values=values, name="airdeck-ingress", namespace="app-routing-system",
+                             is_install=True, is_upgrade=False, revision=1)
+    return [doc for text in files.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+def test_azure_ingress_chart_restricts_the_load_balancer_and_issues_the_certificate() -> None:
+    controller = {"name": "airdeck-nginx", "publicIpName": "airdeck-ui", "resourceGroup": "airdeck",
+                  "allowedRanges": "203.0.113.7/32,198.51.100.0/24"}
+    without = _ingress_chart({"controller": controller})
+    assert [o["kind"] for o in without] == ["NginxIngressController"]
+    spec = without[0]["spec"]
+    assert spec["ingressClassName"] == "airdeck-nginx"
+    annotations = spec["loadBalancerAnnotations"]
+    assert annotations["service.beta.kubernetes.io/azure-allowed-ip-ranges"] == "203.0.113.7/32,198.51.100.0/24"
+    assert annotations["service.beta.kubernetes.io/azure-pip-name"] == "airdeck-ui"
+    issuer = {"enabled": True, "name": "letsencrypt-airdeck", "email": "", "client_id": "cid",
+              "zone_name": "example.com", "resource_group": "dns", "subscription_id": "sub"}
+    objects = _ingress_chart({"controller": controller, "issuer": issuer})
+    cluster_issuer = next(o for o in objects if o["kind"] == "ClusterIssuer")
+    solver = cluster_issuer["spec"]["acme"]["solvers"][0]["dns01"]["azureDNS"]
+    assert solver["hostedZoneName"] == "example.com" and solver["managedIdentity"] == {"clientID": "cid"}
+    assert "email" not in cluster_issuer["spec"]["acme"]
+    with pytest.raises(Exception, match="allowedRanges"):
+        _ingress_chart({"controller": {**controller, "allowedRanges": ""}})
+    # The example wires the module's outputs into it, and the release's Ingress uses its class.
+    main = (AZURE_EXAMPLE / "main.tf").read_text()
+    assert "allowedRanges = module.azure.ingress.allowed_ranges" in main
+    assert "class_name      = module.azure.ingress.controller_name" in main
+    assert '"cert-manager.io/cluster-issuer" = local.issuer' in main
+    outputs = dict(blocks(AZURE, "output"))
+    assert outputs["ingress"]["value"]["allowed_ranges"] == '${join(",", var.operator_cidrs)}'
+
+
+def test_azure_example_values_admit_the_add_on_nginx_and_keep_the_computed_policies(tmp_path: Path) -> None:
+    calls = dict(blocks(AZURE_EXAMPLE, "module"))["airdeck"]
+    controller = calls["ingress"]["controller"]
+    assert controller == {"namespace": "app-routing-system", "pod_labels": AKS_NGINX_LABELS}
+    assert "extra_values" not in calls, "the computed policies come from ingress.controller, not a hand-made map"
+    CLOUD_INPUTS["azure-nginx"] = {
+        **CLOUD_INPUTS["azure"], "ingress": {"host": "airflow.example.com", "class_name": "airdeck-nginx",
+                                             "tls_secret_name": "airdeck-tls", "controller": controller}}
+    try:
+        values = compose("azure-nginx", tmp_path)["values"]
+    finally:
+        del CLOUD_INPUTS["azure-nginx"]
+    objects = render(values)
+    assert named(objects, "Ingress", "airdeck-api-server")["spec"]["ingressClassName"] == "airdeck-nginx"
+    policies = json.dumps(by_kind(objects, "NetworkPolicy"))
+    for needle in ["app-routing-system", "aks-app-routing-operator", *CLOUD_INPUTS["azure"]["database_cidrs"]]:
+        assert needle in policies

@@ -4,8 +4,8 @@ provider "azurerm" {
   storage_use_azuread = true
 }
 
-# Local accounts are disabled: kubelogin turns the Azure CLI's login into a cluster token. The API is
-# private by default: run Terraform from inside the VNet (VPN, bastion, CI runner).
+# Local accounts are disabled: kubelogin turns the Azure CLI's login into a cluster token. The API
+# answers operator_cidrs only: run Terraform from one of them.
 provider "kubernetes" {
   host                   = module.azure.cluster_endpoint
   cluster_ca_certificate = module.azure.cluster_ca_certificate

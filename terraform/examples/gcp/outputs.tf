@@ -1,6 +1,6 @@
 output "ui_url" {
-  description = "URL of the UI."
-  value       = module.airdeck.ui_url
+  description = "URL of the UI (the certificate is active a few minutes after the DNS records exist)."
+  value       = module.gcp.ui_url
 }
 
 output "admin_username" {
@@ -21,4 +21,19 @@ output "kubeconfig_command" {
 output "task_logs_url" {
   description = "Where task logs go."
   value       = module.gcp.task_logs_url
+}
+
+output "dns_records" {
+  description = "The DNS records the UI needs (created when dns_zone is given; otherwise create them in your DNS)."
+  value       = module.gcp.dns_records
+}
+
+output "registry_url" {
+  description = "Artifact Registry repository for your own image; empty unless create_registry."
+  value       = module.gcp.registry_url
+}
+
+output "image_push_commands" {
+  description = "Commands that build and push your image to registry_url; empty unless create_registry."
+  value       = module.gcp.image_push_commands
 }

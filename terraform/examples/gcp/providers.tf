@@ -5,8 +5,7 @@ provider "google" {
 
 data "google_client_config" "current" {}
 
-# The control plane is private by default: run Terraform from inside the VPC (VPN, bastion, CI
-# runner) or set enable_private_endpoint = false and master_authorized_networks.
+# The control plane's public endpoint answers operator_cidrs only: run Terraform from one of them.
 provider "kubernetes" {
   host                   = module.gcp.cluster_endpoint
   cluster_ca_certificate = module.gcp.cluster_ca_certificate

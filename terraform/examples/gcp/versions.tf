@@ -19,4 +19,13 @@ terraform {
       version = "~> 2.36"
     }
   }
+
+  # The state holds every generated secret: keep it in a bucket, not on a laptop. Create the bucket once
+  # (gcloud storage buckets create gs://BUCKET --location=REGION --uniform-bucket-level-access
+  # --public-access-prevention; gcloud storage buckets update gs://BUCKET --versioning), uncomment,
+  # then terraform init -migrate-state. GCS locks the state itself.
+  # backend "gcs" {
+  #   bucket = "BUCKET"
+  #   prefix = "airdeck/gcp"
+  # }
 }

@@ -1,9 +1,11 @@
 ################################################################################
-# AKS: OIDC issuer, Workload Identity, Azure Policy, Entra ID RBAC, private API
+# AKS: OIDC issuer, Workload Identity, Azure Policy, Entra ID RBAC, API open to
+# operator_cidrs only, Cilium network policy, autoscaled workload pool
 ################################################################################
 
 resource "azurerm_kubernetes_cluster" "this" {
-  #checkov:skip=CKV_AZURE_6:The API server is private (private_cluster_enabled); authorized IP ranges apply to a public API server only.
+  #checkov:skip=CKV_AZURE_6:authorized_ip_ranges is var.operator_cidrs, which its validation keeps non-empty and free of /0; checkov cannot resolve a variable without a default and reads it as empty.
+  #checkov:skip=CKV_AZURE_115:The API server keeps its public address so that the apply which creates the cluster can install the release from the operator's laptop; api_server_access_profile admits operator_cidrs only.
   #checkov:skip=CKV_AZURE_117:OS and data disks are encrypted at rest with platform-managed keys; a disk encryption set (customer-managed key) is the user's choice.
   #checkov:skip=CKV_AZURE_226:Ephemeral OS disks need a VM size whose cache fits the OS disk; the default sizes use managed OS disks.
   #checkov:skip=CKV_AZURE_227:Encryption at host needs the EncryptionAtHost feature registered on the subscription (a manual step, docs/cloud.md); disks are encrypted at rest regardless.
@@ -13,7 +15,7 @@ resource "azurerm_kubernetes_cluster" "this" {
   dns_prefix                        = var.name
   kubernetes_version                = var.kubernetes_version
   sku_tier                          = "Standard"
-  private_cluster_enabled           = var.private_cluster_enabled
+  private_cluster_enabled           = false
   oidc_issuer_enabled               = true
   workload_identity_enabled         = true
   azure_policy_enabled              = true
@@ -22,6 +24,11 @@ resource "azurerm_kubernetes_cluster" "this" {
   automatic_upgrade_channel         = "patch"
   node_os_upgrade_channel           = "NodeImage"
   tags                              = local.tags
+
+  # The API answers operator_cidrs only (AKS adds the cluster's own outbound addresses itself).
+  api_server_access_profile {
+    authorized_ip_ranges = var.operator_cidrs
+  }
 
   default_node_pool {
     name                         = "system"
@@ -46,14 +53,18 @@ resource "azurerm_kubernetes_cluster" "this" {
 
   azure_active_directory_role_based_access_control {
     azure_rbac_enabled     = true
-    admin_group_object_ids = var.admin_group_object_ids
+    admin_group_object_ids = var.cluster_admins
   }
 
+  # Azure CNI Overlay powered by Cilium: Cilium enforces the chart's NetworkPolicies.
   network_profile {
-    network_plugin    = "azure"
-    network_policy    = "azure"
-    load_balancer_sku = "standard"
-    outbound_type     = "loadBalancer"
+    network_plugin      = "azure"
+    network_plugin_mode = "overlay"
+    network_data_plane  = "cilium"
+    network_policy      = "cilium"
+    pod_cidr            = var.pod_cidr
+    load_balancer_sku   = "standard"
+    outbound_type       = "loadBalancer"
   }
 
   oms_agent {
@@ -65,10 +76,25 @@ resource "azurerm_kubernetes_cluster" "this" {
     secret_rotation_enabled = true
   }
 
-  # The application routing add-on (managed NGINX): IngressClass webapprouting.kubernetes.azure.com.
+  # The application routing add-on (managed NGINX); the example adds its own NginxIngressController
+  # whose load balancer admits operator_cidrs only, on the reserved address azurerm_public_ip.ui.
   web_app_routing {
     dns_zone_ids = []
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.node_min_count <= var.node_max_count
+      error_message = "node_min_count (${var.node_min_count}) must not exceed node_max_count (${var.node_max_count})."
+    }
+  }
+}
+
+# Whoever runs Terraform administers the cluster too, so that the same apply installs the release.
+resource "azurerm_role_assignment" "deployer_cluster_admin" {
+  scope                = azurerm_kubernetes_cluster.this.id
+  role_definition_name = "Azure Kubernetes Service RBAC Cluster Admin"
+  principal_id         = data.azurerm_client_config.current.object_id
 }
 
 resource "azurerm_kubernetes_cluster_node_pool" "workload" {
@@ -79,8 +105,8 @@ resource "azurerm_kubernetes_cluster_node_pool" "workload" {
   vm_size               = var.node_vm_size
   vnet_subnet_id        = azurerm_subnet.aks.id
   auto_scaling_enabled  = true
-  min_count             = var.node_count.min
-  max_count             = var.node_count.max
+  min_count             = var.node_min_count
+  max_count             = var.node_max_count
   max_pods              = 50
   zones                 = ["1", "2", "3"]
   mode                  = "User"

@@ -9,11 +9,12 @@ resource "random_password" "database" {
 
 resource "azurerm_postgresql_flexible_server" "this" {
   #checkov:skip=CKV2_AZURE_57:The server is VNet-integrated (delegated subnet, private DNS zone), which excludes private endpoints; it has no public address at all.
-  name                          = module.naming.database
+  # The server's name is a public DNS name: the suffix keeps it unique and new after a destroy.
+  name                          = "${module.naming.database}-${random_id.suffix.hex}"
   location                      = azurerm_resource_group.this.location
   resource_group_name           = azurerm_resource_group.this.name
   version                       = var.postgres_version
-  sku_name                      = var.postgres_sku
+  sku_name                      = var.db_sku_name
   storage_mb                    = var.postgres_storage_mb
   delegated_subnet_id           = azurerm_subnet.postgres.id
   private_dns_zone_id           = azurerm_private_dns_zone.this["postgres"].id
@@ -62,9 +63,9 @@ resource "azurerm_redis_cache" "this" {
   name                          = "${module.naming.cache}-${random_id.suffix.hex}"
   location                      = azurerm_resource_group.this.location
   resource_group_name           = azurerm_resource_group.this.name
-  sku_name                      = var.redis_sku.name
-  family                        = var.redis_sku.family
-  capacity                      = var.redis_sku.capacity
+  sku_name                      = var.cache_sku_name
+  family                        = var.cache_sku_name == "Premium" ? "P" : "C"
+  capacity                      = var.cache_capacity
   non_ssl_port_enabled          = false
   minimum_tls_version           = "1.2"
   public_network_access_enabled = false
@@ -253,7 +254,7 @@ locals {
 }
 
 resource "azurerm_key_vault" "this" {
-  #checkov:skip=CKV_AZURE_189:Terraform writes the secrets through the data plane, so the vault keeps a public endpoint, closed by network_acls (default Deny) to all but key_vault_allowed_ip_ranges; pods use the private endpoint.
+  #checkov:skip=CKV_AZURE_189:Terraform writes the secrets through the data plane, so the vault keeps a public endpoint, closed by network_acls (default Deny) to all but operator_cidrs; pods use the private endpoint.
   name                          = module.naming.key_vault
   location                      = azurerm_resource_group.this.location
   resource_group_name           = azurerm_resource_group.this.name
@@ -268,7 +269,7 @@ resource "azurerm_key_vault" "this" {
   network_acls {
     default_action = "Deny"
     bypass         = "AzureServices"
-    ip_rules       = var.key_vault_allowed_ip_ranges
+    ip_rules       = var.operator_cidrs
   }
 }
 

@@ -85,6 +85,23 @@ resource "azurerm_network_security_group" "this" {
   resource_group_name = azurerm_resource_group.this.name
   tags                = local.tags
 
+  # The UI's load balancer forwards HTTPS from operator_cidrs to the nodes (AKS subnet only).
+  dynamic "security_rule" {
+    for_each = each.key == "aks" ? [1] : []
+    content {
+      name                       = "allow-operators-https"
+      description                = "operator_cidrs reach the UI's load balancer on 443"
+      priority                   = 3000
+      direction                  = "Inbound"
+      access                     = "Allow"
+      protocol                   = "Tcp"
+      source_port_range          = "*"
+      destination_port_range     = "443"
+      source_address_prefixes    = var.operator_cidrs
+      destination_address_prefix = "*"
+    }
+  }
+
   security_rule {
     name                       = "deny-internet-inbound"
     description                = "Nothing from the internet reaches the subnet directly"

@@ -83,3 +83,45 @@ output "admin_password_command" {
   description = "Command that prints the admin account's password."
   value       = "az keyvault secret show --vault-name ${azurerm_key_vault.this.name} --name ${module.naming.secret_names["adminPassword"]} --query value --output tsv"
 }
+
+output "ui_url" {
+  description = "URL of the UI: https://<host>."
+  value       = "https://${var.host}"
+}
+
+output "ui_address" {
+  description = "Public IPv4 address of the UI's load balancer (the host's A record points at it)."
+  value       = azurerm_public_ip.ui.ip_address
+}
+
+output "ingress" {
+  description = "What the example's NginxIngressController needs: the reserved address, its resource group and the load balancer's allowed source ranges."
+  value = {
+    public_ip_name  = azurerm_public_ip.ui.name
+    resource_group  = azurerm_resource_group.this.name
+    allowed_ranges  = join(",", var.operator_cidrs)
+    controller_name = "${var.name}-nginx"
+  }
+  # The cluster may use the address only once its identity holds Network Contributor.
+  depends_on = [azurerm_role_assignment.cluster_network]
+}
+
+output "cert_manager" {
+  description = "With dns_zone: what cert-manager's Let's Encrypt DNS-01 issuer needs (the federated identity's client id, the zone, its resource group and subscription); null without."
+  value = var.dns_zone == "" ? null : {
+    client_id       = azurerm_user_assigned_identity.cert_manager[0].client_id
+    zone_name       = local.dns_zone_name
+    resource_group  = local.dns_zone_group
+    subscription_id = local.dns_zone_parts[2]
+  }
+}
+
+output "registry_url" {
+  description = "Login server of the created Azure Container Registry; empty unless create_registry."
+  value       = local.registry_url
+}
+
+output "image_push_commands" {
+  description = "Commands that build the image and push it to the created registry; empty unless create_registry."
+  value       = var.create_registry ? "az acr login --name ${azurerm_container_registry.this[0].name} && scripts/image ${local.registry_url}/airdeck" : ""
+}

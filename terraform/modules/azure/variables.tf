@@ -46,6 +46,17 @@ variable "vnet_cidr" {
   }
 }
 
+variable "pod_cidr" {
+  description = "Address space of the pods (Azure CNI Overlay: outside the VNet, never routed to it)."
+  type        = string
+  default     = "10.244.0.0/16"
+
+  validation {
+    condition     = can(cidrnetmask(var.pod_cidr)) && tonumber(split("/", var.pod_cidr)[1]) <= 20
+    error_message = "pod_cidr must be an IPv4 CIDR block of /20 or larger."
+  }
+}
+
 variable "kubernetes_version" {
   description = "Kubernetes version of AKS (null: the region's default)."
   type        = string
@@ -57,21 +68,51 @@ variable "kubernetes_version" {
   }
 }
 
-variable "private_cluster_enabled" {
-  description = "Serve the API server on a private address only (reach it from the VNet, a VPN or a bastion)."
-  type        = bool
-  default     = true
-}
-
-variable "admin_group_object_ids" {
-  description = "Object ids of the Entra ID groups that administer the cluster (Azure RBAC; local accounts are disabled)."
+variable "operator_cidrs" {
+  description = "IPv4 networks (CIDR) of the people and machines that run Terraform and use the UI: the only sources the AKS API (authorized IP ranges), the UI's load balancer and the Key Vault's data plane (Terraform writes the secrets) accept. 1 to 200 blocks, never /0."
   type        = list(string)
-  default     = []
 
   validation {
-    condition     = alltrue([for id in var.admin_group_object_ids : can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", id))])
-    error_message = "admin_group_object_ids must be object ids (UUIDs)."
+    condition     = length(var.operator_cidrs) >= 1 && length(var.operator_cidrs) <= 200 && alltrue([for c in var.operator_cidrs : can(cidrnetmask(c)) && !endswith(c, "/0")])
+    error_message = "operator_cidrs must be 1 to 200 IPv4 CIDR blocks such as 203.0.113.7/32, none of them /0 (that would open the cluster API and the UI to the world)."
   }
+}
+
+variable "host" {
+  description = "Host name of the UI (e.g. airflow.example.com): the Ingress host, the certificate's name and, with dns_zone, the DNS record."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.host))
+    error_message = "host must be a fully qualified DNS name in lowercase (e.g. airflow.example.com)."
+  }
+}
+
+variable "dns_zone" {
+  description = "Resource id of the Azure DNS zone holding host (az network dns zone show -g RG -n ZONE --query id -o tsv): the module creates the UI's A record there and cert-manager's identity may answer Let's Encrypt's DNS-01 challenges in it. Empty: create the A record and the TLS Secret yourself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dns_zone == "" || can(regex("(?i)^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\\.Network/dnszones/[^/]+$", var.dns_zone))
+    error_message = "dns_zone must be empty or the resource id of an Azure DNS zone: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/dnszones/<zone>."
+  }
+}
+
+variable "cluster_admins" {
+  description = "Object ids of the Entra ID groups that administer the cluster (Azure RBAC, local accounts disabled). At least one: without it only the identity running Terraform (which the module also makes cluster admin) can use the cluster."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.cluster_admins) >= 1 && alltrue([for id in var.cluster_admins : can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", id))])
+    error_message = "cluster_admins must hold at least one Entra ID group object id (a UUID: az ad group show --group NAME --query id -o tsv)."
+  }
+}
+
+variable "create_registry" {
+  description = "Create an Azure Container Registry the kubelet identity may pull from (outputs registry_url and image_push_commands) for an image you build yourself."
+  type        = bool
+  default     = false
 }
 
 variable "system_node_vm_size" {
@@ -96,28 +137,36 @@ variable "node_vm_size" {
   }
 }
 
-variable "node_count" {
-  description = "Nodes of the workload pool: min and max (autoscaled)."
-  type = object({
-    min = number
-    max = number
-  })
-  default = { min = 2, max = 6 }
+variable "node_min_count" {
+  description = "Fewest nodes of the workload pool (the AKS cluster autoscaler never goes below)."
+  type        = number
+  default     = 2
 
   validation {
-    condition     = var.node_count.min >= 1 && var.node_count.min <= var.node_count.max
-    error_message = "node_count must satisfy 1 <= min <= max."
+    condition     = var.node_min_count >= 1 && floor(var.node_min_count) == var.node_min_count
+    error_message = "node_min_count must be a whole number of at least 1."
   }
 }
 
-variable "postgres_sku" {
+variable "node_max_count" {
+  description = "Most nodes of the workload pool (the AKS cluster autoscaler adds nodes up to this when pods are pending). At least node_min_count."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.node_max_count >= 1 && var.node_max_count <= 1000 && floor(var.node_max_count) == var.node_max_count
+    error_message = "node_max_count must be a whole number from 1 to 1000."
+  }
+}
+
+variable "db_sku_name" {
   description = "SKU of the PostgreSQL Flexible Server (General Purpose or Memory Optimized: zone-redundant HA is not offered on Burstable)."
   type        = string
   default     = "GP_Standard_D2ds_v5"
 
   validation {
-    condition     = can(regex("^(GP|MO)_Standard_[A-Za-z0-9_]+$", var.postgres_sku))
-    error_message = "postgres_sku must be a General Purpose (GP_...) or Memory Optimized (MO_...) SKU."
+    condition     = can(regex("^(GP|MO)_Standard_[A-Za-z0-9_]+$", var.db_sku_name))
+    error_message = "db_sku_name must be a General Purpose (GP_...) or Memory Optimized (MO_...) SKU."
   }
 }
 
@@ -154,36 +203,32 @@ variable "postgres_backup_retention_days" {
   }
 }
 
-variable "redis_sku" {
-  description = "Azure Cache for Redis SKU, family and capacity. Valid SKUs are `Standard` (family C) and `Premium` (family P)."
-  type = object({
-    name     = string
-    family   = string
-    capacity = number
-  })
-  default = { name = "Standard", family = "C", capacity = 1 }
+variable "cache_sku_name" {
+  description = "Azure Cache for Redis SKU: `Standard` (family C) or `Premium` (family P). Basic has no SLA and no replica."
+  type        = string
+  default     = "Standard"
 
   validation {
-    condition     = (var.redis_sku.name == "Standard" && var.redis_sku.family == "C") || (var.redis_sku.name == "Premium" && var.redis_sku.family == "P")
-    error_message = "redis_sku must be Standard with family C or Premium with family P (Basic has no SLA and no replica)."
+    condition     = contains(["Standard", "Premium"], var.cache_sku_name)
+    error_message = "cache_sku_name must be Standard or Premium."
+  }
+}
+
+variable "cache_capacity" {
+  description = "Size of the cache within its SKU: 0 to 6 for Standard (C0 = 250 MB ... C6 = 53 GB), 1 to 5 for Premium."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.cache_capacity >= 0 && var.cache_capacity <= 6 && floor(var.cache_capacity) == var.cache_capacity
+    error_message = "cache_capacity must be a whole number from 0 to 6."
   }
 }
 
 variable "deletion_protection" {
-  description = "Put CanNotDelete locks on the database and the Key Vault (remove them, apply, then destroy to remove everything)."
+  description = "Put CanNotDelete locks on the database and the Key Vault. To remove everything: apply with false (removes the locks), then destroy."
   type        = bool
   default     = true
-}
-
-variable "key_vault_allowed_ip_ranges" {
-  description = "Public addresses (CIDR) allowed to reach the Key Vault's data plane: where Terraform runs, since it writes the secrets. Pods reach it through its private endpoint."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for c in var.key_vault_allowed_ip_ranges : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
-    error_message = "key_vault_allowed_ip_ranges must be CIDR blocks other than 0.0.0.0/0."
-  }
 }
 
 variable "task_logs_prefix" {

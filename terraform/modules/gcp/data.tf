@@ -9,8 +9,9 @@ resource "random_password" "database" {
 
 resource "google_sql_database_instance" "this" {
   #checkov:skip=CKV_GCP_6:The server refuses unencrypted connections (ssl_mode ENCRYPTED_ONLY); checkov passes only TRUSTED_CLIENT_CERTIFICATE_REQUIRED, which would need a client certificate in every Airflow pod.
-  project             = var.project_id
-  name                = module.naming.database
+  project = var.project_id
+  # Cloud SQL keeps a deleted instance's name for a week: the suffix makes the next apply's name new.
+  name                = "${module.naming.database}-${random_id.suffix.hex}"
   region              = var.region
   database_version    = var.db_version
   deletion_protection = var.deletion_protection
@@ -129,7 +130,7 @@ resource "google_redis_instance" "this" {
   name                    = module.naming.cache
   region                  = var.region
   tier                    = "STANDARD_HA"
-  memory_size_gb          = var.redis_memory_size_gb
+  memory_size_gb          = var.cache_memory_size_gb
   redis_version           = "REDIS_7_2"
   authorized_network      = google_compute_network.this.id
   connect_mode            = "PRIVATE_SERVICE_ACCESS"
@@ -146,10 +147,11 @@ resource "google_redis_instance" "this" {
 
 resource "google_storage_bucket" "task_logs" {
   #checkov:skip=CKV_GCP_62:Task logs are written only by the workload service account; Cloud Audit Logs (data access), not a second access-log bucket, are the audit trail if one is needed.
-  project                     = var.project_id
-  name                        = module.naming.bucket
-  location                    = var.region
-  force_destroy               = false
+  project  = var.project_id
+  name     = module.naming.bucket
+  location = var.region
+  # With deletion_protection off, destroy deletes the objects (every version) with the bucket.
+  force_destroy               = !var.deletion_protection
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   labels                      = local.labels

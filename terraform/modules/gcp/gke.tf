@@ -1,5 +1,5 @@
 ################################################################################
-# GKE: private nodes, Workload Identity, shielded nodes, network policy
+# GKE: private nodes, API open to operator_cidrs, Workload Identity, shielded nodes, Dataplane V2
 ################################################################################
 
 resource "google_service_account" "nodes" {
@@ -25,6 +25,7 @@ resource "google_project_iam_member" "nodes" {
 
 resource "google_container_cluster" "this" {
   #checkov:skip=CKV_GCP_65:Google Groups for RBAC needs a Workspace domain and a gke-security-groups group that the module cannot create; bind users in Kubernetes RBAC instead.
+  #checkov:skip=CKV_GCP_12:NetworkPolicies are enforced by Dataplane V2 (datapath_provider ADVANCED_DATAPATH); GKE refuses the Calico network_policy block alongside it, which is all this check looks for.
   #checkov:skip=CKV_GCP_24:PodSecurityPolicy was removed from Kubernetes (1.25); the chart's pods set restricted security contexts themselves.
   #checkov:skip=CKV_GCP_66:Binary Authorization needs an attestor and a signing pipeline for the airdeck image, which are the user's; the cluster evaluates the project's policy (evaluation_mode PROJECT_SINGLETON_POLICY_ENFORCE).
   project                     = var.project_id
@@ -52,18 +53,22 @@ resource "google_container_cluster" "this" {
     services_secondary_range_name = "services"
   }
 
+  # Private nodes; the control plane's public endpoint answers only operator_cidrs (and the VPC), so
+  # the apply that creates the cluster can also install the release from the operator's laptop.
   private_cluster_config {
     enable_private_nodes    = true
-    enable_private_endpoint = var.enable_private_endpoint
+    enable_private_endpoint = false
     master_ipv4_cidr_block  = var.master_ipv4_cidr_block
   }
 
   master_authorized_networks_config {
+    gcp_public_cidrs_access_enabled = false
+
     dynamic "cidr_blocks" {
-      for_each = var.master_authorized_networks
+      for_each = var.operator_cidrs
       content {
-        cidr_block   = cidr_blocks.value.cidr_block
-        display_name = cidr_blocks.value.display_name
+        cidr_block   = cidr_blocks.value
+        display_name = "operator-${cidr_blocks.key}"
       }
     }
   }
@@ -74,15 +79,21 @@ resource "google_container_cluster" "this" {
     }
   }
 
-  network_policy {
-    enabled  = true
-    provider = "CALICO"
-  }
+  # Dataplane V2 (eBPF) enforces NetworkPolicies itself; the Calico add-on must stay off with it.
+  datapath_provider = "ADVANCED_DATAPATH"
 
   addons_config {
-    network_policy_config {
+    http_load_balancing {
       disabled = false
     }
+    network_policy_config {
+      disabled = true
+    }
+  }
+
+  # The Gateway API (GKE's gateway classes, GCPBackendPolicy, HealthCheckPolicy) serves the UI.
+  gateway_api_config {
+    channel = "CHANNEL_STANDARD"
   }
 
   binary_authorization {
@@ -117,9 +128,18 @@ resource "google_container_node_pool" "this" {
   location = var.region
   cluster  = google_container_cluster.this.name
 
+  # The managed cluster autoscaler: totals across the region's zones.
   autoscaling {
-    min_node_count = var.node_count.min
-    max_node_count = var.node_count.max
+    total_min_node_count = var.node_min_count
+    total_max_node_count = var.node_max_count
+    location_policy      = "BALANCED"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.node_min_count <= var.node_max_count
+      error_message = "node_min_count (${var.node_min_count}) must not exceed node_max_count (${var.node_max_count})."
+    }
   }
 
   management {
@@ -149,4 +169,13 @@ resource "google_container_node_pool" "this" {
       disable-legacy-endpoints = "true"
     }
   }
+}
+
+# Cluster administrators: roles/container.admin (every Kubernetes object of the project's clusters).
+resource "google_project_iam_member" "cluster_admins" {
+  for_each = toset(var.cluster_admins)
+
+  project = var.project_id
+  role    = "roles/container.admin"
+  member  = each.value
 }

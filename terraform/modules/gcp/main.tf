@@ -17,6 +17,10 @@ module "naming" {
 
 locals {
   labels = merge(var.labels, { "airdeck-deployment" = var.name })
+  # Google Front Ends and health checkers of the global external Application Load Balancer.
+  load_balancer_cidrs = ["35.191.0.0/16", "130.211.0.0/22"]
+  # The chart's api-server port (airdeck.api_server.port, default 8080).
+  api_port = 8080
 }
 
 resource "google_project_service" "this" {
@@ -27,6 +31,9 @@ resource "google_project_service" "this" {
     "redis.googleapis.com",
     "secretmanager.googleapis.com",
     "servicenetworking.googleapis.com",
+    "certificatemanager.googleapis.com",
+    "dns.googleapis.com",
+    "artifactregistry.googleapis.com",
   ])
 
   project            = var.project_id
@@ -56,6 +63,26 @@ resource "google_compute_firewall" "internal" {
 
   allow {
     protocol = "all"
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+# The global external Application Load Balancer (its Google Front Ends and health checks) reaches the
+# api-server pods directly (container-native load balancing, NEGs) on the api port only.
+resource "google_compute_firewall" "load_balancer" {
+  project       = var.project_id
+  name          = "${var.name}-allow-load-balancer"
+  network       = google_compute_network.this.id
+  direction     = "INGRESS"
+  priority      = 900
+  source_ranges = local.load_balancer_cidrs
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(local.api_port)]
   }
 
   log_config {

@@ -15,7 +15,7 @@ output "cluster_ca_certificate" {
 
 output "kubeconfig_command" {
   description = "Command that writes a kubeconfig entry for the cluster."
-  value       = "gcloud container clusters get-credentials ${google_container_cluster.this.name} --region ${var.region} --project ${var.project_id}${var.enable_private_endpoint ? " --internal-ip" : ""}"
+  value       = "gcloud container clusters get-credentials ${google_container_cluster.this.name} --region ${var.region} --project ${var.project_id}"
 }
 
 output "namespace" {
@@ -77,4 +77,44 @@ output "admin_password_command" {
 output "network_id" {
   description = "ID of the VPC network."
   value       = google_compute_network.this.id
+}
+
+output "ui_url" {
+  description = "URL of the UI: https://<host>."
+  value       = "https://${var.host}"
+}
+
+output "gateway" {
+  description = "What the example's Gateway needs: the reserved address's name, the certificate map, the Cloud Armor policy, the gateway class."
+  value = {
+    class_name      = "gke-l7-global-external-managed"
+    address_name    = google_compute_global_address.ui.name
+    certificate_map = google_certificate_manager_certificate_map.ui.name
+    security_policy = google_compute_security_policy.ui.name
+  }
+}
+
+output "load_balancer_cidrs" {
+  description = "Source ranges of the load balancer's proxies and health checks: the chart's networkPolicies.sourceCIDRs."
+  value       = local.load_balancer_cidrs
+}
+
+output "ui_address" {
+  description = "IPv4 address of the UI's load balancer."
+  value       = google_compute_global_address.ui.address
+}
+
+output "dns_records" {
+  description = "The DNS records the UI needs (the host's A record and the certificate's DNS authorization CNAME): created in dns_zone, or yours to create when dns_zone is empty."
+  value       = local.dns_records
+}
+
+output "registry_url" {
+  description = "Artifact Registry repository for your image (REGION-docker.pkg.dev/PROJECT/REPOSITORY); empty unless create_registry."
+  value       = local.registry_url
+}
+
+output "image_push_commands" {
+  description = "Commands that build the image and push it to the created registry; empty unless create_registry."
+  value       = var.create_registry ? "gcloud auth configure-docker ${local.registry_host} && scripts/image ${local.registry_url}/airdeck" : ""
 }

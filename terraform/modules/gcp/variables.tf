@@ -89,24 +89,52 @@ variable "master_ipv4_cidr_block" {
   }
 }
 
-variable "enable_private_endpoint" {
-  description = "Serve the control plane on its private address only (reach it from the VPC, a VPN or a bastion). false: its public address, open only to master_authorized_networks."
-  type        = bool
-  default     = true
-}
-
-variable "master_authorized_networks" {
-  description = "CIDR blocks allowed to reach the control plane, with a display name each."
-  type = list(object({
-    cidr_block   = string
-    display_name = string
-  }))
-  default = []
+variable "operator_cidrs" {
+  description = "IPv4 networks (CIDR) of the people and machines that run Terraform and use the UI: the only sources the cluster's API (master authorized networks) and the UI (Cloud Armor) accept. 1 to 50 blocks, never 0.0.0.0/0."
+  type        = list(string)
 
   validation {
-    condition     = alltrue([for n in var.master_authorized_networks : can(cidrhost(n.cidr_block, 0)) && n.cidr_block != "0.0.0.0/0"])
-    error_message = "master_authorized_networks must be CIDR blocks other than 0.0.0.0/0."
+    condition     = length(var.operator_cidrs) >= 1 && length(var.operator_cidrs) <= 50 && alltrue([for c in var.operator_cidrs : can(cidrnetmask(c)) && !endswith(c, "/0")])
+    error_message = "operator_cidrs must be 1 to 50 IPv4 CIDR blocks such as 203.0.113.7/32, none of them /0 (that would open the cluster API and the UI to the world)."
   }
+}
+
+variable "host" {
+  description = "Host name of the UI (e.g. airflow.example.com): the certificate's name and, with dns_zone, the DNS record."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.host))
+    error_message = "host must be a fully qualified DNS name in lowercase (e.g. airflow.example.com)."
+  }
+}
+
+variable "dns_zone" {
+  description = "Name of the Cloud DNS managed zone (in the same project) that holds host: the module creates the UI's A record and the certificate's DNS authorization record there. Empty: create both yourself (the dns_records output)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dns_zone == "" || can(regex("^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", var.dns_zone))
+    error_message = "dns_zone must be empty or a Cloud DNS managed zone name (lowercase letters, digits and hyphens, e.g. example-com), not its DNS name."
+  }
+}
+
+variable "cluster_admins" {
+  description = "IAM members given roles/container.admin on the project (full access to the cluster's Kubernetes API): user:, group: or serviceAccount: members. The identity running Terraform needs that access too (a project Owner has it)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.cluster_admins : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
+    error_message = "cluster_admins must be IAM members such as user:ana@example.com, group:platform@example.com or serviceAccount:ci@my-project.iam.gserviceaccount.com."
+  }
+}
+
+variable "create_registry" {
+  description = "Create an Artifact Registry Docker repository the nodes can pull from (outputs registry_url and image_push_commands) for an image you build yourself."
+  type        = bool
+  default     = false
 }
 
 variable "node_machine_type" {
@@ -120,17 +148,25 @@ variable "node_machine_type" {
   }
 }
 
-variable "node_count" {
-  description = "Nodes per zone of the node pool: min and max (autoscaled)."
-  type = object({
-    min = number
-    max = number
-  })
-  default = { min = 1, max = 3 }
+variable "node_min_count" {
+  description = "Fewest nodes of the node pool across its zones (the GKE cluster autoscaler never goes below)."
+  type        = number
+  default     = 3
 
   validation {
-    condition     = var.node_count.min >= 1 && var.node_count.min <= var.node_count.max
-    error_message = "node_count must satisfy 1 <= min <= max."
+    condition     = var.node_min_count >= 1 && floor(var.node_min_count) == var.node_min_count
+    error_message = "node_min_count must be a whole number of at least 1."
+  }
+}
+
+variable "node_max_count" {
+  description = "Most nodes of the node pool across its zones (the GKE cluster autoscaler adds nodes up to this when pods are pending). At least node_min_count."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.node_max_count >= 1 && var.node_max_count <= 1000 && floor(var.node_max_count) == var.node_max_count
+    error_message = "node_max_count must be a whole number from 1 to 1000."
   }
 }
 
@@ -168,19 +204,19 @@ variable "db_backup_retention_count" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the cluster and the database against deletion (turn off, apply, then destroy to remove everything)."
+  description = "Protect the cluster and the database against deletion and keep the bucket's objects on destroy. false: destroy removes everything, bucket contents included (apply with false first, then destroy)."
   type        = bool
   default     = true
 }
 
-variable "redis_memory_size_gb" {
+variable "cache_memory_size_gb" {
   description = "Memory of the Memorystore Redis instance in GB."
   type        = number
   default     = 5
 
   validation {
-    condition     = var.redis_memory_size_gb >= 1 && var.redis_memory_size_gb <= 300
-    error_message = "redis_memory_size_gb must be 1 to 300."
+    condition     = var.cache_memory_size_gb >= 1 && var.cache_memory_size_gb <= 300
+    error_message = "cache_memory_size_gb must be 1 to 300."
   }
 }
 

@@ -2,9 +2,11 @@
 # tests/terraform/test_terraform.py against a copy of that file: the module itself needs providers).
 
 variables {
-  project_id = "my-project"
-  region     = "europe-west1"
-  name       = "airdeck"
+  project_id     = "my-project"
+  region         = "europe-west1"
+  name           = "airdeck"
+  operator_cidrs = ["203.0.113.7/32", "198.51.100.0/24"]
+  host           = "airflow.example.com"
 }
 
 run "valid_inputs_plan" {
@@ -75,14 +77,6 @@ run "bad_master_ipv4_cidr_block_is_refused" {
   expect_failures = [var.master_ipv4_cidr_block]
 }
 
-run "bad_master_authorized_networks_is_refused" {
-  command = plan
-  variables {
-    master_authorized_networks = [{ cidr_block = "0.0.0.0/0", display_name = "all" }]
-  }
-  expect_failures = [var.master_authorized_networks]
-}
-
 run "bad_node_machine_type_is_refused" {
   command = plan
   variables {
@@ -91,12 +85,20 @@ run "bad_node_machine_type_is_refused" {
   expect_failures = [var.node_machine_type]
 }
 
-run "bad_node_count_is_refused" {
+run "bad_node_min_count_is_refused" {
   command = plan
   variables {
-    node_count = { min = 3, max = 1 }
+    node_min_count = 0
   }
-  expect_failures = [var.node_count]
+  expect_failures = [var.node_min_count]
+}
+
+run "bad_node_max_count_is_refused" {
+  command = plan
+  variables {
+    node_max_count = 2.5
+  }
+  expect_failures = [var.node_max_count]
 }
 
 run "bad_db_tier_is_refused" {
@@ -123,12 +125,12 @@ run "bad_db_backup_retention_count_is_refused" {
   expect_failures = [var.db_backup_retention_count]
 }
 
-run "bad_redis_memory_size_gb_is_refused" {
+run "bad_cache_memory_size_gb_is_refused" {
   command = plan
   variables {
-    redis_memory_size_gb = 0
+    cache_memory_size_gb = 0
   }
-  expect_failures = [var.redis_memory_size_gb]
+  expect_failures = [var.cache_memory_size_gb]
 }
 
 run "bad_task_logs_prefix_is_refused" {
@@ -145,4 +147,63 @@ run "bad_task_logs_retention_days_is_refused" {
     task_logs_retention_days = 0
   }
   expect_failures = [var.task_logs_retention_days]
+}
+
+run "world_open_operator_cidrs_is_refused" {
+  command = plan
+  variables {
+    operator_cidrs = ["203.0.113.7/32", "0.0.0.0/0"]
+  }
+  expect_failures = [var.operator_cidrs]
+}
+
+run "empty_operator_cidrs_is_refused" {
+  command = plan
+  variables {
+    operator_cidrs = []
+  }
+  expect_failures = [var.operator_cidrs]
+}
+
+run "ipv6_operator_cidrs_is_refused" {
+  command = plan
+  variables {
+    operator_cidrs = ["2001:db8::/32"]
+  }
+  expect_failures = [var.operator_cidrs]
+}
+
+run "bad_host_is_refused" {
+  command = plan
+  variables {
+    host = "https://airflow.example.com"
+  }
+  expect_failures = [var.host]
+}
+
+run "dns_name_as_dns_zone_is_refused" {
+  command = plan
+  variables {
+    dns_zone = "example.com."
+  }
+  expect_failures = [var.dns_zone]
+}
+
+run "bad_cluster_admins_is_refused" {
+  command = plan
+  variables {
+    cluster_admins = ["ana@example.com"]
+  }
+  expect_failures = [var.cluster_admins]
+}
+
+run "valid_optional_inputs_plan" {
+  command = plan
+  variables {
+    dns_zone        = "example-com"
+    cluster_admins  = ["group:platform@example.com", "user:ana@example.com"]
+    create_registry = true
+    node_min_count  = 2
+    node_max_count  = 9
+  }
 }
