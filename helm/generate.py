@@ -39,14 +39,33 @@ def copies() -> list[tuple[Path, Path]]:
 #: Keys whose value is a Kubernetes object or a free map/list, validated by Kubernetes itself.
 STRING_MAPS = {"commonLabels", "nodeSelector", "podAnnotations", "annotations", "labels", "podLabels"}
 K8S_OBJECTS = {"affinity": "a Kubernetes Affinity", "requests": "resource quantities",
-               "limits": "resource quantities"}
+               "limits": "resource quantities", "config": "a PodDisruptionBudget spec"}
 K8S_LISTS = {"tolerations", "parentRefs", "hostnames", "to", "apiServerFrom", "prometheusFrom", "pullSecrets",
-             "ports", "gatewayFrom"}
+             "ports", "gatewayFrom", "env", "volumes", "volumeMounts", "extraVolumes", "extraVolumeMounts",
+             "extraContainers", "extraInitContainers", "topologySpreadConstraints", "hosts", "imagePullSecrets",
+             "extraObjects", "extraManifests"}
+#: The official chart's env keys: a YAML string (rendered with tpl) or a list of Kubernetes objects.
+TEXT_OR_LISTS = {"extraEnv", "extraEnvFrom"}
+#: Items of a list that are Kubernetes objects or their YAML text, or names.
+LIST_ITEMS: dict[str, dict[str, Any]] = {
+    "hostnames": {"type": "string"},
+    "pullSecrets": {"type": "string"},
+    "ports": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "imagePullSecrets": {"oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "object", "required": ["name"], "additionalProperties": False,
+         "properties": {"name": {"type": "string", "minLength": 1}}}]},
+    "extraObjects": {"type": ["object", "string"]},
+    "extraManifests": {"type": ["object", "string"]},
+    "env": {"type": "object", "required": ["name"]},
+}
 #: Lists of IP addresses or CIDR ranges (an address without a prefix length is one host).
-CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs"}
+CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs",
+              "loadBalancerSourceRanges"}
 CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
-         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
+         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
+         "pathType": ["Prefix", "Exact", "ImplementationSpecific"]}
 NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
@@ -137,16 +156,12 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:
         out.update(type="object", additionalProperties={"type": ["string", "number", "object", "array"]})
+    elif key in TEXT_OR_LISTS:
+        out.update(type=["string", "array", "null"], items={"type": "object"})
     elif key in CIDR_LISTS:
         out.update(type="array", items=CIDR)
     elif key in K8S_LISTS:
-        out["type"] = "array"
-        if key in ("hostnames", "pullSecrets"):
-            out["items"] = {"type": "string"}
-        elif key == "ports":
-            out["items"] = {"type": "integer", "minimum": 1, "maximum": 65535}
-        else:
-            out["items"] = {"type": "object"}
+        out.update(type="array", items=LIST_ITEMS.get(key, {"type": "object"}))
     elif key in NULLABLE_INTEGERS:
         out.update(type=["integer", "null"], minimum=0)
     elif isinstance(value, dict):
@@ -156,7 +171,7 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out["type"] = _type(value)
         if key in ENUMS and isinstance(value, str):
             out["enum"] = ENUMS[key]
-        if out["type"] == "integer" and (key.endswith("Replicas") or key == "replicas" or key.endswith("Seconds")
+        if out["type"] == "integer" and (key.endswith(("Replicas", "ReplicaCount", "Seconds")) or key == "replicas"
                                          or key in ("periodSeconds", "failureThreshold", "port", "dnsPort")):
             out["minimum"] = 0 if "min" in key.lower() or key == "replicas" else 1
     return out
