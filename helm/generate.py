@@ -6,7 +6,9 @@
 * ``helm/airdeck/values.schema.json``: the chart's own keys from ``values.yaml`` (its ``# --``
   comments are the descriptions, its values the defaults and types; every object rejects unknown
   keys) and the ``airdeck`` key from airdeck's model (``airdeck.config.schema.json_schema()``).
-* the values reference in ``docs/kubernetes.md`` (between the ``values-reference`` markers).
+* the values reference in ``docs/kubernetes.md`` (between the ``values-reference`` markers);
+* the official chart's mapping table in ``docs/kubernetes.md`` (between the ``official-mapping`` markers),
+  from the table ``airdeck helm import-values`` runs on (``airdeck.ops.official_chart``).
 
 Run: ``PYTHONPATH=platform python helm/generate.py [--check]``.
 """
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "airdeck"
 DOC = ROOT / "docs" / "kubernetes.md"
 BEGIN, END = "<!-- values-reference:begin -->", "<!-- values-reference:end -->"
+MAP_BEGIN, MAP_END = "<!-- official-mapping:begin -->", "<!-- official-mapping:end -->"
 
 #: (source, destination under the chart) of every copied file.
 def copies() -> list[tuple[Path, Path]]:
@@ -243,12 +246,18 @@ def reference() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _between(current: str, begin: str, end: str, body: str) -> str:
+    if begin not in current or end not in current:
+        raise SystemExit(f"{DOC} lacks the {begin} … {end} markers")
+    head, rest = current.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
 def expected_doc(current: str) -> str:
-    if BEGIN not in current or END not in current:
-        raise SystemExit(f"{DOC} lacks the {BEGIN} … {END} markers")
-    head, rest = current.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{reference()}{END}{tail}"
+    from airdeck.ops.official_chart import mapping_table
+
+    return _between(_between(current, BEGIN, END, reference()), MAP_BEGIN, MAP_END, mapping_table())
 
 
 def main(argv: list[str]) -> int:
