@@ -222,7 +222,7 @@ def reference() -> str:
     def walk(prefix: str, props: dict[str, Any]) -> None:
         for key, spec in props.items():
             path = f"{prefix}{key}"
-            if key == "airdeck":
+            if path == "airdeck":
                 rows.append(f"| `airdeck` | object | `{{}}` | {spec['description']} Keys: "
                             "[configuration reference](configuration.md). |")
                 continue
