@@ -97,7 +97,10 @@ def test_ingress_and_sidecars_reach_the_objects(capsys: pytest.CaptureFixture[st
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
     assert {"name": "corp-ca", "mountPath": "/etc/ssl/corp"} in job["spec"]["template"]["spec"]["containers"][0][
         "volumeMounts"]
-    assert all(o["metadata"]["labels"]["team"] == "data" for o in objects)
+    assert all(o["metadata"]["labels"]["team"] == "data" for o in objects if o["kind"] != "ConfigMap"
+               or o["metadata"]["name"] != "airdeck-corp-ca")
+    assert named(objects, "ConfigMap", "airdeck-corp-ca")["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE")
+    assert "extraSecrets" in skipped_keys(err) and "not-in-the-output" not in yaml.safe_dump(values)
     keys = skipped_keys(err)
     assert keys["apiServer.apiServerConfig"] == "webserver_config.py is generated from airdeck.auth"
     assert keys["flower.enabled"] == "not a key airdeck knows from the official chart"

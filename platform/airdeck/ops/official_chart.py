@@ -193,6 +193,24 @@ def _ingress_hosts(value: Any, result: Result, where: str) -> None:
     result.append("ingress.apiServer.hosts", hosts)
 
 
+def _config_maps(value: Any, result: Result, where: str) -> None:
+    """``extraConfigMaps: {name: {data: "k: v", labels, annotations}}`` → ``extraObjects`` (YAML text, so
+    the names and data keep their ``{{ }}`` for tpl, as in the official chart)."""
+    if not isinstance(value, dict):
+        raise ValuesImportError(f"{where}: must be a mapping of ConfigMap names")
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("data", ""), str):
+            raise ValuesImportError(f"{where}.{name}: needs data as a YAML string (the official chart's form)")
+        meta: dict[str, Any] = {"name": str(name)}
+        for key in ("labels", "annotations"):
+            if isinstance(spec.get(key), dict) and spec[key]:
+                meta[key] = spec[key]
+        head = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}, sort_keys=False)
+        data = spec.get("data") or ""
+        body = "data:\n" + "".join(f"  {line}\n" for line in data.splitlines()) if data.strip() else ""
+        result.append("extraObjects", [head + body])
+
+
 def _executor(value: Any, result: Result, where: str) -> None:
     if value not in ("CeleryExecutor", None):
         result.skipped.append((where, f"airdeck runs CeleryExecutor on Kubernetes, not {value}"))
@@ -228,6 +246,10 @@ RULES: tuple[Rule, ...] = (
     Rule("fullnameOverride", "fullnameOverride"),
     Rule("secret", "connections / env", "AIRFLOW_CONN_* become connections.<connId>, other names env",
          _secret_list),
+    Rule("extraConfigMaps", "extraObjects", "each a ConfigMap of the same name and data", _config_maps),
+    Rule("extraSecrets", None, "secret data in values", _fixed(
+        "secret data in values: create these Secrets outside the chart (External Secrets, kubectl) and "
+        "reference them (volumes, extraEnvFrom, connections)")),
     Rule("registry.secretName", "imagePullSecrets", "", _pull_secret),
     Rule("fernetKeySecretName", "secrets.fernetKey.existingSecret", "key fernet-key",
          _existing_secret("fernetKey", "fernet-key")),

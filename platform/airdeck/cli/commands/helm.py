@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 ORDER = 48
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (extraEnv, extraObjects, config texts) as readable block literals."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def register(sub: Subcommands) -> None:
     parser = sub.add_parser("helm", help="the Helm chart: import values written for the official Airflow chart")
     actions = parser.add_subparsers(dest="helm_command", required=True, metavar="ACTION")
@@ -38,7 +50,7 @@ def import_values(ctx: CliContext) -> Result:
     source: Path = ctx.args.official
     result = convert(read(source), str(source))
     text = ("# airdeck chart values converted from " + source.name + " by `airdeck helm import-values`\n"
-            + yaml.safe_dump(result.values, sort_keys=False, default_flow_style=False, allow_unicode=True))
+            + yaml.dump(result.values, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True))
     blocks: list[Block] = []
     output: Path | None = ctx.args.output
     if output is None:
