@@ -79,6 +79,17 @@ def test_every_example_values_file_renders_valid_objects() -> None:
         valid(render(load(path.name)))
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in VALUES.glob("*.yaml")))
+def test_example_values_files_pass_helm_lint_strict(name: str) -> None:
+    from helm_python import lint
+
+    from tests.helm.chart import CHART
+
+    report = lint(str(CHART), load(name), strict=True, kube_version="v1.30.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + list(report.get("errors") or [])
+    assert not problems, problems
+
+
 def test_a_proxy_reaches_every_airdeck_container_and_no_other() -> None:
     objects = render(load("proxy.yaml"))
     for where, spec in airdeck_pods(objects).items():
