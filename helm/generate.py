@@ -6,7 +6,9 @@
 * ``helm/airdeck/values.schema.json``: the chart's own keys from ``values.yaml`` (its ``# --``
   comments are the descriptions, its values the defaults and types; every object rejects unknown
   keys) and the ``airdeck`` key from airdeck's model (``airdeck.config.schema.json_schema()``).
-* the values reference in ``docs/kubernetes.md`` (between the ``values-reference`` markers).
+* the values reference in ``docs/kubernetes.md`` (between the ``values-reference`` markers);
+* the official chart's mapping table in ``docs/kubernetes.md`` (between the ``official-mapping`` markers),
+  from the table ``airdeck helm import-values`` runs on (``airdeck.ops.official_chart``).
 
 Run: ``PYTHONPATH=platform python helm/generate.py [--check]``.
 """
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "airdeck"
 DOC = ROOT / "docs" / "kubernetes.md"
 BEGIN, END = "<!-- values-reference:begin -->", "<!-- values-reference:end -->"
+MAP_BEGIN, MAP_END = "<!-- official-mapping:begin -->", "<!-- official-mapping:end -->"
 
 #: (source, destination under the chart) of every copied file.
 def copies() -> list[tuple[Path, Path]]:
@@ -39,14 +42,33 @@ def copies() -> list[tuple[Path, Path]]:
 #: Keys whose value is a Kubernetes object or a free map/list, validated by Kubernetes itself.
 STRING_MAPS = {"commonLabels", "nodeSelector", "podAnnotations", "annotations", "labels", "podLabels"}
 K8S_OBJECTS = {"affinity": "a Kubernetes Affinity", "requests": "resource quantities",
-               "limits": "resource quantities"}
+               "limits": "resource quantities", "config": "a PodDisruptionBudget spec"}
 K8S_LISTS = {"tolerations", "parentRefs", "hostnames", "to", "apiServerFrom", "prometheusFrom", "pullSecrets",
-             "ports", "gatewayFrom"}
+             "ports", "gatewayFrom", "env", "volumes", "volumeMounts", "extraVolumes", "extraVolumeMounts",
+             "extraContainers", "extraInitContainers", "topologySpreadConstraints", "hosts", "imagePullSecrets",
+             "extraObjects", "extraManifests"}
+#: The official chart's env keys: a YAML string (rendered with tpl) or a list of Kubernetes objects.
+TEXT_OR_LISTS = {"extraEnv", "extraEnvFrom"}
+#: Items of a list that are Kubernetes objects or their YAML text, or names.
+LIST_ITEMS: dict[str, dict[str, Any]] = {
+    "hostnames": {"type": "string"},
+    "pullSecrets": {"type": "string"},
+    "ports": {"type": "integer", "minimum": 1, "maximum": 65535},
+    "imagePullSecrets": {"oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "object", "required": ["name"], "additionalProperties": False,
+         "properties": {"name": {"type": "string", "minLength": 1}}}]},
+    "extraObjects": {"type": ["object", "string"]},
+    "extraManifests": {"type": ["object", "string"]},
+    "env": {"type": "object", "required": ["name"]},
+}
 #: Lists of IP addresses or CIDR ranges (an address without a prefix length is one host).
-CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs"}
+CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs",
+              "loadBalancerSourceRanges"}
 CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
-         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
+         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
+         "pathType": ["Prefix", "Exact", "ImplementationSpecific"]}
 NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
@@ -137,16 +159,12 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:
         out.update(type="object", additionalProperties={"type": ["string", "number", "object", "array"]})
+    elif key in TEXT_OR_LISTS:
+        out.update(type=["string", "array", "null"], items={"type": "object"})
     elif key in CIDR_LISTS:
         out.update(type="array", items=CIDR)
     elif key in K8S_LISTS:
-        out["type"] = "array"
-        if key in ("hostnames", "pullSecrets"):
-            out["items"] = {"type": "string"}
-        elif key == "ports":
-            out["items"] = {"type": "integer", "minimum": 1, "maximum": 65535}
-        else:
-            out["items"] = {"type": "object"}
+        out.update(type="array", items=LIST_ITEMS.get(key, {"type": "object"}))
     elif key in NULLABLE_INTEGERS:
         out.update(type=["integer", "null"], minimum=0)
     elif isinstance(value, dict):
@@ -156,7 +174,7 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out["type"] = _type(value)
         if key in ENUMS and isinstance(value, str):
             out["enum"] = ENUMS[key]
-        if out["type"] == "integer" and (key.endswith("Replicas") or key == "replicas" or key.endswith("Seconds")
+        if out["type"] == "integer" and (key.endswith(("Replicas", "ReplicaCount", "Seconds")) or key == "replicas"
                                          or key in ("periodSeconds", "failureThreshold", "port", "dnsPort")):
             out["minimum"] = 0 if "min" in key.lower() or key == "replicas" else 1
     return out
@@ -204,7 +222,7 @@ def reference() -> str:
     def walk(prefix: str, props: dict[str, Any]) -> None:
         for key, spec in props.items():
             path = f"{prefix}{key}"
-            if key == "airdeck":
+            if path == "airdeck":
                 rows.append(f"| `airdeck` | object | `{{}}` | {spec['description']} Keys: "
                             "[configuration reference](configuration.md). |")
                 continue
@@ -228,12 +246,18 @@ def reference() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _between(current: str, begin: str, end: str, body: str) -> str:
+    if begin not in current or end not in current:
+        raise SystemExit(f"{DOC} lacks the {begin} … {end} markers")
+    head, rest = current.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
 def expected_doc(current: str) -> str:
-    if BEGIN not in current or END not in current:
-        raise SystemExit(f"{DOC} lacks the {BEGIN} … {END} markers")
-    head, rest = current.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{reference()}{END}{tail}"
+    from airdeck.ops.official_chart import mapping_table
+
+    return _between(_between(current, BEGIN, END, reference()), MAP_BEGIN, MAP_END, mapping_table())
 
 
 def main(argv: list[str]) -> int:

@@ -43,6 +43,17 @@ CHANGES: dict[str, dict[str, Any]] = {
     "tolerations": {"tolerations": [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]},
     "keda on": {"workers": {"keda": {"enabled": True}, "hpa": {"enabled": False}}},
     "log ports": {"airdeck": {"triggerer": {"log_server_port": 8800}, "workers": {"log_server_port": 8801}}},
+    "official labels and env": {"labels": {"team": "data"}, "env": [{"name": "HTTPS_PROXY", "value": "http://p:3128"}],
+                                "workers": {"labels": {"tier": "tasks"}}, "migrations": {"labels": {"a": "b"}}},
+    "sidecars and volumes": {"volumes": [{"name": "ca", "configMap": {"name": "ca"}}],
+                             "volumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/corp"}],
+                             "workers": {"extraContainers": [{"name": "agent", "image": "busybox:1.37"}]},
+                             "migrations": {"extraInitContainers": [{"name": "proxy", "image": "busybox:1.37",
+                                                                     "restartPolicy": "Always"}]}},
+    "own service accounts": {"workers": {"serviceAccount": {"create": True}},
+                             "migrations": {"serviceAccount": {"create": True}},
+                             "scheduler": {"serviceAccount": {"create": True, "automountServiceAccountToken": True}}},
+    "pdb config": {"scheduler": {"podDisruptionBudget": {"config": {"minAvailable": 1}}}},
 }
 
 BASES = {"production": {}, "dev": {"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True},

@@ -21,7 +21,7 @@ app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: airdeck
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ include "airdeck.chart" .root }}
-{{- with .root.Values.commonLabels }}
+{{- with omit (merge (dict) (default dict .root.Values.labels) (default dict .root.Values.commonLabels)) "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/part-of" "app.kubernetes.io/managed-by" "helm.sh/chart" }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -238,7 +238,10 @@ scheduler resolves no connection. A JSON list. */}}
   mountPath: /opt/airdeck/home
 - name: tmp
   mountPath: /tmp
-{{- if include "airdeck.vaultKubernetesAuth" .root }}
+{{- with include "airdeck.extraVolumeMounts" (dict "root" .root "values" (default dict .values) "global" true) }}
+{{ . }}
+{{- end }}
+{{- if and (include "airdeck.vaultKubernetesAuth" .root) (not (include "airdeck.automountToken" .)) }}
 - name: sa-token
   mountPath: /var/run/secrets/kubernetes.io/serviceaccount
   readOnly: true
@@ -254,7 +257,10 @@ scheduler resolves no connection. A JSON list. */}}
 - name: tmp
   emptyDir: {}
 {{ include "airdeck.secretsVolume" . }}
-{{- if include "airdeck.vaultKubernetesAuth" .root }}
+{{- with include "airdeck.extraVolumes" (dict "root" .root "values" (default dict .values) "global" true) }}
+{{ . }}
+{{- end }}
+{{- if and (include "airdeck.vaultKubernetesAuth" .root) (not (include "airdeck.automountToken" .)) }}
 - name: sa-token
   projected:
     defaultMode: 0440
@@ -277,6 +283,13 @@ scheduler resolves no connection. A JSON list. */}}
     - {{ .root.Values.migrations.waitSeconds | quote }}
   env:
     {{- include "airdeck.env" . | nindent 4 }}
+    {{- with include "airdeck.extraEnv" (dict "root" .root "values" .values "global" true) }}
+    {{- . | nindent 4 }}
+    {{- end }}
+  {{- with include "airdeck.extraEnvFrom" . }}
+  envFrom:
+    {{- . | nindent 4 }}
+  {{- end }}
   securityContext:
     {{- include "airdeck.containerSecurityContext" . | nindent 4 }}
   resources:
@@ -288,23 +301,22 @@ scheduler resolves no connection. A JSON list. */}}
 {{/* The pod spec of an airdeck component. Call with (dict "root" $ "name" "scheduler" "values"
 .Values.scheduler "admin" bool "ports" list "probes" yaml). */}}
 {{- define "airdeck.podSpec" -}}
-serviceAccountName: {{ include "airdeck.serviceAccountName" .root }}
-automountServiceAccountToken: false
+{{ include "airdeck.podCommon" (dict "root" .root "values" .values "name" .name "spread" true) }}
 securityContext:
   {{- include "airdeck.podSecurityContext" . | nindent 2 }}
 terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
-{{- with .root.Values.images.pullSecrets }}
-imagePullSecrets:
-  {{- range . }}
-  - name: {{ . }}
-  {{- end }}
-{{- end }}
-{{ include "airdeck.scheduling" (dict "root" .root "values" .values "name" .name) }}
-{{- if ne .name "worker" }}
-{{- /* workers hold no database credentials, so they cannot check migrations: tasks reach them only
-through the scheduler, which waits */}}
+{{- $init := include "airdeck.extraContainers" (dict "root" .root "values" .values "init" true) }}
+{{- if or (ne .name "worker") $init }}
 initContainers:
+  {{- /* extraInitContainers first: a native sidecar (a database proxy) is up before the wait. Workers
+  hold no database credentials, so they cannot check migrations: tasks reach them only through the
+  scheduler, which waits */}}
+  {{- with $init }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- if ne .name "worker" }}
   {{- include "airdeck.waitForMigrations" . | nindent 2 }}
+  {{- end }}
 {{- end }}
 containers:
   - name: {{ .name }}
@@ -318,6 +330,13 @@ containers:
       {{- with include "airdeck.connectionEnv" . }}
       {{- . | nindent 6 }}
       {{- end }}
+      {{- with include "airdeck.extraEnv" (dict "root" .root "values" .values "global" true) }}
+      {{- . | nindent 6 }}
+      {{- end }}
+    {{- with include "airdeck.extraEnvFrom" . }}
+    envFrom:
+      {{- . | nindent 6 }}
+    {{- end }}
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
@@ -329,6 +348,9 @@ containers:
       {{- toYaml .values.resources | nindent 6 }}
     volumeMounts:
       {{- include "airdeck.volumeMounts" . | nindent 6 }}
+  {{- with include "airdeck.extraContainers" (dict "root" .root "values" .values "init" false) }}
+  {{- . | nindent 2 }}
+  {{- end }}
 volumes:
   {{- include "airdeck.volumes" . | nindent 2 }}
 {{- end -}}
@@ -364,24 +386,24 @@ checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIR
 "name" "migrate"). */}}
 {{- define "airdeck.migrateTemplate" -}}
 {{- $root := .root -}}
+{{- $v := $root.Values.migrations -}}
 metadata:
   labels:
-    {{- include "airdeck.podLabels" (dict "root" $root "component" .name) | nindent 4 }}
+    {{- include "airdeck.componentLabels" (dict "root" $root "component" .name "values" $v) | nindent 4 }}
   annotations:
     {{- include "airdeck.checksums" $root | nindent 4 }}
+    {{- with $v.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 spec:
   restartPolicy: OnFailure
-  serviceAccountName: {{ include "airdeck.serviceAccountName" $root }}
-  automountServiceAccountToken: false
+  {{- include "airdeck.podCommon" (dict "root" $root "values" $v "name" .name) | nindent 2 }}
   securityContext:
     {{- include "airdeck.podSecurityContext" . | nindent 4 }}
-  {{- with $root.Values.images.pullSecrets }}
-  imagePullSecrets:
-    {{- range . }}
-    - name: {{ . }}
-    {{- end }}
+  {{- with include "airdeck.extraContainers" (dict "root" $root "values" $v "init" true) }}
+  initContainers:
+    {{- . | nindent 4 }}
   {{- end }}
-  {{- include "airdeck.scheduling" (dict "root" $root "values" $root.Values.migrations) | nindent 2 }}
   containers:
     - name: {{ .name }}
       image: {{ include "airdeck.image" (dict "root" $root "image" $root.Values.images.airdeck) }}
@@ -391,14 +413,24 @@ spec:
         {{- include "airdeck.runArgs" (dict "root" $root "name" .name) | nindent 8 }}
       env:
         {{- include "airdeck.env" . | nindent 8 }}
+        {{- with include "airdeck.extraEnv" (dict "root" $root "values" $v "global" true) }}
+        {{- . | nindent 8 }}
+        {{- end }}
+      {{- with include "airdeck.extraEnvFrom" . }}
+      envFrom:
+        {{- . | nindent 8 }}
+      {{- end }}
       securityContext:
         {{- include "airdeck.containerSecurityContext" . | nindent 8 }}
       resources:
-        {{- toYaml $root.Values.migrations.resources | nindent 8 }}
+        {{- toYaml $v.resources | nindent 8 }}
       volumeMounts:
-        {{- include "airdeck.volumeMounts" (dict "root" $root) | nindent 8 }}
+        {{- include "airdeck.volumeMounts" (dict "root" $root "values" $v) | nindent 8 }}
+    {{- with include "airdeck.extraContainers" (dict "root" $root "values" $v "init" false) }}
+    {{- . | nindent 4 }}
+    {{- end }}
   volumes:
-    {{- include "airdeck.volumes" (dict "root" $root "admin" true) | nindent 4 }}
+    {{- include "airdeck.volumes" (dict "root" $root "values" $v "admin" true) | nindent 4 }}
 {{- end -}}
 
 {{/* Where a pod may run: its component's nodeSelector, tolerations and affinity (.values), else the
@@ -431,4 +463,144 @@ affinity:
             matchLabels:
               {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 14 }}
 {{- end }}
+{{- end -}}
+
+{{/* ---- The official chart's extension keys. Each reaches every pod it should through one helper below;
+.values is a component's values (.Values.scheduler, .Values.migrations, .Values.tests, …). ---- */}}
+
+{{/* A value the official chart takes as a YAML string (rendered with tpl) or as a list of objects, as a
+JSON list of objects. Call with (dict "root" $ "value" .Values.extraEnv "key" "extraEnv"). */}}
+{{- define "airdeck.listValue" -}}
+{{- $v := .value -}}
+{{- if kindIs "string" $v -}}
+{{- $out := list -}}
+{{- if trim $v -}}
+{{- $out = tpl $v .root | fromYamlArray -}}
+{{- end -}}
+{{- range $out }}
+{{- if not (kindIs "map" .) }}{{ fail (printf "%s: must be a YAML list of objects (a string, as the official chart takes it, or a list); found: %v" $.key .) }}{{ end }}
+{{- end }}
+{{- toJson $out -}}
+{{- else -}}
+{{- toJson (default list $v) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The env of an airdeck container besides airdeck's own: the global env, extraEnv, then the component's
+env (later entries of one name win). Not the Airflow settings: `airdeck run` renders those from airdeck.yaml
+and drops AIRFLOW__* from the environment, so such a name is refused here with where to put it. Call with
+(dict "root" $ "values" .Values.scheduler "global" true); "global" false: the component's env only. */}}
+{{- define "airdeck.extraEnv" -}}
+{{- $env := list -}}
+{{- if .global -}}
+{{- $env = concat (default list .root.Values.env) (include "airdeck.listValue" (dict "root" .root "value" .root.Values.extraEnv "key" "extraEnv") | fromJsonArray) -}}
+{{- end -}}
+{{- $env = concat $env (default list .values.env) -}}
+{{- range $env }}
+{{- if hasPrefix "AIRFLOW__" (toString .name) }}{{ fail (printf "env %s: airdeck renders Airflow's settings from airdeck.yaml and drops AIRFLOW__* variables; set it under airdeck.airflow.extra_config instead (section and key)" .name) }}{{ end }}
+{{- if has (toString .name) (list "AIRDECK_CONFIG" "AIRDECK_HOME") }}{{ fail (printf "env %s: set by the chart (where airdeck.yaml and the home folder are mounted); remove it" .name) }}{{ end }}
+{{- end }}
+{{- with $env }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* envFrom of an airdeck container (extraEnvFrom). Call with (dict "root" $). */}}
+{{- define "airdeck.extraEnvFrom" -}}
+{{- with include "airdeck.listValue" (dict "root" .root "value" .root.Values.extraEnvFrom "key" "extraEnvFrom") | fromJsonArray }}
+{{- toYaml . }}
+{{- end -}}
+{{- end -}}
+
+{{/* Further volume mounts of a container: the global volumeMounts (airdeck containers), then the
+component's extraVolumeMounts. Call with (dict "root" $ "values" .Values.scheduler "global" true). */}}
+{{- define "airdeck.extraVolumeMounts" -}}
+{{- $mounts := default list .values.extraVolumeMounts -}}
+{{- if .global }}{{ $mounts = concat (default list .root.Values.volumeMounts) $mounts }}{{ end -}}
+{{- with $mounts }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* Further volumes of a pod: the global volumes (airdeck pods), then the component's extraVolumes. */}}
+{{- define "airdeck.extraVolumes" -}}
+{{- $volumes := default list .values.extraVolumes -}}
+{{- if .global }}{{ $volumes = concat (default list .root.Values.volumes) $volumes }}{{ end -}}
+{{- with $volumes }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The sidecars (extraContainers) or init containers (extraInitContainers, "init" true) of a pod,
+rendered with tpl. Call with (dict "root" $ "values" .Values.scheduler "init" bool). */}}
+{{- define "airdeck.extraContainers" -}}
+{{- $list := ternary .values.extraInitContainers .values.extraContainers (eq .init true) -}}
+{{- with $list }}{{ tpl (toYaml .) $.root }}{{ end -}}
+{{- end -}}
+
+{{/* The ServiceAccount a component's pods run as: serviceAccount.name of the component, else
+<prefix>-<name> when it creates its own, else the shared one. Call with (dict "root" $ "values" v "name" n). */}}
+{{- define "airdeck.componentServiceAccount" -}}
+{{- $sa := default dict .values.serviceAccount -}}
+{{- if $sa.name -}}{{ $sa.name }}
+{{- else if $sa.create -}}{{ include "airdeck.fullname" .root }}-{{ .name }}
+{{- else -}}{{ include "airdeck.serviceAccountName" .root }}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when a component's pods mount the Kubernetes API token: its serviceAccount says so, or the
+workers run KubernetesPodOperator. */}}
+{{- define "airdeck.automountToken" -}}
+{{- if or (dig "serviceAccount" "automountServiceAccountToken" false (default dict .values)) (and (eq (toString .name) "worker") .root.Values.workers.kubernetesPodOperator.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The components of the chart: (valuesKey name) of each that may create its own ServiceAccount. */}}
+{{- define "airdeck.componentTable" -}}
+- [apiServer, api-server]
+- [scheduler, scheduler]
+- [dagProcessor, dag-processor]
+- [triggerer, triggerer]
+- [workers, worker]
+- [alertDispatcher, alert-dispatcher]
+- [statsdExporter, statsd-exporter]
+- [migrations, migrate]
+- [tests, canary]
+{{- end -}}
+
+{{/* The pod-level keys every pod shares: ServiceAccount and its token, pull Secrets (images.pullSecrets
+and imagePullSecrets, names or {name:}), priorityClassName, topologySpreadConstraints (the component's,
+else the global ones) and scheduling. Call with (dict "root" $ "values" v "name" n "spread" bool); "spread"
+gives the default anti-affinity (airdeck.scheduling). */}}
+{{- define "airdeck.podCommon" -}}
+serviceAccountName: {{ include "airdeck.componentServiceAccount" . }}
+automountServiceAccountToken: {{ ternary "true" "false" (eq (include "airdeck.automountToken" .) "true") }}
+{{- $secrets := list }}
+{{- range concat (default list .root.Values.images.pullSecrets) (default list .root.Values.imagePullSecrets) }}
+{{- $secrets = append $secrets (kindIs "map" . | ternary . (dict "name" .)) }}
+{{- end }}
+{{- with uniq $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with (or .values.topologySpreadConstraints .root.Values.topologySpreadConstraints) }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{ include "airdeck.scheduling" (dict "root" .root "values" .values "name" (ternary .name "" (eq .spread true))) }}
+{{- end -}}
+
+{{/* Labels of a component's workload and pods: the chart's labels plus the component's labels. */}}
+{{- define "airdeck.componentLabels" -}}
+{{- $own := include "airdeck.podLabels" . | fromYaml -}}
+{{- toYaml (merge $own (dig "labels" dict (default dict .values))) -}}
+{{- end -}}
+
+{{/* "true" when the api-server's Ingress is rendered: ingress.enabled or the official ingress.apiServer.enabled. */}}
+{{- define "airdeck.ingressEnabled" -}}
+{{- if or .Values.ingress.enabled .Values.ingress.apiServer.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The spec of a PodDisruptionBudget from podDisruptionBudget.config (the official chart's shape): a
+minAvailable given replaces the default maxUnavailable (Kubernetes takes one of the two). */}}
+{{- define "airdeck.pdbConfig" -}}
+{{- $c := default dict . -}}
+{{- if not (kindIs "invalid" (index $c "minAvailable")) }}{{ $c = omit $c "maxUnavailable" }}{{ end -}}
+{{- toYaml $c -}}
 {{- end -}}

@@ -157,8 +157,8 @@ run "extra_values_merge_deeply" {
         clusterCIDRs = ["10.0.0.0/8"]
         dns          = { nodeLocalDNS = ["169.254.20.10"] }
       }
-      # Three levels down: only maxReplicas changes; keda.enabled (computed) stays.
-      workers = { keda = { maxReplicas = 20 } }
+      # Three levels down: only maxReplicaCount changes; keda.enabled (computed) stays.
+      workers = { keda = { maxReplicaCount = 20 } }
       # A scalar where the computed value is a map replaces it.
       monitoring = { serviceMonitor = false }
     }
@@ -180,7 +180,7 @@ run "extra_values_merge_deeply" {
   }
 
   assert {
-    condition     = output.values.workers.keda.maxReplicas == 20 && output.values.workers.keda.enabled && !output.values.workers.hpa.enabled
+    condition     = output.values.workers.keda.maxReplicaCount == 20 && output.values.workers.keda.enabled && !output.values.workers.hpa.enabled
     error_message = "three levels down, the computed keys beside the extra one survive"
   }
 
