@@ -70,6 +70,8 @@ ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent",
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
          "pathType": ["Prefix", "Exact", "ImplementationSpecific"]}
 NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
+#: Booleans whose null means "decided elsewhere" (a component's serviceAccount.create: serviceAccount.perComponent).
+NULLABLE_BOOLEANS = {"create"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
 REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created by External Secrets).",
@@ -167,6 +169,8 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         out.update(type="array", items=LIST_ITEMS.get(key, {"type": "object"}))
     elif key in NULLABLE_INTEGERS:
         out.update(type=["integer", "null"], minimum=0)
+    elif key in NULLABLE_BOOLEANS and value is None:
+        out.update(type=["boolean", "null"])
     elif isinstance(value, dict):
         out.update(type="object", additionalProperties=False,
                    properties={k: node((*path, k), v, docs) for k, v in value.items()})

@@ -126,13 +126,14 @@ def test_a_database_proxy_sidecar_starts_before_the_migration_wait() -> None:
         if where != "migrate":
             assert init[1] == "wait-for-migrations", (where, init)
     assert "initContainers" not in pods["airdeck-worker"]  # workers never reach the database
-    # the scheduler's own ServiceAccount carries the database identity; the others keep the shared one
+    # the scheduler's own ServiceAccount carries the database identity; the others' own accounts do not
     sa = named(objects, "ServiceAccount", "airdeck-scheduler")
     assert sa["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account":
                                              "airflow-db@my-project.iam.gserviceaccount.com"}
     assert sa["automountServiceAccountToken"] is False
     assert pods["airdeck-scheduler"]["serviceAccountName"] == "airdeck-scheduler"
-    assert pods["airdeck-api-server"]["serviceAccountName"] == "airdeck"
+    assert pods["airdeck-api-server"]["serviceAccountName"] == "airdeck-api-server"
+    assert "annotations" not in named(objects, "ServiceAccount", "airdeck-api-server")["metadata"]
 
 
 def test_a_vault_agent_shares_a_volume_with_the_worker_only() -> None:
@@ -292,7 +293,7 @@ def test_every_component_can_have_its_own_service_account() -> None:
     objects = render(_merge(CHANNEL, own))
     valid(objects)
     accounts = {sa["metadata"]["name"]: sa for sa in by_kind(objects, "ServiceAccount")}
-    assert set(accounts) == {"airdeck", "airdeck-api-server", "airdeck-scheduler", "airdeck-dag-processor",
+    assert set(accounts) == {"airdeck-api-server", "airdeck-scheduler", "airdeck-dag-processor",
                              "airdeck-triggerer", "airdeck-worker", "airdeck-alert-dispatcher",
                              "airdeck-statsd-exporter", "airdeck-migrate", "airdeck-canary"}
     for obj in objects:
@@ -306,11 +307,88 @@ def test_every_component_can_have_its_own_service_account() -> None:
         assert spec["automountServiceAccountToken"] is False
 
 
+#: The ServiceAccount each workload runs as by default (the migration Job as 'migrate').
+OWN_ACCOUNTS = {"airdeck-api-server": "airdeck-api-server", "airdeck-scheduler": "airdeck-scheduler",
+                "airdeck-dag-processor": "airdeck-dag-processor", "airdeck-triggerer": "airdeck-triggerer",
+                "airdeck-worker": "airdeck-worker", "airdeck-alert-dispatcher": "airdeck-alert-dispatcher",
+                "airdeck-canary": "airdeck-canary", "migrate": "airdeck-migrate"}
+
+
+def test_each_component_runs_as_its_own_account_by_default() -> None:
+    objects = render(CHANNEL)
+    valid(objects)
+    pods = airdeck_pods(objects)
+    assert {name: spec["serviceAccountName"] for name, spec in pods.items()} == OWN_ACCOUNTS
+    assert named(objects, "Deployment", "airdeck-statsd-exporter")["spec"]["template"]["spec"][
+        "serviceAccountName"] == "airdeck-statsd-exporter"
+    accounts = {sa["metadata"]["name"]: sa for sa in by_kind(objects, "ServiceAccount")}
+    # no shared account nobody runs as; no account carries an identity or mounts a token by default
+    assert set(accounts) == set(OWN_ACCOUNTS.values()) | {"airdeck-statsd-exporter"}
+    for sa in accounts.values():
+        assert "annotations" not in sa["metadata"] and sa["automountServiceAccountToken"] is False
+    # dev mode: the bundled PostgreSQL and Redis run as the shared account, which is then rendered
+    dev = render({"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True},
+                  "redis": {"enabled": True}})
+    assert "airdeck" in {sa["metadata"]["name"] for sa in by_kind(dev, "ServiceAccount")}
+    assert named(dev, "Deployment", "airdeck-postgresql")["spec"]["template"]["spec"][
+        "serviceAccountName"] == "airdeck"
+
+
+def test_per_component_off_keeps_the_single_account_and_its_identity() -> None:
+    """The upgrade path of a release whose cloud identity trusts the one account <prefix>."""
+    irsa = {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/airdeck-workload"}
+    objects = render(_merge(CHANNEL, {"serviceAccount": {"perComponent": False, "annotations": irsa}}))
+    pods = airdeck_pods(objects)
+    assert {spec["serviceAccountName"] for spec in pods.values()} == {"airdeck"}
+    assert [sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")] == ["airdeck"]
+    assert named(objects, "ServiceAccount", "airdeck")["metadata"]["annotations"] == irsa
+    # a component may still have its own account in that mode
+    own = render(_merge(CHANNEL, {"serviceAccount": {"perComponent": False},
+                                  "workers": {"serviceAccount": {"create": True}}}))
+    assert airdeck_pods(own)["airdeck-worker"]["serviceAccountName"] == "airdeck-worker"
+    assert airdeck_pods(own)["airdeck-scheduler"]["serviceAccountName"] == "airdeck"
+
+
+def test_a_cloud_identity_on_the_unused_shared_account_is_refused() -> None:
+    """Per-component accounts by default: a values file that still annotates the shared account (made
+    for the single account) would leave the task log writers without the bucket's identity."""
+    for key in ("eks.amazonaws.com/role-arn", "iam.gke.io/gcp-service-account", "azure.workload.identity/client-id"):
+        with pytest.raises(Exception, match=r"serviceAccount\.annotations\..*serviceAccount\.perComponent: false"):
+            render({"serviceAccount": {"annotations": {key: "x"}}})
+    # other annotations, or the workers on the shared account, are fine
+    render({"serviceAccount": {"annotations": {"team": "data"}}})
+    render({"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "x"}},
+            "workers": {"serviceAccount": {"create": False}}})
+
+
+def test_azure_workload_identity_labels_only_the_pods_whose_account_carries_it() -> None:
+    azure = {"azure.workload.identity/client-id": "00000000-0000-0000-0000-000000000000"}
+    identity = {key: {"serviceAccount": {"annotations": azure}}
+                for key in ("apiServer", "triggerer", "workers", "migrations")}
+    values = _merge(CHANNEL, {"azureWorkloadIdentity": True, **identity})
+    objects = render(values)
+    labelled = set()
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        labels = obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"]
+        if labels.get("azure.workload.identity/use") == "true":
+            labelled.add(spec["serviceAccountName"])
+    assert labelled == {"airdeck-api-server", "airdeck-triggerer", "airdeck-worker", "airdeck-migrate"}
+    # the single account: every pod, as before
+    single = render({"azureWorkloadIdentity": True, "serviceAccount": {"perComponent": False, "annotations": azure}})
+    assert all(obj["spec"]["template"]["metadata"]["labels"].get("azure.workload.identity/use") == "true"
+               for obj in single if obj["kind"] in ("Deployment", "StatefulSet"))
+
+
 def test_an_existing_service_account_is_used_by_name_and_not_created() -> None:
     objects = render({"workers": {"serviceAccount": {"name": "task-identity"}}})
     assert named(objects, "StatefulSet", "airdeck-worker")["spec"]["template"]["spec"]["serviceAccountName"] == \
         "task-identity"
-    assert [sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")] == ["airdeck"]
+    accounts = [sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")]
+    assert "task-identity" not in accounts and "airdeck-worker" not in accounts and "airdeck" not in accounts
+    assert "airdeck-scheduler" in accounts
 
 
 def test_kubernetes_pod_operator_gets_a_least_privilege_role_for_the_workers_only() -> None:
@@ -332,8 +410,13 @@ def test_kubernetes_pod_operator_gets_a_least_privilege_role_for_the_workers_onl
         if spec is not None:
             assert spec["automountServiceAccountToken"] is (obj["metadata"]["name"] == "airdeck-worker"), \
                 obj["metadata"]["name"]
-    with pytest.raises(Exception, match=r"workers\.serviceAccount\.create"):
-        render({"workers": {"kubernetesPodOperator": {"enabled": True}}})
+    kpo = {"workers": {"kubernetesPodOperator": {"enabled": True}}}
+    assert named(render(kpo), "RoleBinding",
+                 "airdeck-pod-operator")["subjects"][0]["name"] == "airdeck-worker"  # its own account by default
+    for shared in ({"serviceAccount": {"perComponent": False}}, {"workers": {"serviceAccount": {"create": False}}}):
+        with pytest.raises(Exception, match=r"workers\.serviceAccount\.create"):
+            render(_merge(shared, kpo))
+
     assert not by_kind(render({}), "Role")
 
 

@@ -54,6 +54,14 @@ CHANGES: dict[str, dict[str, Any]] = {
                              "migrations": {"serviceAccount": {"create": True}},
                              "scheduler": {"serviceAccount": {"create": True, "automountServiceAccountToken": True}}},
     "pdb config": {"scheduler": {"podDisruptionBudget": {"config": {"minAvailable": 1}}}},
+    # the former default (one account for every pod, its cloud identity on it) and back: per-component
+    # accounts are the upgrade of a release installed with the single one
+    "single service account": {"serviceAccount": {"perComponent": False, "annotations": {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/airdeck-workload"}}},
+    "task log identity per component": {key: {"serviceAccount": {"annotations": {
+        "iam.gke.io/gcp-service-account": "airdeck-workload@p.iam.gserviceaccount.com"}}}
+        for key in ("apiServer", "triggerer", "workers", "migrations")},
+    "kubernetes pod operator": {"workers": {"kubernetesPodOperator": {"enabled": True}}},
 }
 
 BASES = {"production": {}, "dev": {"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True},

@@ -662,8 +662,18 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
             in ("apps", "batch", "policy", "autoscaling", "networking.k8s.io")]
     for obj in core:  # the CRDs' objects (ServiceMonitor, ScaledObject) have no built-in schema
         kubernetes_validate.validate(obj, "1.30.0", strict=True)
-    account = named(objects, "ServiceAccount", "airdeck")
-    assert account["metadata"]["annotations"][ANNOTATION[cloud]] == CLOUD_INPUTS[cloud]["workload_identity"]
+    # The bucket's identity reaches exactly the pods that use it, each running as its own account, and
+    # those accounts are the ones the cloud module trusts (naming's task_log_service_accounts).
+    identity = {ANNOTATION[cloud]: CLOUD_INPUTS[cloud]["workload_identity"]}
+    accounts = {sa["metadata"]["name"]: sa["metadata"].get("annotations", {})
+                for sa in by_kind(objects, "ServiceAccount")}
+    runs_as = {_pod_labels(o)["app.kubernetes.io/component"]: pod_spec(o)["serviceAccountName"]  # type: ignore[index]
+               for o in objects if pod_spec(o) is not None}
+    with_identity = {c for c, sa in runs_as.items() if any(k in ANNOTATION.values() for k in accounts[sa])}
+    assert with_identity == {"worker", "triggerer", "api-server", "migrate"}, runs_as
+    assert all(accounts[runs_as[c]] == identity for c in with_identity)
+    assert len(set(runs_as.values())) == len(runs_as), f"a ServiceAccount shared between components: {runs_as}"
+    assert {runs_as[c] for c in with_identity} == set(trusted_service_accounts("airdeck").values())
     config = named(objects, "ConfigMap", "airdeck-config")
     assert CLOUD_INPUTS[cloud]["task_logs_url"] in json.dumps(config)
     # Every Secret a pod mounts is one the airdeck module creates.
@@ -701,9 +711,45 @@ def test_values_render_with_the_chart(cloud: str, tmp_path: Path) -> None:
                         "app.kubernetes.io/component": "${local.airflow_components}"}
     worker = by_kind(objects, "StatefulSet")[0]["spec"]["template"]["metadata"]["labels"]
     assert worker["app.kubernetes.io/instance"] == "airdeck" and worker["app.kubernetes.io/component"] in components
-    if cloud == "azure":
-        labels = [pod_spec(o) and o["spec"]["template"]["metadata"]["labels"] for o in by_kind(objects, "Deployment")]
-        assert all(label.get("azure.workload.identity/use") == "true" for label in labels)
+    if cloud == "azure":  # Azure Workload Identity's webhook acts on the labelled pods: those with the identity
+        labelled = {_pod_labels(o)["app.kubernetes.io/component"] for o in objects
+                    if pod_spec(o) is not None and _pod_labels(o).get("azure.workload.identity/use") == "true"}
+        assert labelled == with_identity
+
+
+def _pod_labels(obj: dict[str, Any]) -> dict[str, str]:
+    return dict(obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"])
+
+
+def trusted_service_accounts(name: str) -> dict[str, str]:
+    """naming's task_log_service_accounts for a deployment `name` (the chart's values key => account)."""
+    local_values = {k: v for block in load(TERRAFORM / "modules" / "naming" / "main.tf").get("locals", [])
+                    for k, v in block.items()}
+    return {key: value.replace("${var.name}", name) for key, value in local_values["task_log_service_accounts"].items()}
+
+
+def test_cloud_modules_trust_exactly_the_task_log_accounts() -> None:
+    """IRSA's trust, GKE's workloadIdentityUser members and Azure's federated credentials: one subject per
+    account of naming's task_log_service_accounts, each in the release's namespace, and nothing else."""
+    assert set(trusted_service_accounts("x")) == {"apiServer", "triggerer", "workers", "migrations"}
+    aws = dict(blocks(TERRAFORM / "modules" / "aws", "module"))["policy"]
+    assert aws["service_accounts"] == "${values(module.naming.task_log_service_accounts)}"
+    policy = {k: v for block in load(TERRAFORM / "modules" / "aws-iam-policy" / "main.tf").get("locals", [])
+              for k, v in block.items()}
+    assert policy["subjects"] == '${[for sa in var.service_accounts : "system:serviceaccount:${var.namespace}:${sa}"]}'
+    gcp = resources(GCP)["google_service_account_iam_member.workload_identity"]
+    assert gcp["for_each"] == "${module.naming.task_log_service_accounts}"
+    assert gcp["member"] == "serviceAccount:${var.project_id}.svc.id.goog[${var.namespace}/${each.value}]"
+    azure = {k: v for k, v in resources(TERRAFORM / "modules" / "azure").items()
+             if k.startswith("azurerm_federated_identity_credential.") and v["parent_id"] ==
+             "${azurerm_user_assigned_identity.workload.id}"}
+    subjects = sorted(v["subject"] for v in azure.values())
+    names = "module.naming.task_log_service_accounts"
+    assert subjects == sorted(f"system:serviceaccount:${{var.namespace}}:${{{names}.{key}}}"
+                              for key in ("apiServer", "triggerer", "workers", "migrations"))
+    # written one after the other (Azure refuses concurrent credential writes under one identity)
+    chained = [v for v in azure.values() if "depends_on" in v]
+    assert len(chained) == len(azure) - 1
 
 
 # -- GCP: operator access, the UI behind the GKE Gateway -----------------------------------------------

@@ -355,12 +355,22 @@ volumes:
   {{- include "airdeck.volumes" . | nindent 2 }}
 {{- end -}}
 
-{{/* Pod labels: selector labels plus Azure Workload Identity's. */}}
+{{/* Pod labels: selector labels plus Azure Workload Identity's, on the pods whose ServiceAccount carries
+the identity (azure.workload.identity/client-id) or is an existing one the chart cannot see into. */}}
 {{- define "airdeck.podLabels" -}}
 {{ include "airdeck.labels" . }}
-{{- if .root.Values.azureWorkloadIdentity }}
+{{- if and .root.Values.azureWorkloadIdentity (include "airdeck.azureIdentityPod" .) }}
 azure.workload.identity/use: "true"
 {{- end }}
+{{- end -}}
+
+{{- define "airdeck.azureIdentityPod" -}}
+{{- if not .values -}}true
+{{- else -}}
+{{- $sa := default dict .values.serviceAccount -}}
+{{- $annotations := include "airdeck.componentServiceAccountAnnotations" (dict "root" .root "values" .values) | fromYaml -}}
+{{- if or (hasKey $annotations "azure.workload.identity/client-id") (and $sa.name (not (include "airdeck.createsServiceAccount" (dict "root" .root "values" .values)))) -}}true{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Exec probe: `airdeck run NAME --probe`. */}}
@@ -532,13 +542,48 @@ rendered with tpl. Call with (dict "root" $ "values" .Values.scheduler "init" bo
 {{- with $list }}{{ tpl (toYaml .) $.root }}{{ end -}}
 {{- end -}}
 
+{{/* "true" when the chart creates a component's own ServiceAccount: its serviceAccount.create is true, or
+unset (null) while serviceAccount.perComponent is on and it names no existing account. Call with (dict
+"root" $ "values" v). */}}
+{{- define "airdeck.createsServiceAccount" -}}
+{{- $sa := default dict .values.serviceAccount -}}
+{{- if kindIs "bool" $sa.create -}}{{ if $sa.create }}true{{ end }}
+{{- else if and .root.Values.serviceAccount.perComponent (not $sa.name) -}}true
+{{- end -}}
+{{- end -}}
+
 {{/* The ServiceAccount a component's pods run as: serviceAccount.name of the component, else
-<prefix>-<name> when it creates its own, else the shared one. Call with (dict "root" $ "values" v "name" n). */}}
+<prefix>-<name> when it has its own (airdeck.createsServiceAccount), else the shared one. Call with
+(dict "root" $ "values" v "name" n). */}}
 {{- define "airdeck.componentServiceAccount" -}}
 {{- $sa := default dict .values.serviceAccount -}}
 {{- if $sa.name -}}{{ $sa.name }}
-{{- else if $sa.create -}}{{ include "airdeck.fullname" .root }}-{{ .name }}
+{{- else if include "airdeck.createsServiceAccount" . -}}{{ include "airdeck.fullname" .root }}-{{ .name }}
 {{- else -}}{{ include "airdeck.serviceAccountName" .root }}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when some pod runs as the shared ServiceAccount: a component without one of its own, or the
+bundled PostgreSQL or Redis (mode dev). */}}
+{{- define "airdeck.sharedServiceAccountUsed" -}}
+{{- $shared := include "airdeck.serviceAccountName" . -}}
+{{- $used := or .Values.postgresql.enabled .Values.redis.enabled -}}
+{{- range (include "airdeck.componentTable" . | fromYamlArray) -}}
+{{- if eq (include "airdeck.componentServiceAccount" (dict "root" $ "values" (index $.Values (index . 0)) "name" (index . 1))) $shared -}}
+{{- $used = true -}}
+{{- end -}}
+{{- end -}}
+{{- if $used -}}true{{- end -}}
+{{- end -}}
+
+{{/* The annotations of the ServiceAccount a component's pods run as, when the chart creates it (its own,
+or the shared one); empty for an existing account named by serviceAccount.name. */}}
+{{- define "airdeck.componentServiceAccountAnnotations" -}}
+{{- $sa := default dict .values.serviceAccount -}}
+{{- if include "airdeck.createsServiceAccount" . -}}{{ toYaml (default dict $sa.annotations) }}
+{{- else if $sa.name -}}{{ toYaml dict }}
+{{- else if .root.Values.serviceAccount.create -}}{{ toYaml (default dict .root.Values.serviceAccount.annotations) }}
+{{- else -}}{{ toYaml dict }}
 {{- end -}}
 {{- end -}}
 

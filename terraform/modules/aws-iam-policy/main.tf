@@ -8,17 +8,19 @@ locals {
   list_condition = { for key, value in { Condition = { StringLike = { "s3:prefix" = ["${var.prefix}/*", var.prefix] } } } : key => value if var.prefix != "" }
   objects        = var.prefix == "" ? "${var.bucket_arn}/*" : "${var.bucket_arn}/${var.prefix}/*"
 
-  # Only the service account of the release in its namespace may assume the role (IRSA).
+  # Only the release's service accounts that use the task log bucket, in its namespace, may assume the
+  # role (IRSA): StringEquals with a list matches any one of them.
+  subjects = [for sa in var.service_accounts : "system:serviceaccount:${var.namespace}:${sa}"]
   trust_policy = {
     Version = "2012-10-17"
     Statement = [{
-      Sid       = "ReleaseServiceAccountOnly"
+      Sid       = "ReleaseServiceAccountsOnly"
       Effect    = "Allow"
       Principal = { Federated = var.oidc_provider_arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
       Condition = {
         StringEquals = {
-          "${local.issuer_host}:sub" = "system:serviceaccount:${var.namespace}:${var.service_account}"
+          "${local.issuer_host}:sub" = local.subjects
           "${local.issuer_host}:aud" = "sts.amazonaws.com"
         }
       }

@@ -1,5 +1,5 @@
 output "trust_policy_json" {
-  description = "Assume-role policy of the workload role: only the release's service account, through the cluster's OIDC provider."
+  description = "Assume-role policy of the workload role: only the release's service accounts given (the components that use the task log bucket), through the cluster's OIDC provider."
   value       = jsonencode(local.trust_policy)
 }
 

@@ -69,12 +69,12 @@ variable "namespace" {
   }
 }
 
-variable "service_account" {
-  description = "Name of the Kubernetes service account allowed to assume the role."
-  type        = string
+variable "service_accounts" {
+  description = "Names of the Kubernetes service accounts allowed to assume the role (in namespace): the components that use the task log bucket."
+  type        = list(string)
 
   validation {
-    condition     = can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", var.service_account))
-    error_message = "service_account must be a DNS-1123 subdomain."
+    condition     = length(var.service_accounts) > 0 && alltrue([for sa in var.service_accounts : can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", sa))])
+    error_message = "service_accounts must be one or more DNS-1123 subdomains (Kubernetes service account names)."
   }
 }

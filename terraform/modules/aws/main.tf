@@ -29,7 +29,7 @@ module "policy" {
   oidc_provider_arn = aws_iam_openid_connect_provider.this.arn
   oidc_issuer       = aws_eks_cluster.this.identity[0].oidc[0].issuer
   namespace         = var.namespace
-  service_account   = module.naming.service_account
+  service_accounts  = values(module.naming.task_log_service_accounts)
 }
 
 locals {

@@ -205,13 +205,47 @@ resource "azurerm_user_assigned_identity" "workload" {
   tags                = local.tags
 }
 
+# One federated credential per Kubernetes service account that uses the task log bucket (workers,
+# triggerer, api-server, migration Job; module.naming.task_log_service_accounts), written one after the
+# other: Azure refuses concurrent credential writes under one identity (409
+# ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity), so no for_each here.
 resource "azurerm_federated_identity_credential" "workload" {
-  name                = "${var.name}-${var.namespace}"
+  name                = module.naming.task_log_service_accounts.workers
   resource_group_name = azurerm_resource_group.this.name
   parent_id           = azurerm_user_assigned_identity.workload.id
   audience            = ["api://AzureADTokenExchange"]
   issuer              = azurerm_kubernetes_cluster.this.oidc_issuer_url
-  subject             = "system:serviceaccount:${var.namespace}:${module.naming.service_account}"
+  subject             = "system:serviceaccount:${var.namespace}:${module.naming.task_log_service_accounts.workers}"
+}
+
+resource "azurerm_federated_identity_credential" "triggerer" {
+  name                = module.naming.task_log_service_accounts.triggerer
+  resource_group_name = azurerm_resource_group.this.name
+  parent_id           = azurerm_user_assigned_identity.workload.id
+  audience            = ["api://AzureADTokenExchange"]
+  issuer              = azurerm_kubernetes_cluster.this.oidc_issuer_url
+  subject             = "system:serviceaccount:${var.namespace}:${module.naming.task_log_service_accounts.triggerer}"
+  depends_on          = [azurerm_federated_identity_credential.workload]
+}
+
+resource "azurerm_federated_identity_credential" "api_server" {
+  name                = module.naming.task_log_service_accounts.apiServer
+  resource_group_name = azurerm_resource_group.this.name
+  parent_id           = azurerm_user_assigned_identity.workload.id
+  audience            = ["api://AzureADTokenExchange"]
+  issuer              = azurerm_kubernetes_cluster.this.oidc_issuer_url
+  subject             = "system:serviceaccount:${var.namespace}:${module.naming.task_log_service_accounts.apiServer}"
+  depends_on          = [azurerm_federated_identity_credential.triggerer]
+}
+
+resource "azurerm_federated_identity_credential" "migrations" {
+  name                = module.naming.task_log_service_accounts.migrations
+  resource_group_name = azurerm_resource_group.this.name
+  parent_id           = azurerm_user_assigned_identity.workload.id
+  audience            = ["api://AzureADTokenExchange"]
+  issuer              = azurerm_kubernetes_cluster.this.oidc_issuer_url
+  subject             = "system:serviceaccount:${var.namespace}:${module.naming.task_log_service_accounts.migrations}"
+  depends_on          = [azurerm_federated_identity_credential.api_server]
 }
 
 resource "azurerm_role_assignment" "workload_task_logs" {

@@ -196,10 +196,14 @@ resource "google_storage_bucket_iam_member" "workload" {
   member = "serviceAccount:${google_service_account.workload.email}"
 }
 
+# One member per Kubernetes service account that uses the task log bucket (workers, triggerer,
+# api-server, migration Job); the other components' accounts cannot act as the Google service account.
 resource "google_service_account_iam_member" "workload_identity" {
+  for_each = module.naming.task_log_service_accounts
+
   service_account_id = google_service_account.workload.name
   role               = "roles/iam.workloadIdentityUser"
-  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.namespace}/${module.naming.service_account}]"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.namespace}/${each.value}]"
   depends_on         = [google_container_cluster.this]
 }
 

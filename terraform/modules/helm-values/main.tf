@@ -3,7 +3,12 @@
 ################################################################################
 
 locals {
-  # The pods' service account maps to the cloud identity through its annotation.
+  # The cloud identity of the task log bucket, through the annotation of the ServiceAccounts of the
+  # components that use the bucket only (the chart gives each component its own account): the workers and
+  # the triggerer write task logs, the api-server reads them, the migration Job checks the bucket.
+  # The cloud modules trust exactly these accounts (naming's task_log_service_accounts).
+  # values key => the chart's component name (its ServiceAccount is <prefix>-<name>).
+  task_log_components = { apiServer = "api-server", triggerer = "triggerer", workers = "worker", migrations = "migrate" }
   identity_annotation = {
     aws   = { "eks.amazonaws.com/role-arn" = var.workload_identity }
     gcp   = { "iam.gke.io/gcp-service-account" = var.workload_identity }
@@ -70,11 +75,17 @@ locals {
     airdeck               = local.airdeck
     images                = { airdeck = { repository = var.image.repository, tag = var.image.tag } }
     secrets               = local.secrets
-    serviceAccount        = { create = true, name = var.prefix, annotations = local.identity_annotation }
     azureWorkloadIdentity = var.cloud == "azure"
     ingress               = local.ingress
     monitoring            = local.monitoring
-    workers               = { keda = { enabled = var.keda_enabled }, hpa = { enabled = !var.keda_enabled } }
+    apiServer             = { serviceAccount = { annotations = local.identity_annotation } }
+    triggerer             = { serviceAccount = { annotations = local.identity_annotation } }
+    migrations            = { serviceAccount = { annotations = local.identity_annotation } }
+    workers = {
+      keda           = { enabled = var.keda_enabled }
+      hpa            = { enabled = !var.keda_enabled }
+      serviceAccount = { annotations = local.identity_annotation }
+    }
     networkPolicies = merge(
       {
         enabled = true

@@ -13,9 +13,9 @@ output "ui_url" {
   value       = var.ingress == null ? "" : "https://${var.ingress.host}"
 }
 
-output "service_account" {
-  description = "Name of the Kubernetes service account the pods run as (bound to the workload identity)."
-  value       = var.prefix
+output "service_accounts" {
+  description = "Kubernetes service accounts that carry the workload identity, by the chart's values key: the components that use the task log bucket (<prefix>-api-server, -triggerer, -worker, -migrate). Every other component runs as its own account without it."
+  value       = { for key, name in local.task_log_components : key => "${var.prefix}-${name}" }
 }
 
 output "kubernetes_secrets" {

@@ -9,7 +9,7 @@ variable "cloud" {
 }
 
 variable "prefix" {
-  description = "Prefix of every Kubernetes object (the chart's fullnameOverride); also the service account's name."
+  description = "Prefix of every Kubernetes object (the chart's fullnameOverride); each component's service account is <prefix>-<component>."
   type        = string
 
   validation {
@@ -50,7 +50,7 @@ variable "task_logs_url" {
 }
 
 variable "workload_identity" {
-  description = "The cloud identity the pods' service account maps to: the IAM role ARN (AWS), the Google service account e-mail (GCP) or the user-assigned identity's client id (Azure)."
+  description = "The cloud identity of the task log bucket, given to the service accounts of the workers, triggerer, api-server and migration Job only: the IAM role ARN (AWS), the Google service account e-mail (GCP) or the user-assigned identity's client id (Azure)."
   type        = string
 
   validation {

@@ -30,6 +30,14 @@ locals {
   storage_account = "${substr(local.compact, 0, 24 - length(var.suffix) - 2)}tl${var.suffix}"
   key_vault       = "${trimsuffix(substr(var.name, 0, 24 - length(var.suffix) - 4), "-")}-kv-${var.suffix}"
 
+  # The chart's own ServiceAccount of each component that uses the task log bucket (<prefix>-<component>).
+  task_log_service_accounts = {
+    apiServer  = "${var.name}-api-server"
+    triggerer  = "${var.name}-triggerer"
+    workers    = "${var.name}-worker"
+    migrations = "${var.name}-migrate"
+  }
+
   # GCP service account ids: 6-30 characters.
   gcp_service_account_id = "${substr(var.name, 0, 21)}-workload"
 }

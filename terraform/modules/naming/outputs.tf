@@ -43,9 +43,9 @@ output "namespace" {
   value       = var.namespace
 }
 
-output "service_account" {
-  description = "Kubernetes service account every airdeck pod runs as (the chart's default: the release prefix)."
-  value       = var.name
+output "task_log_service_accounts" {
+  description = "Kubernetes service accounts of the components that use the task log bucket, by the chart's values key: the workers and the triggerer write logs, the api-server reads them, the migration Job checks the bucket. The chart names each <prefix>-<component>; only these are trusted by the workload identity."
+  value       = local.task_log_service_accounts
 }
 
 output "secret_names" {

@@ -5,15 +5,18 @@ variables {
   oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
   oidc_issuer       = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789"
   namespace         = "airflow"
-  service_account   = "airdeck"
+  service_accounts  = ["airdeck-api-server", "airdeck-triggerer", "airdeck-worker", "airdeck-migrate"]
 }
 
-run "trust_only_the_release_service_account" {
+run "trust_only_the_release_service_accounts_of_the_task_logs" {
   command = apply
 
   assert {
-    condition     = jsondecode(output.trust_policy_json).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789:sub"] == "system:serviceaccount:airflow:airdeck"
-    error_message = "the role trusts system:serviceaccount:<namespace>:<service account> only"
+    condition = jsondecode(output.trust_policy_json).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789:sub"] == [
+      "system:serviceaccount:airflow:airdeck-api-server", "system:serviceaccount:airflow:airdeck-triggerer",
+      "system:serviceaccount:airflow:airdeck-worker", "system:serviceaccount:airflow:airdeck-migrate",
+    ]
+    error_message = "the role trusts system:serviceaccount:<namespace>:<account> of exactly the given accounts"
   }
 
   assert {
@@ -126,7 +129,15 @@ run "bad_namespace_is_refused" {
 run "bad_service_account_is_refused" {
   command = plan
   variables {
-    service_account = "Airdeck SA"
+    service_accounts = ["airdeck-worker", "Airdeck SA"]
   }
-  expect_failures = [var.service_account]
+  expect_failures = [var.service_accounts]
+}
+
+run "no_service_account_is_refused" {
+  command = plan
+  variables {
+    service_accounts = []
+  }
+  expect_failures = [var.service_accounts]
 }

@@ -30,8 +30,25 @@ run "aws_values" {
   }
 
   assert {
-    condition     = output.values.serviceAccount.annotations["eks.amazonaws.com/role-arn"] == var.workload_identity && output.values.serviceAccount.name == "airdeck"
-    error_message = "IRSA annotation on the release's service account"
+    condition = alltrue([for key in ["apiServer", "triggerer", "workers", "migrations"] :
+    output.values[key].serviceAccount.annotations == { "eks.amazonaws.com/role-arn" = var.workload_identity }])
+    error_message = "IRSA annotation on the service accounts of the components that use the task log bucket"
+  }
+
+  assert {
+    condition = !can(output.values.serviceAccount) && alltrue([for key in ["scheduler", "dagProcessor", "alertDispatcher", "statsdExporter", "tests"] :
+    !can(output.values[key].serviceAccount)])
+    error_message = "no identity on the shared account nor on the components that do not use the bucket"
+  }
+
+  assert {
+    condition = output.service_accounts == {
+      apiServer  = "airdeck-api-server"
+      triggerer  = "airdeck-triggerer"
+      workers    = "airdeck-worker"
+      migrations = "airdeck-migrate"
+    }
+    error_message = "the accounts that carry the identity, as the chart names them"
   }
 
   assert {
@@ -84,8 +101,8 @@ run "gcp_values_with_ingress_keda_and_prometheus" {
   }
 
   assert {
-    condition     = output.values.serviceAccount.annotations["iam.gke.io/gcp-service-account"] == var.workload_identity
-    error_message = "GKE Workload Identity annotation"
+    condition     = output.values.workers.serviceAccount.annotations["iam.gke.io/gcp-service-account"] == var.workload_identity && output.values.apiServer.serviceAccount.annotations["iam.gke.io/gcp-service-account"] == var.workload_identity
+    error_message = "GKE Workload Identity annotation on the task log components' accounts"
   }
 
   assert {
@@ -134,7 +151,7 @@ run "azure_values" {
   }
 
   assert {
-    condition     = output.values.serviceAccount.annotations["azure.workload.identity/client-id"] == var.workload_identity && output.values.azureWorkloadIdentity
+    condition     = output.values.triggerer.serviceAccount.annotations["azure.workload.identity/client-id"] == var.workload_identity && output.values.migrations.serviceAccount.annotations["azure.workload.identity/client-id"] == var.workload_identity && output.values.azureWorkloadIdentity
     error_message = "Azure Workload Identity: client-id annotation and the pod label"
   }
 

@@ -23,8 +23,18 @@ run "aws_names" {
   }
 
   assert {
-    condition     = output.workload_identity == "airdeck-workload" && output.service_account == "airdeck" && output.namespace == "airflow"
-    error_message = "identity, service account and namespace names"
+    condition     = output.workload_identity == "airdeck-workload" && output.namespace == "airflow"
+    error_message = "identity and namespace names"
+  }
+
+  assert {
+    condition = output.task_log_service_accounts == {
+      apiServer  = "airdeck-api-server"
+      triggerer  = "airdeck-triggerer"
+      workers    = "airdeck-worker"
+      migrations = "airdeck-migrate"
+    }
+    error_message = "the chart's accounts of the components that use the task log bucket, and no other"
   }
 }
 
