@@ -391,9 +391,14 @@ def test_an_existing_service_account_is_used_by_name_and_not_created() -> None:
     assert "airdeck-scheduler" in accounts
 
 
+#: The Kubernetes API's endpoint and ClusterIP (networkPolicies.kubernetesApi.cidrs).
+KUBE_API = ["10.0.1.20", "172.20.0.1/32"]
+
+
 def test_kubernetes_pod_operator_gets_a_least_privilege_role_for_the_workers_only() -> None:
     objects = render({"workers": {"serviceAccount": {"create": True},
-                                  "kubernetesPodOperator": {"enabled": True, "namespace": "tasks"}}})
+                                  "kubernetesPodOperator": {"enabled": True, "namespace": "tasks"}},
+                      "networkPolicies": {"kubernetesApi": {"cidrs": KUBE_API}}})
     valid(objects)
     role = named(objects, "Role", "airdeck-pod-operator")
     assert role["metadata"]["namespace"] == "tasks"
@@ -410,13 +415,21 @@ def test_kubernetes_pod_operator_gets_a_least_privilege_role_for_the_workers_onl
         if spec is not None:
             assert spec["automountServiceAccountToken"] is (obj["metadata"]["name"] == "airdeck-worker"), \
                 obj["metadata"]["name"]
-    kpo = {"workers": {"kubernetesPodOperator": {"enabled": True}}}
+    kpo = {"workers": {"kubernetesPodOperator": {"enabled": True}},
+           "networkPolicies": {"kubernetesApi": {"cidrs": KUBE_API}}}
     assert named(render(kpo), "RoleBinding",
                  "airdeck-pod-operator")["subjects"][0]["name"] == "airdeck-worker"  # its own account by default
     for shared in ({"serviceAccount": {"perComponent": False}}, {"workers": {"serviceAccount": {"create": False}}}):
         with pytest.raises(Exception, match=r"workers\.serviceAccount\.create"):
             render(_merge(shared, kpo))
-
+    # the workers' egress to the Kubernetes API: by address, required (a policy cannot name the API server)
+    policy = named(render(kpo), "NetworkPolicy", "airdeck-kubernetes-api")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    assert policy["egress"] == [{"to": [{"ipBlock": {"cidr": "10.0.1.20/32"}}, {"ipBlock": {"cidr": "172.20.0.1/32"}}],
+                                 "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
+    with pytest.raises(Exception, match=r"networkPolicies\.kubernetesApi\.cidrs"):
+        render({"workers": {"kubernetesPodOperator": {"enabled": True}}})
+    render({"workers": {"kubernetesPodOperator": {"enabled": True}}, "networkPolicies": {"enabled": False}})
     assert not by_kind(render({}), "Role")
 
 

@@ -124,6 +124,11 @@ ACTORS = {
     "NodeLocal DNS": Endpoint("nodelocaldns", "169.254.20.10"),
     "database 10.0.32.5": Endpoint("database", "10.0.32.5"),
     "broker 10.0.48.5": Endpoint("broker", "10.0.48.5"),
+    # the kubernetes Service's endpoint (a managed control plane's address in the VPC) and its ClusterIP
+    "kubernetes API 10.0.1.20": Endpoint("kubernetes API", "10.0.1.20"),
+    "kubernetes Service 172.20.0.1": Endpoint("kubernetes Service", "172.20.0.1"),
+    # a pod KubernetesPodOperator started in the tasks namespace (KPO's own labels, not the chart's)
+    "KPO task pod": Endpoint("KPO task pod", "10.244.9.9", "tasks", {"kubernetes_pod_operator": "True"}),
 }
 
 #: (source, destination, port, protocol): each a release component or an actor.
@@ -152,6 +157,13 @@ FLOWS = [
     ("worker", "database 10.0.32.5", 5432, "TCP"),
     ("canary", "database 10.0.32.5", 5432, "TCP"),
     ("worker", "broker 10.0.48.5", 6379, "TCP"),
+    ("worker", "kubernetes API 10.0.1.20", 443, "TCP"),
+    ("worker", "kubernetes API 10.0.1.20", 6443, "TCP"),
+    ("worker", "kubernetes Service 172.20.0.1", 443, "TCP"),
+    ("triggerer", "kubernetes API 10.0.1.20", 443, "TCP"),
+    ("scheduler", "kubernetes API 10.0.1.20", 443, "TCP"),
+    ("worker", "KPO task pod", 8080, "TCP"),
+    ("KPO task pod", "api-server", 8080, "TCP"),
 ]
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -170,34 +182,43 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "broker": {"to": [{"ipBlock": {"cidr": "10.0.48.0/20"}}]}}},
     "egress widened": {"networkPolicies": {"taskEgress": {"to": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "team-b"}}}]}}},
+    "KubernetesPodOperator": {"workers": {"kubernetesPodOperator": {"enabled": True, "namespace": "tasks"}},
+                              "networkPolicies": {"kubernetesApi": {"cidrs": ["10.0.1.20/32", "172.20.0.1/32"]}}},
 }
 
 #: Expected verdict per flow, one column per scenario (the table docs/kubernetes.md shows).
 EXPECTED = {
-    ("ingress-nginx", "api-server", 8080, "TCP"): ["deny", "allow", "deny", "deny", "deny"],
-    ("gateway proxy", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny"],
-    ("load balancer 35.191.3.4", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny"],
-    ("team-b pod", "api-server", 8080, "TCP"): ["deny"] * 5,
-    ("worker", "api-server", 8080, "TCP"): ["allow"] * 5,
-    ("api-server", "worker", 8793, "TCP"): ["allow"] * 5,
-    ("api-server", "triggerer", 8792, "TCP"): ["allow"] * 5,
-    ("worker", "triggerer", 8792, "TCP"): ["deny"] * 5,
-    ("prometheus", "statsd-exporter", 9102, "TCP"): ["allow"] * 5,
-    ("worker", "internet", 443, "TCP"): ["allow"] * 5,
-    ("worker", "internet", 587, "TCP"): ["allow", "allow", "allow", "deny", "allow"],
-    ("triggerer", "internet", 443, "TCP"): ["allow"] * 5,
-    ("scheduler", "internet", 443, "TCP"): ["deny"] * 5,
-    ("worker", "metadata 169.254.169.254", 80, "TCP"): ["deny"] * 5,
-    ("worker", "metadata fd00:ec2::254", 80, "TCP"): ["deny"] * 5,
-    ("worker", "team-b pod", 8080, "TCP"): ["deny", "deny", "deny", "deny", "allow"],
-    ("worker", "team-b pod", 6379, "TCP"): ["allow", "allow", "allow", "deny", "allow"],
-    ("worker", "kube-dns", 53, "UDP"): ["allow"] * 5,
-    ("worker", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow"],
-    ("scheduler", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow"],
-    ("scheduler", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 5,
-    ("worker", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 5,
-    ("canary", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 5,
-    ("worker", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 5,
+    ("ingress-nginx", "api-server", 8080, "TCP"): ["deny", "allow", "deny", "deny", "deny", "deny"],
+    ("gateway proxy", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny"],
+    ("load balancer 35.191.3.4", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny"],
+    ("team-b pod", "api-server", 8080, "TCP"): ["deny"] * 6,
+    ("worker", "api-server", 8080, "TCP"): ["allow"] * 6,
+    ("api-server", "worker", 8793, "TCP"): ["allow"] * 6,
+    ("api-server", "triggerer", 8792, "TCP"): ["allow"] * 6,
+    ("worker", "triggerer", 8792, "TCP"): ["deny"] * 6,
+    ("prometheus", "statsd-exporter", 9102, "TCP"): ["allow"] * 6,
+    ("worker", "internet", 443, "TCP"): ["allow"] * 6,
+    ("worker", "internet", 587, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
+    ("triggerer", "internet", 443, "TCP"): ["allow"] * 6,
+    ("scheduler", "internet", 443, "TCP"): ["deny"] * 6,
+    ("worker", "metadata 169.254.169.254", 80, "TCP"): ["deny"] * 6,
+    ("worker", "metadata fd00:ec2::254", 80, "TCP"): ["deny"] * 6,
+    ("worker", "team-b pod", 8080, "TCP"): ["deny", "deny", "deny", "deny", "allow", "deny"],
+    ("worker", "team-b pod", 6379, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
+    ("worker", "kube-dns", 53, "UDP"): ["allow"] * 6,
+    ("worker", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
+    ("scheduler", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
+    ("scheduler", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 6,
+    ("worker", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 6,
+    ("canary", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 6,
+    ("worker", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 6,
+    ("worker", "kubernetes API 10.0.1.20", 443, "TCP"): ["deny"] * 5 + ["allow"],
+    ("worker", "kubernetes API 10.0.1.20", 6443, "TCP"): ["deny"] * 5 + ["allow"],
+    ("worker", "kubernetes Service 172.20.0.1", 443, "TCP"): ["deny"] * 5 + ["allow"],
+    ("triggerer", "kubernetes API 10.0.1.20", 443, "TCP"): ["deny"] * 6,
+    ("scheduler", "kubernetes API 10.0.1.20", 443, "TCP"): ["deny"] * 6,
+    ("worker", "KPO task pod", 8080, "TCP"): ["deny"] * 6,
+    ("KPO task pod", "api-server", 8080, "TCP"): ["deny"] * 6,
 }
 
 

@@ -61,7 +61,8 @@ CHANGES: dict[str, dict[str, Any]] = {
     "task log identity per component": {key: {"serviceAccount": {"annotations": {
         "iam.gke.io/gcp-service-account": "airdeck-workload@p.iam.gserviceaccount.com"}}}
         for key in ("apiServer", "triggerer", "workers", "migrations")},
-    "kubernetes pod operator": {"workers": {"kubernetesPodOperator": {"enabled": True}}},
+    "kubernetes pod operator": {"workers": {"kubernetesPodOperator": {"enabled": True}},
+                                "networkPolicies": {"kubernetesApi": {"cidrs": ["172.20.0.1/32"]}}},
 }
 
 BASES = {"production": {}, "dev": {"mode": "dev", "secrets": {"generate": True}, "postgresql": {"enabled": True},
