@@ -146,3 +146,48 @@ def test_a_wrong_branch_never_serves_another_branch(airflow_env: GitServer, engi
         assert not bundle.is_initialized
         status = store.read(engine)["nope"]
         assert status.last_error is not None and "branch 'nope' not found" in status.last_error
+
+
+def test_a_worker_with_clones_of_its_own_runs_the_last_fetched_version_during_an_outage(
+        airflow_env: GitServer, engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Isolated workers keep their own clones: the dag-processor's read-only copy gives them the version."""
+    import os
+    import stat
+
+    from airdeck.dags.bundle import GitBundle
+    from airdeck.state.home import DAG_BUNDLE_MIRRORS_ENV
+
+    work = airflow_env.create("team", {"dags/v.py": "V = 'A'\n"})
+    mirrors = tmp_path / "mirrors"
+    mirrors.mkdir()
+    mirrors.chmod(0o2750)
+    monkeypatch.setenv(DAG_BUNDLE_MIRRORS_ENV, str(mirrors))
+    processor = GitBundle(name="team", repo_url=airflow_env.url("team"), tracking_ref="main", refresh_interval=5)
+    processor.initialize()
+    version_b = airflow_env.commit(work, {"dags/v.py": "V = 'B'\n"}, "B")
+    processor.refresh()  # the copy follows every fetch
+    assert processor.get_current_version().version == version_b
+    airflow_env.stop()
+
+    def worker(storage: str) -> GitBundle:
+        monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH", str(tmp_path / storage))
+        return GitBundle(name="team", version=version_b, repo_url=airflow_env.url("team"), tracking_ref="main",
+                         refresh_interval=5)
+
+    # without the copy (the code before it), a worker with its own storage cannot start the run
+    monkeypatch.delenv(DAG_BUNDLE_MIRRORS_ENV)
+    with pytest.raises(Exception):  # noqa: B017 - the provider's own error for an unreachable repository
+        worker("worker-without-copy").initialize()
+    monkeypatch.setenv(DAG_BUNDLE_MIRRORS_ENV, str(mirrors))
+    isolated = worker("worker-bundles")
+    isolated.initialize()
+    assert (isolated.path / "dags" / "v.py").read_text() == "V = 'B'\n"
+    # its own clone still names the repository (a later fetch goes there), not the copy
+    assert f"url = {airflow_env.url('team')}" in (isolated.bare_repo_path / "config").read_text()
+    # the copy: readable by the group, writable by its owner alone, nothing for others, no credentials
+    for root, dirs, files in os.walk(mirrors / "team"):
+        for name in [*dirs, *files]:
+            mode = stat.S_IMODE(os.lstat(os.path.join(root, name)).st_mode)
+            assert mode & 0o027 == 0, (os.path.join(root, name), oct(mode))
+        for name in files:
+            assert TOKEN.encode() not in Path(root, name).read_bytes()

@@ -111,3 +111,24 @@ def test_without_bundles_airflow_keeps_its_dags_folder_bundle(tmp_path: Path) ->
     assert "dag_bundle_config_list" not in comp.settings["dag_processor"]
     assert comp.settings["core"]["dags_folder"] == "/srv/dags"
     assert "GIT_TERMINAL_PROMPT" not in comp.env
+
+
+def test_the_workers_copy_is_named_for_the_dag_processor_and_isolated_workers_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airdeck.state.home import DAG_BUNDLE_MIRRORS_ENV
+
+    data = {"dags": {"bundles": [GIT, FOLDER]}}
+    monkeypatch.setattr("airdeck.plan.build.os.geteuid", lambda: 0)  # root: the workers get their own user
+    monkeypatch.setattr("airdeck.plan.build.worker_isolation_blocker", lambda home, dags: None)
+    mirrors = str(tmp_path / "home" / "dag-bundle-mirrors")
+    for name in ("api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "cli"):
+        env = _settings(data, tmp_path, name).env
+        assert env.get(DAG_BUNDLE_MIRRORS_ENV) == (mirrors if name in ("dag-processor", "worker-1") else None), name
+    # workers that cannot be isolated share the dag-processor's clones: no copy
+    monkeypatch.setattr("airdeck.plan.build.worker_isolation_blocker", lambda home, dags: Path("/root"))
+    for name in ("dag-processor", "worker-1"):
+        assert DAG_BUNDLE_MIRRORS_ENV not in _settings(data, tmp_path, name).env
+    # nor on Kubernetes, nor without git bundles
+    monkeypatch.setattr("airdeck.plan.build.worker_isolation_blocker", lambda home, dags: None)
+    assert DAG_BUNDLE_MIRRORS_ENV not in _settings(data, tmp_path, "worker", Target.kubernetes("airdeck")).env
+    assert DAG_BUNDLE_MIRRORS_ENV not in _settings({"dags": {"bundles": [FOLDER]}}, tmp_path, "dag-processor").env

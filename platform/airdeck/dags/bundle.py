@@ -12,23 +12,37 @@ changes three things; the first two only for the dag-processor's tracking copy (
   only tries to fetch: the last fetched version keeps serving;
 * a worker that checks out a version the local clone already has does not fetch (the provider would,
   and on an unreachable repository it deletes the clone the dag-processor serves from).
+
+Workers that run as their own user (``airdeck up`` as root) keep their own clones, which the
+dag-processor never reads. For them the dag-processor publishes what it fetched into a read-only copy
+per bundle under ``$AIRDECK_DAG_BUNDLE_MIRRORS`` (``$AIRDECK_HOME/dag-bundle-mirrors``: root's, the
+workers' group may read, nobody else may write; see :mod:`airdeck.stack.workers`), and a worker takes
+the version a run needs from there before it asks the repository: a run started while the repository
+is unreachable runs the last fetched version, as on the dag-processor.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.providers.git.bundles.git import GitDagBundle
-from git import Repo
+from git import Git, Repo
 from git.exc import GitError
 
 from airdeck.dags import diagnose, store
+from airdeck.state.home import DAG_BUNDLE_MIRRORS_ENV
 
 log = logging.getLogger("airdeck.dags")
 
 _tables_ready = False
+
+#: Every branch and tag, as the provider fetches them into its bare clone.
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
 def _engine() -> Any:
@@ -67,6 +81,7 @@ class GitBundle(GitDagBundle):
             self._record_failure(exc)
             raise
         self._record_success()
+        self._publish_for_workers()
 
     def refresh(self) -> None:
         if self.version is not None:
@@ -79,6 +94,7 @@ class GitBundle(GitDagBundle):
             self._record_failure(exc)
             raise
         self._record_success()
+        self._publish_for_workers()
 
     # ------------------------------------------------------------------ the last good version
     def _fetch_bare_repo(self) -> None:
@@ -86,7 +102,23 @@ class GitBundle(GitDagBundle):
         # fetches anyway and, when the repository is unreachable, deletes the shared clone.
         if self.version is not None and self._has_version(self.bare_repo, self.version):
             return
+        # A worker with clones of its own takes the version from the dag-processor's read-only copy.
+        if self.version is not None and self._fetch_from_mirror() \
+                and self._has_version(self.bare_repo, self.version):
+            return
         super()._fetch_bare_repo()
+
+    def _clone_bare_repo_if_required(self) -> None:
+        # The provider's first clone asks the repository; a worker whose version is in the read-only copy
+        # starts an empty clone of the repository instead, then fetches from the copy (_fetch_bare_repo).
+        if self.version is not None and not self.bare_repo_path.exists() and self._mirror_has(self.version):
+            Git().init("--bare", "--quiet", str(self.bare_repo_path))
+            repo = Repo(self.bare_repo_path)
+            try:
+                repo.create_remote("origin", str(self.repo_url))
+            finally:
+                repo.close()
+        super()._clone_bare_repo_if_required()
 
     def _local_copy_usable(self) -> bool:
         """A bare clone of the same URL and a tracking checkout with a commit exist on disk."""
@@ -120,6 +152,73 @@ class GitBundle(GitDagBundle):
             self.refresh()  # records success or failure itself
         except Exception:  # noqa: BLE001 - the last fetched version keeps serving; the error is recorded
             log.warning("bundle %s: fetch failed; serving the last fetched version %s", self.name, self._head())
+            self._publish_for_workers()
+
+    # ------------------------------------------------------------------ the workers' read-only copy
+    def _mirror(self) -> Path | None:
+        """This bundle's read-only copy for workers with clones of their own; None when there is none."""
+        root = os.environ.get(DAG_BUNDLE_MIRRORS_ENV)
+        return Path(os.path.realpath(root)) / self.name if root else None
+
+    def _publish_for_workers(self) -> None:
+        """The dag-processor: bring the workers' read-only copy up to its bare clone (branches and tags).
+
+        The copy is created group-readable (``git init --shared=0640``) in a folder that must be this
+        user's and writable by nobody else; a failure is logged, never raised (serving DAGs goes on)."""
+        mirror = self._mirror()
+        if mirror is None or not (self.bare_repo_path / "HEAD").exists():
+            return
+        problem = _unsafe_folder(mirror.parent)
+        if problem:
+            log.warning("bundle %s: the workers' copy is not updated: %s", self.name, problem)
+            return
+        try:
+            if not (mirror / "HEAD").exists():
+                Git(str(mirror.parent)).init("--bare", "--quiet", "--shared=0640", str(mirror))
+            repo = Repo(mirror)
+            try:
+                repo.git.fetch("--quiet", "--no-write-fetch-head", str(self.bare_repo_path), *REFSPECS)
+            finally:
+                repo.close()
+        except (GitError, OSError) as exc:
+            log.warning("bundle %s: could not update the workers' copy in %s: %s", self.name, mirror,
+                        diagnose.redact(str(exc), self._secrets()))
+
+    def _mirror_has(self, version: str) -> bool:
+        mirror = self._mirror()
+        if mirror is None or not (mirror / "HEAD").exists():
+            return False
+        try:
+            repo = Repo(mirror)
+        except (GitError, OSError):
+            return False
+        try:
+            return self._has_version(repo, version)
+        except (GitError, OSError):
+            return False
+        finally:
+            repo.close()
+
+    def _fetch_from_mirror(self) -> bool:
+        """A worker: fetch every branch and tag of the read-only copy into its own bare clone.
+
+        The copy belongs to another user, which git refuses ("dubious ownership") unless the copy is
+        named in ``safe.directory`` of a protected configuration: a global file of this bundle's storage,
+        for this command only."""
+        mirror = self._mirror()
+        if mirror is None or not (mirror / "HEAD").exists():
+            return False
+        trust = self.base_dir / "mirror.gitconfig"
+        try:
+            trust.write_text('[safe]\n\tdirectory = "{}"\n'.format(str(mirror).replace("\\", "\\\\")
+                                                                   .replace('"', '\\"')), encoding="utf-8")
+            self.bare_repo.git.fetch("--quiet", str(mirror), *REFSPECS, env={"GIT_CONFIG_GLOBAL": str(trust)})
+        except (GitError, OSError) as exc:
+            log.warning("bundle %s: could not fetch from the dag-processor's copy %s: %s", self.name, mirror,
+                        diagnose.redact(str(exc), self._secrets()))
+            return False
+        log.info("bundle %s: version %s taken from the dag-processor's copy", self.name, self.version)
+        return True
 
     # ------------------------------------------------------------------ recording
     def _check_connection(self) -> None:
@@ -176,3 +275,17 @@ class GitBundle(GitDagBundle):
         log.error("%s", message)
         self._record(lambda engine: store.record_failure(engine, self.name, message))
 
+
+def _unsafe_folder(folder: Path) -> str | None:
+    """Why ``folder`` must not receive the workers' copies (a link, someone else's, writable by others)."""
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        return f"{folder}: {exc.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{folder} is not a folder"
+    if info.st_uid != os.geteuid():
+        return f"{folder} belongs to uid {info.st_uid}, not to this user"
+    if info.st_mode & 0o022:
+        return f"{folder} is writable by others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None

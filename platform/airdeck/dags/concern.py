@@ -4,7 +4,10 @@
 :class:`~airdeck.dags.bundle.GitBundle` (Airflow's git provider, versioned), a folder bundle Airflow's
 ``LocalDagBundle``. Without bundles, Airflow's default applies: one folder bundle, ``dags-folder``, on
 ``[core] dags_folder`` (``airflow.dags_folder`` or the bundled examples). Every component gets the same
-list and the same bundle storage, so a worker checks out exactly the version a run was created with.
+list and the same bundle storage, so a worker checks out exactly the version a run was created with;
+workers running as their own user keep clones of their own and take versions from the read-only copies
+the dag-processor publishes (``$AIRDECK_HOME/dag-bundle-mirrors``, named by ``AIRDECK_DAG_BUNDLE_MIRRORS``
+in both components' environment), so a run started while the repository is down still runs.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 from airdeck.config.dags import BundleSettings
 from airdeck.config.model import AirdeckConfig
 from airdeck.dags.probe import run_probe
+from airdeck.plan.build import worker_index, worker_user
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.model import Settings
-from airdeck.state.home import AirdeckHome
+from airdeck.state.home import DAG_BUNDLE_MIRRORS_ENV, AirdeckHome
 
 GIT_BUNDLE = "airdeck.dags.bundle.GitBundle"
 FOLDER_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -65,7 +69,12 @@ class DagsConcern(Concern):
 
     def env(self, ctx: PlanContext, component: str) -> Mapping[str, str]:
         # git must never wait for a password on a terminal that is not there; it fails and says why.
-        return {"GIT_TERMINAL_PROMPT": "0"} if any(b.git for b in ctx.cfg.dags.bundles) else {}
+        if not any(b.git for b in ctx.cfg.dags.bundles):
+            return {}
+        env = {"GIT_TERMINAL_PROMPT": "0"}
+        if (component == "dag-processor" or worker_index(component) is not None) and worker_user(ctx) is not None:
+            env[DAG_BUNDLE_MIRRORS_ENV] = str(ctx.home.dag_bundle_mirrors)  # see dags.bundle
+        return env
 
     def preflight(self, phase: Phase) -> list[Check]:
         return [check_repositories] if phase == "before_airflow" else []

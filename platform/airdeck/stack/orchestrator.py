@@ -31,7 +31,7 @@ from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import SecretResolver, mask_url
-from airdeck.stack import applied, health, postgres, schema, valkey, warm, workers
+from airdeck.stack import applied, health, postgres, schema, sessions, valkey, warm, workers
 from airdeck.stack.applied import Change, Fingerprint
 from airdeck.stack.errors import ServiceUnhealthyError, StackError
 from airdeck.stack.ports import check_ports_free
@@ -253,6 +253,9 @@ class Stack:
         self._rotate_events()
         applied.forget(self.home)
         self.supervisor.start_daemon(self.supervisor_env())
+        daemon = self.supervisor.pid()
+        if daemon is not None:
+            sessions.record(self.home.run, daemon, "supervisord")  # every component starts in its session
         try:
             prepared = False
             for wave in self.deployment.waves():
@@ -684,11 +687,13 @@ class Stack:
     def stack_processes(self) -> list[psutil.Process]:
         """Processes of this $AIRDECK_HOME that are still alive.
 
-        Three nets, because one is not enough: the pid files the event listener keeps for each
+        Four nets, because one is not enough: the pid files the event listener keeps for each
         component (and supervisord's own), the process groups those pids lead (supervisord starts every
-        component as a group leader, so gunicorn workers, Celery pool and task processes are members),
-        and the ``AIRDECK_STACK`` marker in the environment (unreadable for processes that rewrite
-        their title over it, as valkey, gunicorn and Airflow's log server do)."""
+        component as a group leader, so gunicorn workers and Celery pool processes are members), every
+        session and process group a component or supervisord ever had (:mod:`airdeck.stack.sessions`:
+        task runners in groups of their own, orphaned when their worker was killed), and the
+        ``AIRDECK_STACK`` marker in the environment (unreadable for processes that rewrite their title
+        over it, as valkey, gunicorn and Airflow's log server do)."""
         me = os.getpid()
         found: dict[int, psutil.Process] = {}
         leaders: set[int] = set()
@@ -698,6 +703,8 @@ class Stack:
             if proc is not None and proc.pid != me:
                 found[proc.pid] = proc
                 leaders.add(proc.pid)
+        for proc in sessions.members(self.home.run):
+            found.setdefault(proc.pid, proc)
         for proc in psutil.process_iter(["pid"]):
             if proc.pid == me or proc.pid in found:
                 continue
@@ -724,6 +731,8 @@ class Stack:
             _terminate(leftovers, timeout=self._stop_timeout)
             if not quiet:
                 self.console.print(f"[yellow]![/] cleaned up {len(leftovers)} process(es) left by an earlier run")
+        if self.home.run.exists() and not sessions.members(self.home.run):
+            sessions.forget(self.home.run)  # nothing is left in them: their numbers may be reused from now on
         for pidfile in self.home.run.glob("*.pid") if self.home.run.exists() else []:
             pidfile.unlink(missing_ok=True)
         self.home.supervisor_socket.unlink(missing_ok=True)

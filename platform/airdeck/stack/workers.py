@@ -4,7 +4,9 @@ When airdeck runs as root, the plan runs every Celery worker as ``airdeck-worker
 created here once) if that user can reach airdeck, the environment's packages, the state folder and the
 DAG folder; when only the Python interpreter is out of its reach, they run a copy of it that is not
 (``stack.runtime``). Each worker's ``airflow.cfg`` and folder are handed to it; it owns the task log folder; the
-state folder's root, ``logs/`` and ``services/`` become search-only for others; everything else under
+state folder's root, ``logs/`` and ``services/`` become search-only for others; ``dag-bundle-mirrors/``
+(the dag-processor's read-only copies of the git bundles) is root's and readable by the workers' group
+alone (setgid, 2750: what git adds there keeps the group); everything else under
 ``$AIRDECK_HOME`` (secrets, the other components' files, ``run/``) stays private to root. When a folder
 on the way blocks it, ``airdeck up`` refuses to start them (naming the folder and the ways out) unless
 ``workers.run_as_root_reason`` says why they may run as root; ``airdeck status`` then shows that reason.
@@ -26,7 +28,7 @@ from airdeck.plan.model import Deployment
 from airdeck.stack import runtime
 from airdeck.stack.errors import StackError
 from airdeck.state.childenv import child_env
-from airdeck.state.home import AirdeckHome
+from airdeck.state.home import AirdeckHome, open_folder, secure_folder
 
 
 def worker_users(deployment: Deployment) -> set[str]:
@@ -89,12 +91,24 @@ def prepare(deployment: Deployment, home: AirdeckHome, say: Callable[[str], None
         for folder in (home.root, home.logs, home.root / "services"):
             folder.chmod(stat.S_IMODE(folder.stat().st_mode) | 0o001)
         _own_tree(home.task_logs, entry)
+        _readable_to_group(home.dag_bundle_mirrors, entry.pw_gid)
         if deployment.worker_runtime is not None:  # it cannot reach the interpreter airdeck runs with
             folder = Path(deployment.worker_runtime)
             if runtime.ensure(folder) and say is not None:
                 say(f"the workers run a copy of the Python interpreter in {folder}: {name!r} cannot reach "
                     f"{sys.base_prefix} (`chmod o+x` on its folders makes the copy unnecessary)")
             runtime.check(folder, entry)
+
+
+def _readable_to_group(folder: Path, gid: int) -> None:
+    """``folder``: root's, 2750, group ``gid``: the workers read the copies there and cannot write."""
+    secure_folder(folder)
+    fd = open_folder(folder)
+    try:
+        os.fchown(fd, -1, gid)
+        os.fchmod(fd, 0o2750)
+    finally:
+        os.close(fd)
 
 
 def _own_tree(folder: Path, entry: pwd.struct_passwd) -> None:

@@ -43,6 +43,11 @@ def _user(uid: int) -> str:
 WORKER_SYSTEM_USER = "airdeck-worker"
 
 
+#: The environment variable naming :attr:`AirdeckHome.dag_bundle_mirrors` for the dag-processor (which
+#: writes the copies) and the isolated workers (which read them).
+DAG_BUNDLE_MIRRORS_ENV = "AIRDECK_DAG_BUNDLE_MIRRORS"
+
+
 def _worker_uid() -> int | None:
     try:
         return pwd.getpwnam(WORKER_SYSTEM_USER).pw_uid
@@ -127,6 +132,12 @@ class AirdeckHome:
 
     def service_config(self, service: str) -> Path:
         return self.service_dir(service) / "airflow.cfg"
+
+    @property
+    def dag_bundle_mirrors(self) -> Path:
+        """Read-only copies of the git bundles the dag-processor fetched, for workers running as their own
+        user (root's; the workers' group may read; see ``stack.workers`` and ``dags.bundle``)."""
+        return self.root / "dag-bundle-mirrors"
 
     # Data of embedded servers
     @property
