@@ -240,6 +240,81 @@ def test_alerts_test_runs_in_the_alert_dispatcher_with_the_channels_connections(
     assert failed.returncode == 1 and "✗ dev (slack, connection slack_dev)" in failed.stderr, failed.stderr
 
 
+def test_fernet_rotation_is_ordered_resumable_and_reencrypts_the_release_database(
+        cluster: StandIn, migrated: StandIn, database: PostgresServer) -> None:
+    secret = cluster.objects["secrets"]["airdeck-fernet-key"]
+    key_name = next(iter(secret["data"]))
+    old = cluster.secret_value("airdeck-fernet-key", key_name)
+    with psycopg.connect(database.dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO connection (conn_id, conn_type, password, is_encrypted, is_extra_encrypted) "
+                     "VALUES ('rotation_probe', 'http', %s, true, false)",
+                     (Fernet(old.encode()).encrypt(b"probe-secret").decode(),))
+    workloads = {n for n, o in {**cluster.objects["deployments"], **cluster.objects["statefulsets"]}.items()
+                 if any(i["path"] == "fernet_key" for v in o["spec"]["template"]["spec"].get("volumes", [])
+                        for src in v.get("projected", {}).get("sources", []) for i in src["secret"]["items"])}
+    assert {"airdeck-api-server", "airdeck-scheduler", "airdeck-dag-processor", "airdeck-triggerer"} <= workloads
+    assert "airdeck-worker" not in workloads  # workers hold no Fernet key
+    # Interrupted at the first restart: the new key and the state were stored together.
+    cluster.forbid = {("patch", "deployments")}
+    try:
+        cut = airdeck(cluster, "fernet", "rotate")
+    finally:
+        cluster.forbid = set()
+    assert cut.returncode == 1 and "forbids your account to restart the Deployment" in cut.stderr, cut.stderr
+    secret = cluster.objects["secrets"]["airdeck-fernet-key"]  # patched: a new object
+    state = json.loads(secret["metadata"]["annotations"]["airdeck.io/fernet-rotation"])
+    keys = cluster.secret_value("airdeck-fernet-key", key_name).split(",")
+    assert state["phase"] == "adding" and len(keys) == 2 and keys[1] == old
+    cluster.calls.clear()
+    done = airdeck(cluster, "fernet", "rotate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"resuming the rotation to key {state['new']} from phase 'adding'" in done.stderr
+    assert f"✓ rotation complete: key {state['new']} encrypts and decrypts everything" in done.stderr
+    final = cluster.secret_value("airdeck-fernet-key", key_name)
+    secret = cluster.objects["secrets"]["airdeck-fernet-key"]
+    assert final == keys[0] and "," not in final
+    assert "airdeck.io/fernet-rotation" not in (secret["metadata"].get("annotations") or {})
+    with psycopg.connect(database.dsn(), autocommit=True) as conn:
+        row = conn.execute("SELECT password FROM connection WHERE conn_id = 'rotation_probe'").fetchone()
+        conn.execute("DELETE FROM connection WHERE conn_id = 'rotation_probe'")
+    assert row is not None and Fernet(final.encode()).decrypt(row[0].encode()) == b"probe-secret"
+    # The order: restart (every workload mounting the key) → re-encrypt in an api-server pod → retire → restart.
+    calls = cluster.calls
+    execs = [i for i, c in enumerate(calls) if c.resource == "pods/exec"]
+    assert len(execs) == 1 and calls[execs[0]].name in cluster.pods_of("api-server")
+    assert calls[execs[0]].query["command"][-4:] == ["fernet", "rotate", "--step", "reencrypt"]
+    restarts = [i for i, c in enumerate(calls) if c.verb == "patch" and c.resource in ("deployments", "statefulsets")]
+    assert {calls[i].name for i in restarts} == workloads and len(restarts) == 2 * len(workloads)
+    key_writes = [i for i, c in enumerate(calls) if c.verb == "patch" and c.resource == "secrets"
+                  and (c.body or {}).get("data")]
+    assert len(key_writes) == 1  # the retirement (the new key was written before the interruption)
+    assert restarts[len(workloads) - 1] < execs[0] < key_writes[0] < restarts[len(workloads)]
+    secrets_in_calls = json.dumps([c.body for c in cluster.calls if c.resource == "pods/exec"])
+    assert final not in secrets_in_calls and old not in secrets_in_calls
+
+
+def test_fernet_rotation_refuses_a_secret_the_chart_did_not_generate(cluster: StandIn) -> None:
+    secret = cluster.objects["secrets"]["airdeck-fernet-key"]
+    labels = dict(secret["metadata"]["labels"])
+    secret["metadata"]["labels"] = {"app.kubernetes.io/part-of": "airdeck"}  # as Terraform's kubernetes_secret_v1
+    before = json.dumps(secret["data"])
+    try:
+        done = airdeck(cluster, "fernet", "rotate")
+    finally:
+        secret["metadata"]["labels"] = labels
+    assert done.returncode == 1 and "not one the chart generated" in done.stderr
+    assert "nothing was changed" in done.stderr
+    assert json.dumps(secret["data"]) == before
+    secret["metadata"]["ownerReferences"] = [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                                              "name": "airdeck-fernet-key", "uid": "u1"}]
+    try:
+        done = airdeck(cluster, "fernet", "rotate")
+    finally:
+        del secret["metadata"]["ownerReferences"]
+    assert done.returncode == 1 and "written by External Secrets" in done.stderr
+    assert json.dumps(secret["data"]) == before
+
+
 # ---------------------------------------------------------------------------------------- errors
 def test_a_release_that_is_not_there_is_named_with_its_namespace_and_context(cluster: StandIn) -> None:
     done = airdeck(cluster, "status", release="prod")
@@ -307,7 +382,7 @@ def test_bad_kubeconfigs_and_an_unreachable_api_are_errors_for_people(cluster: S
 def test_commands_without_a_kubernetes_target_say_which_have_one(cluster: StandIn) -> None:
     done = airdeck(cluster, "up", "--detach")
     assert done.returncode == 2 and "`airdeck up --detach` acts on the local platform only" in done.stderr
-    assert "status, credentials [--reset-account], rbac sync, dags status, alerts test" in done.stderr
+    assert "status, credentials [--reset-account], rbac sync, dags status, alerts test, fernet rotate" in done.stderr
     no_release = subprocess.run([sys.executable, "-m", "airdeck.cli.main", "--target", "kubernetes", "status"],
                                 env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PLATFORM)}, capture_output=True,
                                 text=True, check=False)

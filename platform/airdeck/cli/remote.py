@@ -34,7 +34,8 @@ from airdeck.config.loader import parse_config
 from airdeck.kube.release import KubeError, Release, connect, mounted_secrets, run_args
 
 #: The commands `--target kubernetes` offers (the others act on the local stack only).
-COMMANDS = ("status", "credentials [--reset-account]", "rbac sync", "dags status", "alerts test")
+COMMANDS = ("status", "credentials [--reset-account]", "rbac sync", "dags status", "alerts test",
+            "fernet rotate")
 
 #: Global options that take a value (they come before the command; never passed into the container).
 GLOBAL_WITH_VALUE = ("--config", "-c", "--home", "--target", "--release", "--namespace", "--context", "--kubeconfig",
