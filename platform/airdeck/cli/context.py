@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -15,6 +16,7 @@ from airdeck.cli.results import Note, Result
 from airdeck.config import load_config
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
+from airdeck.run.incluster import InPodPlatform
 from airdeck.stack.orchestrator import Stack
 from airdeck.state.home import AirdeckHome
 
@@ -33,6 +35,7 @@ class CliContext:
     console: Console  # for people: progress and notes, on standard error
     _config: AirdeckConfig | None = field(default=None, init=False, repr=False)
     _stack: Stack | None = field(default=None, init=False, repr=False)
+    _in_pod: InPodPlatform | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, args: argparse.Namespace, console: Console) -> CliContext:
@@ -53,6 +56,16 @@ class CliContext:
         if self._stack is None:
             self._stack = Stack(self.config(), self.home, self.console)
         return self._stack
+
+    def platform(self) -> Stack | InPodPlatform:
+        """The platform a command acts on: the local stack, or, with ``--target in-pod`` (what
+        ``--target kubernetes`` runs inside a release's container), the release's mounted configuration."""
+        if getattr(self.args, "where", "local") != "in-pod":
+            return self.stack()
+        if self._in_pod is None:
+            secrets_dir = self.args.secrets_dir_in_pod or Path("/run/secrets/airdeck")
+            self._in_pod = InPodPlatform.of(self.config(), self.home, self.args.k8s_release, secrets_dir)
+        return self._in_pod
 
     def show(self, result: Result) -> None:
         """Show a result before the handler returns (commands that wait or stream after showing it)."""

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from airdeck import __version__
-from airdeck.cli import commands, output
-from airdeck.cli.context import CliContext
+from airdeck.cli import commands, output, remote
+from airdeck.cli.context import CliContext, CommandError, Handler
 from airdeck.config import ConfigError
 from airdeck.config.masking import url_password
 from airdeck.errors import AirdeckError
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", "-c", help="airdeck.yaml to use (default: $AIRDECK_CONFIG, else ./airdeck.yaml "
                                                "if present, else the embedded defaults)")
     parser.add_argument("--home", help="state folder (default: $AIRDECK_HOME, else ./.airdeck)")
+    remote.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register_all(sub)
     return parser
@@ -32,12 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True)
     ctx: CliContext | None = None
     try:
         ctx = CliContext.of(args, console)
         restore.recover_interrupted(ctx.home, ctx.say)  # a restore killed half-way is rolled back first
-        result = args.handler(ctx)
+        result = _handler(args)(ctx)
         ctx.show(result)
         return int(result.exit_code)
     except ConfigError as exc:
@@ -54,6 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _handler(args: argparse.Namespace) -> Handler:
+    """The command's handler for the chosen target."""
+    if args.where != "kubernetes":
+        return args.handler  # type: ignore[no-any-return]
+    handler = getattr(args, "kube_handler", None)
+    if handler is None:
+        raise CommandError(f"`airdeck {' '.join(remote.command_argv(args.argv)[:2])}` acts on the local platform "
+                           f"only; with --target kubernetes: {', '.join(remote.COMMANDS)}", exit_code=2)
+    return handler  # type: ignore[no-any-return]
 
 
 def _known_secrets(ctx: CliContext | None) -> list[str | None]:

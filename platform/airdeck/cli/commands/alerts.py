@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airdeck.alerts.store import STATES, Row, read_outbox
 from airdeck.alerts.testsend import matching_channels, send_test
+from airdeck.cli import remote
 from airdeck.cli.context import CliContext
 from airdeck.cli.results import Column, Note, Record, Result, Table
 
@@ -23,7 +24,7 @@ def register(sub: Subcommands) -> None:
     actions = parser.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
     test = actions.add_parser("test", help="send a test message now to every channel of a type, or to one channel")
     test.add_argument("--channel", required=True, help="slack, email, or the name of a channel in alerts.channels")
-    test.set_defaults(handler=alerts_test)
+    test.set_defaults(handler=alerts_test, kube_handler=remote.in_alert_dispatcher)
     show = actions.add_parser("list", help="the most recent alerts in the outbox")
     show.add_argument("--state", choices=list(STATES))
     show.add_argument("--channel", help="only this channel")
@@ -36,7 +37,7 @@ def alerts_test(ctx: CliContext) -> Result:
     """Exit 1 when a message could not be delivered to some channel."""
     cfg = ctx.config()
     names = matching_channels(cfg, ctx.args.channel)
-    stack = ctx.stack()
+    stack = ctx.platform()
     outcomes = send_test(cfg, names, {**stack.cli_env(), **SERVER_CONTEXT}, stack.public_url())
     notes = []
     for o in outcomes:

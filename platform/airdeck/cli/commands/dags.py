@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airdeck.cli import remote
 from airdeck.cli.context import CliContext
 from airdeck.cli.results import Column, Note, Record, Result, Table
 from airdeck.dags.probe import run_probe
@@ -23,7 +24,7 @@ def register(sub: Subcommands) -> None:
     status.add_argument("--check", action="store_true",
                         help="also reach every git repository and branch now, with its connection")
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.set_defaults(handler=dags_status)
+    status.set_defaults(handler=dags_status, kube_handler=remote.in_dag_processor)
 
 
 def _short(record: Record) -> str:
@@ -58,7 +59,7 @@ COLUMNS = (
 def dags_status(ctx: CliContext) -> Result:
     """Exit 1 when a bundle is failing (its last fetch failed) or a file does not import."""
     cfg = ctx.config()
-    stack = ctx.stack()
+    stack = ctx.platform()
     try:
         url: str | None = stack.secret("database_url")
     except Exception:  # noqa: BLE001 - no secrets yet: the platform never started

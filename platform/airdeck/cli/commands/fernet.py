@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING, Any
 
-from airdeck.cli.context import CliContext
+from airdeck.cli import remote
+from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Document, Note, Result, Text
+from airdeck.kube import fernet as kube_fernet
 from airdeck.secrets import fernet, vault
 
 if TYPE_CHECKING:
@@ -22,7 +25,9 @@ def register(sub: Subcommands) -> None:
     status.set_defaults(handler=fernet_status)
     rotate = actions.add_parser("rotate", help="new key first, re-encrypt, verify, retire the old key (resumable)")
     rotate.add_argument("--vault-token-file", help="operator token file, when the key is held in Vault")
-    rotate.set_defaults(handler=fernet_rotate)
+    # What `--target kubernetes` runs inside an api-server container between its restarts.
+    rotate.add_argument("--step", choices=["reencrypt"], help=argparse.SUPPRESS)
+    rotate.set_defaults(handler=fernet_rotate, kube_handler=fernet_rotate_release)
 
 
 def fernet_status(ctx: CliContext) -> Result:
@@ -52,7 +57,35 @@ def fernet_status(ctx: CliContext) -> Result:
     return Result.of(Text.lines(lines), exit_code=code)
 
 
+def fernet_rotate_release(ctx: CliContext) -> Result:
+    """`--target kubernetes`: the release's generated key, rotated through the Kubernetes API."""
+    state = kube_fernet.rotate(remote.release(ctx), ctx.say, kube_fernet.reencrypt_in_api_server)
+    return Result.of(Note(f"rotation complete: key {state['new']} encrypts and decrypts everything", "ok"))
+
+
+def reencrypt_step(ctx: CliContext) -> Result:
+    """Inside a release's container: `airflow rotate-fernet-key`, then every value must decrypt with the
+    first key of the mounted list alone (exit 1 otherwise)."""
+    platform = ctx.platform()
+    keys = fernet.split_keys(platform.secret("fernet_key"))
+    code, text = platform.airflow_cli("rotate-fernet-key")
+    if code != 0:
+        tail = "\n".join(text.strip().splitlines()[-15:])
+        raise CommandError(f"airflow rotate-fernet-key failed with exit code {code}:\n{tail}")
+    with fernet.connect(platform) as conn:
+        check = fernet.survey(conn, keys[:1])
+    if check.undecryptable:
+        raise CommandError(f"{len(check.undecryptable)} values still do not decrypt with the new key alone; run the "
+                           "rotation again")
+    return Result.of(Note(f"re-encrypted {check.total} values with key {fernet.fingerprint(keys[0])}", "ok"))
+
+
 def fernet_rotate(ctx: CliContext) -> Result:
+    if ctx.args.step == "reencrypt":
+        if ctx.args.where != "in-pod":
+            raise CommandError("--step reencrypt runs inside a release's container (airdeck --target kubernetes "
+                               "fernet rotate runs it)", exit_code=2)
+        return reencrypt_step(ctx)
     stack = ctx.stack()
     flag = "--vault-token-file"
     token = vault.admin_token(ctx.args.vault_token_file, flag) if ctx.args.vault_token_file else None

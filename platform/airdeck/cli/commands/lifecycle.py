@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text as RichText
 
+from airdeck.cli import remote
 from airdeck.cli.commands.dags import import_error_notes
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table, Text
@@ -45,7 +47,7 @@ def register(sub: Subcommands) -> None:
 
     status = sub.add_parser("status", help="state, health, pid and URL of every service")
     status.add_argument("--json", action="store_true", help="print JSON")
-    status.set_defaults(handler=show_status)
+    status.set_defaults(handler=show_status, kube_handler=show_release_status)
 
     logs = sub.add_parser("logs", help="show the log of one service, or of a task (--task DAG_ID TASK_ID)")
     logs.add_argument("service", nargs="?", help="a service of `airdeck status`")
@@ -61,7 +63,10 @@ def register(sub: Subcommands) -> None:
 
     creds = sub.add_parser("credentials", help="the admin account and its generated password")
     creds.add_argument("--json", action="store_true", help="print JSON")
-    creds.set_defaults(handler=show_credentials)
+    creds.add_argument("--reset-account", action="store_true",
+                       help="give the admin account the stored password (after the stored one was replaced, e.g. "
+                            "by terraform apply -replace): the account changes, not only the stored value")
+    creds.set_defaults(handler=show_credentials, kube_handler=show_release_credentials)
 
 
 STATUS_COLUMNS = (
@@ -232,12 +237,55 @@ def _follow(path: Path) -> None:
         handle.close()
 
 
+def show_release_status(ctx: CliContext) -> Result:
+    """`--target kubernetes`: every pod of the release as a row, exit 1 unless all are healthy."""
+    records, _where = remote.release_statuses(ctx)
+    healthy = bool(records) and all(r["health"] == "healthy" for r in records)
+    table = Table("airdeck services", "services", STATUS_COLUMNS, tuple(records),
+                  footnotes=tuple((r["pod"], r["detail"]) for r in records if r["health"] != "healthy"))
+    return Result.of(table, exit_code=0 if healthy else 1, as_json=ctx.args.json)
+
+
+def show_release_credentials(ctx: CliContext) -> Result:
+    if ctx.args.reset_account:
+        return remote.reset_release_account(ctx)
+    return _credentials(ctx, remote.release_credentials(ctx))
+
+
 def show_credentials(ctx: CliContext) -> Result:
+    if ctx.args.reset_account:
+        return reset_account(ctx)
     stack = ctx.stack()
     if not stack.secrets.exists("admin_password"):
         raise CommandError(f"no credentials in {ctx.home.root} yet; run `airdeck up` first")
     data = {"url": stack.public_url(), "username": stack.cfg.admin.username,
             "password": stack.secrets.get("admin_password")}
+    return _credentials(ctx, data)
+
+
+def reset_account(ctx: CliContext) -> Result:
+    """The admin account's password becomes the stored one: the state folder's, or, inside a release's
+    container (``--target kubernetes``), the one the laptop read from the release's Secret (standard input)."""
+    platform = ctx.platform()
+    if ctx.args.where == "in-pod":
+        password = sys.stdin.readline().strip()
+    else:
+        stack = ctx.stack()
+        if not stack.secrets.exists("admin_password"):
+            raise CommandError(f"no credentials in {ctx.home.root} yet; run `airdeck up` first")
+        password = stack.secrets.get("admin_password")
+    if not password:
+        raise CommandError("no password given on standard input", exit_code=2)
+    username = platform.cfg.admin.username
+    done = subprocess.run([sys.executable, "-m", "airdeck.stack.admin_user", "--reset", username], input=password,
+                          env=platform.cli_env(), capture_output=True, text=True, check=False, timeout=300)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise CommandError(f"the password of the admin account {username} was not changed: {why}")
+    return Result.of(Note(f"the admin account {username} now has the stored password", "ok"))
+
+
+def _credentials(ctx: CliContext, data: dict[str, str]) -> Result:
     if ctx.args.json:
         return Result.of(Document(data, indent=None))
     return Result.of(Text.lines([f"url:      {data['url']}", f"username: {data['username']}",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import base64
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airdeck.auth.rbac import LiveRoles
 from airdeck.auth.roles import DEFAULT_FILE, RolesFileError
+from airdeck.cli import remote
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Result, Text
+from airdeck.state.secrets import write_private
 
 if TYPE_CHECKING:
     from airdeck.cli.context import Subcommands
@@ -23,7 +27,9 @@ def register(sub: Subcommands) -> None:
     sync.add_argument("--file", "-f", type=Path, default=DEFAULT_FILE, help=f"roles file (default {DEFAULT_FILE})")
     sync.add_argument("--check", action="store_true", help="change nothing; list the drift and exit 1 if any")
     sync.add_argument("--prune", action="store_true", help="also delete custom roles that are not in the file")
-    sync.set_defaults(handler=rbac_sync)
+    # What `--target kubernetes` passes to the container: the laptop's roles file, base64-encoded.
+    sync.add_argument("--file-content", help=argparse.SUPPRESS)
+    sync.set_defaults(handler=rbac_sync, kube_handler=remote.in_api_server)
     export = actions.add_parser("export", help="write the live custom roles in the roles file format")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=rbac_export)
@@ -32,14 +38,19 @@ def register(sub: Subcommands) -> None:
 def rbac_sync(ctx: CliContext) -> Result:
     """With ``--check``: exit 1 when the live roles drift from the file."""
     args = ctx.args
-    live = LiveRoles(ctx.stack())
+    live = LiveRoles(ctx.platform())
+    path = Path(args.file)
+    if args.file_content is not None:  # sent by `--target kubernetes`: read here, named as on the laptop
+        path = ctx.home.root / "roles-sent.yaml"
+        write_private(path, base64.b64decode(args.file_content).decode("utf-8"))
     try:
         if args.check:
-            _desired, changes = live.plan(args.file, prune=args.prune)
+            _desired, changes = live.plan(path, prune=args.prune)
         else:
-            changes = live.sync(args.file, prune=args.prune)
+            changes = live.sync(path, prune=args.prune)
     except RolesFileError as exc:
-        raise CommandError(f"{exc.render()}\nnothing was changed", exit_code=exc.exit_code) from None
+        shown = exc.render().replace(str(path), str(args.file))
+        raise CommandError(f"{shown}\nnothing was changed", exit_code=exc.exit_code) from None
     lines = Text.lines([line for change in changes for line in change.lines()])
     listed = (lines,) if changes else ()
     if args.check and changes:
