@@ -1,9 +1,16 @@
 """The golden StatsD capture of Airflow 3.3.2 and what the bridge makes of it.
 
 ``golden/airflow-3.3.2-statsd.txt`` holds every distinct StatsD line (name, tags, type) Airflow
-3.3.2 sent while the example DAGs and ``dags/observability_probe.py`` ran on a real airdeck stack
-(task groups, mapped tasks, a pool, a deferred sensor, a missed deadline, a failure). It is
-recorded by ``tests/observability/test_live_panels.py`` with ``AIRDECK_WRITE_GOLDEN=1``; the
+3.3.2 sent during a run of ``tests/observability/test_live_panels.py`` on a real airdeck stack: the
+example DAGs and the DAGs of ``dags/`` (task groups, mapped tasks, pools, a deferred sensor, missed
+deadlines, failures, task instances held scheduled, queued, running and deferred, a file that outlives
+the parsing timeout) and the failures that test provokes (critical section busy, a task killed
+externally and one without heartbeat, a Celery publish timeout, triggers failing and blocking). To
+record it again::
+
+    AIRDECK_WRITE_GOLDEN=1 flock /tmp/airdeck-stack.lock .venv/bin/pytest tests/observability/test_live_panels.py
+
+The
 trimming keeps it deterministic: one line per distinct name+tags+type (the first value seen),
 the host name replaced by ``HOST``, sorted. ``golden/expected-series.txt`` is the set of series the
 mapping turns it into (name and labels, ``_bucket``/``_sum``/``_count`` folded into the histogram).
@@ -22,8 +29,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CAPTURE = GOLDEN / "airflow-3.3.2-statsd.txt"
 EXPECTED_SERIES = GOLDEN / "expected-series.txt"
 HOST = "HOST"
-_HEADER = ("# StatsD lines sent by Airflow 3.3.2 (statsd_influxdb_enabled, prefix airflow) while the example\n"
-           "# DAGs and observability_probe ran on airdeck; one per distinct name+tags+type, host name as HOST.\n"
+_HEADER = ("# StatsD lines sent by Airflow 3.3.2 (statsd_influxdb_enabled, prefix airflow) during the live panel\n"
+           "# test (example DAGs, held and provoked states); one per distinct name+tags+type, host name as HOST.\n"
            "# Recorded by tests/observability/test_live_panels.py (AIRDECK_WRITE_GOLDEN=1). Do not edit by hand.\n")
 #: Metrics a dashboard or rule uses that a healthy run of the example DAGs cannot emit, and why.
 _ERROR_PATH = "only sent when something goes wrong that a healthy run does not provoke"
