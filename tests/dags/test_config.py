@@ -87,6 +87,7 @@ def test_every_airflow_component_gets_the_same_bundles(tmp_path: Path) -> None:
         assert comp.settings["dag_processor"]["dag_bundle_storage_path"] == str(
             (tmp_path / "home" / "data" / "dag-bundles").absolute())
         assert comp.env["GIT_TERMINAL_PROMPT"] == "0"
+        assert "disable_bundle_versioning" not in comp.settings["dag_processor"]
         assert "disable_bundle_versioning" not in comp.settings.get("core", {})
     (raw,) = lists
     team_a, local = json.loads(raw)
@@ -100,7 +101,10 @@ def test_every_airflow_component_gets_the_same_bundles(tmp_path: Path) -> None:
 def test_versioning_can_be_switched_off_and_kubernetes_gets_the_same_list(tmp_path: Path) -> None:
     data = {"dags": {"bundles": [GIT], "versioned_runs": False}}
     local = _settings(data, tmp_path)
-    assert local.settings["core"]["disable_bundle_versioning"] == "True"
+    # Airflow 3.3.2 reads it from [dag_processor] (airflow/sdk/definitions/dag.py, DAG.disable_bundle_versioning);
+    # under [core] it is ignored and every run stays versioned
+    assert local.settings["dag_processor"]["disable_bundle_versioning"] == "True"
+    assert "disable_bundle_versioning" not in local.settings.get("core", {})
     k8s = _settings(data, tmp_path, "worker", Target.kubernetes("airdeck"))
     assert k8s.settings["dag_processor"]["dag_bundle_config_list"] == \
         local.settings["dag_processor"]["dag_bundle_config_list"]

@@ -165,7 +165,7 @@ class DagsSettings(Section):
         description="DAG bundles. Unset: one folder bundle on airflow.dags_folder (or the bundled examples).")
     versioned_runs: bool = Field(
         True, description="A DAG run keeps the bundle version (git commit) it started with; "
-                          "false runs every task with the latest code ([core] disable_bundle_versioning).")
+                          "false runs every task with the latest code ([dag_processor] disable_bundle_versioning).")
 
     @field_validator("bundles")
     @classmethod

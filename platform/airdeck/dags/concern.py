@@ -64,7 +64,7 @@ class DagsConcern(Concern):
         if cfg.dags.bundles:
             out["dag_processor"]["dag_bundle_config_list"] = bundle_config_list(cfg)
         if not cfg.dags.versioned_runs:
-            out["core"] = {"disable_bundle_versioning": "True"}
+            out["dag_processor"]["disable_bundle_versioning"] = "True"  # Airflow 3.3 reads it there, not in [core]
         return out
 
     def env(self, ctx: PlanContext, component: str) -> Mapping[str, str]:
