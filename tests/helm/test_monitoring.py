@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helm.chart import by_kind, render
+from tests.helm.chart import NAMESPACE, by_kind, render
 
 RELEASES = ["airdeck", "obs-prod", "team-b"]
 CHANNELS = {"airdeck": {"alerts": {"channels": {"ops": {"type": "slack", "connection": "slack_ops"}}}}}
@@ -113,7 +113,7 @@ def test_rendered_rules_see_the_exporter_scraped_under_another_release(release: 
                 {"eval_time": "12m", "alertname": "AirdeckAlertDispatcherDown", "exp_alerts": []},
                 {"eval_time": "12m", "alertname": "AirdeckMetricsUnmapped", "exp_alerts": [{
                     "exp_labels": {"severity": "warning", "component": "metrics-pipeline", "job": statsd,
-                                   "instance": "10.0.0.7:9102"},
+                                   "instance": "10.0.0.7:9102", "namespace": NAMESPACE},
                     "exp_annotations": annotations,
                 }]},
             ],
@@ -133,3 +133,13 @@ def test_the_rendered_prometheus_rule_is_one_valid_rule_file(tmp_path: Path) -> 
     done = subprocess.run([_promtool(), "check", "rules", str(rules)], capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_alert_names_the_release_namespace() -> None:
+    """An AlertmanagerConfig routes only alerts labelled with its namespace (the operator's default matcher
+    strategy); aggregated (sum by) and absent() alerts carry no namespace of their own."""
+    groups = by_kind(render(CHANNELS), "PrometheusRule")[0]["spec"]["groups"]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert len(alerts) > 10
+    assert all(r["labels"]["namespace"] == NAMESPACE for r in alerts), [r["alert"] for r in alerts]
+    assert all("namespace" not in r.get("labels", {}) for g in groups for r in g["rules"] if "record" in r)

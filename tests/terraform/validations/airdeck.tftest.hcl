@@ -78,3 +78,11 @@ run "bad_timeout_is_refused" {
   }
   expect_failures = [var.timeout]
 }
+
+run "bad_grafana_is_refused" {
+  command = plan
+  variables {
+    grafana = { host = "https://grafana.example.com" }
+  }
+  expect_failures = [var.grafana]
+}
