@@ -51,7 +51,7 @@ def evaluate(inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     shutil.copy(MODULE / "variables.tf", root / "variables.tf")
     outputs = (MODULE / "outputs.tf").read_text()
     (root / "main.tf").write_text(
-        _block((MODULE / "monitoring.tf").read_text(), "locals {")
+        _block((MODULE / "monitoring.tf").read_text(), "locals {").replace("${path.module}", str(MODULE))
         + _block(outputs, 'output "grafana_url"') + _block(outputs, 'output "grafana_admin_password_command"')
         + 'output "values" {\n  value = local.kube_prometheus_stack_values\n}\n')
     (root / "terraform.tfvars.json").write_text(json.dumps({**BASE, **inputs}))
@@ -124,3 +124,18 @@ def test_a_grafana_host_without_the_ui_ingress_is_refused_by_the_release() -> No
 def test_no_grafana_outputs_without_kube_prometheus_stack(enabled: bool, tmp_path: Path) -> None:
     out = evaluate({"enable_kube_prometheus_stack": enabled}, tmp_path)
     assert out.get("grafana_url") is None and out.get("grafana_admin_password_command") is None
+
+
+def test_alertmanager_merges_the_releases_alertmanager_config(tmp_path: Path) -> None:
+    am = evaluate({"namespace": "data-platform"}, tmp_path)["values"]["alertmanager"]
+    spec = am["alertmanagerSpec"]
+    amc = by_kind(render({"airdeck": {"alerts": {"channels": {"ops": {"type": "slack", "connection": "s"}}}},
+                          "monitoring": {"alertmanagerConfig": {"channels": {
+                              "ops": {"apiURL": {"secret": "am", "key": "url"}}}}}}), "AlertmanagerConfig")[0]
+    for key, value in spec["alertmanagerConfigSelector"]["matchLabels"].items():
+        assert amc["metadata"]["labels"][key] == value
+    assert spec["alertmanagerConfigNamespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "data-platform"}}
+    assert spec["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespace"}
+    assert am["templateFiles"]["airdeck.tmpl"] == (TERRAFORM.parent / "prometheus" / "templates" /
+                                                   "airdeck.tmpl").read_text()

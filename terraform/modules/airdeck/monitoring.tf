@@ -11,6 +11,18 @@ locals {
   grafana_ingress = var.ingress != null && var.grafana.host != null
   # The values of the kube-prometheus-stack release (tests/terraform evaluates this block on its own).
   kube_prometheus_stack_values = {
+    # Alertmanager merges the release's AlertmanagerConfig (helm/airdeck monitoring.alertmanagerConfig):
+    # only airdeck's, only from the release's namespace, and (strategy OnNamespace) only for alerts
+    # labelled with that namespace, which the chart's PrometheusRule puts on every platform alert. airdeck's
+    # message layouts (prometheus/templates/airdeck.tmpl) are loaded for monitoring.alertmanagerConfig.airdeckTemplates.
+    alertmanager = {
+      alertmanagerSpec = {
+        alertmanagerConfigSelector          = { matchLabels = { "app.kubernetes.io/part-of" = "airdeck" } }
+        alertmanagerConfigNamespaceSelector = { matchLabels = { "kubernetes.io/metadata.name" = var.namespace } }
+        alertmanagerConfigMatcherStrategy   = { type = "OnNamespace" }
+      }
+      templateFiles = { "airdeck.tmpl" = file("${path.module}/../../../prometheus/templates/airdeck.tmpl") }
+    }
     grafana = {
       # The admin account's password is generated and kept in a Secret (no chart default password).
       admin = { existingSecret = local.grafana_admin_secret, userKey = "admin-user", passwordKey = "admin-password" }
