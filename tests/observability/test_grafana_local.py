@@ -14,9 +14,11 @@ none), so no real Grafana runs here. What is checked instead:
   before starting anything;
 * the start: ``FAKE_GRAFANA`` below **stands in for Grafana** (a small Python program named ``grafana`` that
   refuses to start unless it is given ``server``, an existing ``--homepath`` with ``conf/defaults.ini`` and
-  a readable ``--config`` whose provisioning folder holds both files, then answers ``/api/health``); it
-  shows that the planned command line starts and that the health probe sees it, not that Grafana accepts
-  the files.
+  a readable ``--config`` holding the admin password and whose provisioning folder holds both files, then
+  creates ``grafana.db`` in the data folder as Grafana does and answers ``/api/health``); it shows that the
+  planned command line starts and that the health probe sees it, and (stack test, under supervisord with the
+  whole platform) that ``airdeck up --with-grafana`` supervises it, shows the admin password once and
+  ``airdeck credentials`` again; not that Grafana accepts the files.
 """
 
 from __future__ import annotations
@@ -205,6 +207,9 @@ prov = pathlib.Path(ini["paths"]["provisioning"])
 for f in ("datasources/airdeck.yml", "dashboards/airdeck.yml"):
     if not (prov / f).is_file():
         sys.exit("stand-in for Grafana: missing provisioning file " + f)
+if not ini["security"]["admin_password"] or "@@" in ini["security"]["admin_password"]:
+    sys.exit("stand-in for Grafana: no admin password")
+pathlib.Path(ini["paths"]["data"], "grafana.db").touch()  # Grafana creates its database (and admin) at start
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.path == "/api/health"
@@ -237,3 +242,30 @@ def test_the_planned_command_starts_and_the_probe_sees_it(tmp_path: Path, monkey
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(1800)
+def test_up_with_grafana_supervises_it_and_shows_the_password_once(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.harness import Stack, new_home, remove_home, write_config
+
+    install = _fake_install(tmp_path)  # stands in for Grafana (see the module docstring)
+    monkeypatch.setenv("PATH", f"{install.binary.parent}{os.pathsep}{os.environ['PATH']}")
+    port = free_port()
+    stack = Stack(new_home(), write_config(tmp_path, {"observability": {"grafana": {"port": port}}}))
+    try:
+        first = stack.airdeck("up", "--detach", "--with-grafana")
+        password = (stack.home / "secrets" / grafana.PASSWORD_SECRET).read_text().strip()
+        shown = first.stdout + first.stderr
+        assert f"Grafana: http://127.0.0.1:{port}" in shown and password in shown
+        services = {s["name"]: s for s in json.loads(stack.airdeck("status", "--json").stdout)["services"]}
+        assert services["grafana"]["health"] == "healthy" and services["prometheus"]["health"] == "healthy"
+        assert stack.credentials()["grafana"] == {"url": f"http://127.0.0.1:{port}", "username": "admin",
+                                                  "password": password}
+        again = stack.airdeck("up", "--detach", "--with-grafana")
+        assert password not in again.stdout + again.stderr  # shown once, when Grafana created its account
+        assert stat.S_IMODE((stack.home / "grafana" / "grafana.ini").stat().st_mode) == 0o600
+    finally:
+        stack.airdeck("down", check=False, timeout=300)
+        remove_home(stack.home)
