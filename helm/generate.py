@@ -101,6 +101,33 @@ CONNECTION_ENTRY: dict[str, Any] = {
 }
 
 
+_SECRET_REF: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["secret", "key"],
+    "properties": {
+        "secret": CONNECTION_ENTRY["properties"]["secret"],
+        "key": {"type": "string", "maxLength": 253, "pattern": r"^[-._a-zA-Z0-9]+$",
+                "description": "Key in that Secret."},
+    },
+}
+#: One entry of ``monitoring.alertmanagerConfig.channels`` (keyed by channel name; which keys a channel needs
+#: depends on its type in airdeck.alerts.channels, checked by templates/check-values.yaml).
+ALERTMANAGER_CHANNEL: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "apiURL": {**_SECRET_REF, "description": "Slack: the Secret key holding the incoming-webhook URL."},
+        "channel": {"type": "string", "description": "Slack: channel to post to (default: the webhook's own)."},
+        "smarthost": {"type": "string", "pattern": r"^[^\s:]+:[0-9]{1,5}$",
+                      "description": "Email: the SMTP server as host:port."},
+        "authUsername": {"type": "string", "description": "Email: SMTP login (none: no authentication)."},
+        "authPassword": {**_SECRET_REF, "description": "Email: the Secret key holding the SMTP password."},
+        "from": {"type": "string", "description": "Email: sender address (default: the channel's from_email)."},
+        "requireTLS": {"type": "boolean", "description": "Email: refuse an SMTP server without STARTTLS "
+                                                         "(default true)."},
+    },
+}
+
+
 def comments(text: str) -> dict[tuple[str, ...], str]:
     """``# --`` comments of values.yaml, by key path."""
     found: dict[tuple[str, ...], str] = {}
@@ -156,6 +183,9 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     if path == ("connections",):
         # Keyed by Airflow connection id (Airflow's own rule: letters, digits, _ . -; at most 250).
         out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,250}$": CONNECTION_ENTRY},
+                   additionalProperties=False)
+    elif path == ("monitoring", "alertmanagerConfig", "channels"):
+        out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,64}$": ALERTMANAGER_CHANNEL},
                    additionalProperties=False)
     elif key in STRING_MAPS:
         out.update(type="object", additionalProperties={"type": "string"})

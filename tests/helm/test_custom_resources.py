@@ -1,5 +1,5 @@
 """Every custom resource the chart renders (ScaledObject, TriggerAuthentication, ServiceMonitor,
-PrometheusRule, ExternalSecret, HTTPRoute) is valid against its CRD's schema: the validators of the
+PrometheusRule, AlertmanagerConfig, ExternalSecret, HTTPRoute) is valid against its CRD's schema: the validators of the
 @kubernetes-models packages, pinned by tests/helm/crd-models/package-lock.json and run with node."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ EXTRA: dict[str, dict[str, Any]] = {
         "remoteRefs": {k: {"key": f"airdeck/{k}", "property": "value"} for k in (
             "fernetKey", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword", "databaseUrl",
             "brokerUrl")}}}},
-    "dispatcher monitored": {"airdeck": {"alerts": {"channels": {"ops": {"type": "slack", "connection": "slack"}}}}},
+    "dispatcher monitored": {"airdeck": {"alerts": {"channels": {"ops": {"type": "slack", "connection": "slack"}}}},
+                             "monitoring": {"alertmanagerConfig": {"channels": {
+                                 "ops": {"apiURL": {"secret": "am", "key": "url"}}}}}},
 }
 
 
@@ -74,4 +76,4 @@ def test_every_custom_resource_kind_is_checked() -> None:
     for values in [ci_values(p) for p in CI] + list(EXTRA.values()):
         kinds |= {o["kind"] for o in custom(render(values))}
     assert kinds >= {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule", "ExternalSecret",
-                     "HTTPRoute"}, kinds
+                     "HTTPRoute", "AlertmanagerConfig"}, kinds

@@ -6,11 +6,13 @@ Example::
       statsd: {port: 9125}                 # UDP port Airflow sends StatsD to (the bridge listens)
       bridge: {enabled: true, metrics_port: 9102}
       prometheus: {enabled: false, port: 9090, scrape_interval: 15s, evaluation_interval: 1m}
+      grafana: {enabled: false, port: 3000}  # a Grafana found on this machine, provisioned by airdeck
       tracing: {otlp_endpoint: http://127.0.0.1:4318}
       grafana_url: https://grafana.example.com
 
 Every Airflow service sends its metrics to the bridge (``[metrics]`` is rendered from this section);
-``airdeck up --with-prometheus`` also starts Prometheus, scraping the bridge.
+``airdeck up --with-prometheus`` also starts Prometheus, scraping the bridge; ``airdeck up --with-grafana``
+also starts a Grafana found on the machine (with Prometheus as its datasource).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from airdeck.config.base import Between, Duration, HostPort, HttpUrl, Port, Section
 from airdeck.errors import AirdeckError
@@ -67,6 +69,16 @@ class PrometheusSettings(Section):
     )
 
 
+class GrafanaSettings(Section):
+    """The Grafana airdeck can start: one installed on this machine, provisioned with the dashboards."""
+
+    enabled: bool = Field(
+        False, description="Start Grafana with the platform (also: `airdeck up --with-grafana`); turns on "
+                           "observability.prometheus, its datasource. Grafana itself is not bundled: install it "
+                           "(docs/observability.md).")
+    port: Port = Field(3000, description="TCP port of Grafana (loopback only).")
+
+
 class TracingSettings(Section):
     """Where Airflow sends its OpenTelemetry traces."""
 
@@ -86,9 +98,17 @@ class ObservabilitySettings(Section):
     statsd: StatsdSettings = Field(default_factory=StatsdSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     grafana_url: HttpUrl | None = Field(
         None, description="Grafana's base URL: alert messages link to the DAG dashboard there.")
+
+    @model_validator(mode="after")
+    def _grafana_needs_prometheus(self) -> ObservabilitySettings:
+        """Grafana's datasource is the bundled Prometheus: enabling Grafana enables it."""
+        if self.grafana.enabled and not self.prometheus.enabled:
+            self.prometheus.enabled = True
+        return self
 
     def local_ports(self) -> list[tuple[str, int]]:
         """TCP ports of the observability services (the StatsD port is UDP and not listed)."""
@@ -97,6 +117,8 @@ class ObservabilitySettings(Section):
             ports.append(("observability.bridge.metrics_port", self.bridge.metrics_port))
         if self.prometheus.enabled:
             ports.append(("observability.prometheus.port", self.prometheus.port))
+        if self.grafana.enabled:
+            ports.append(("observability.grafana.port", self.grafana.port))
         return ports
 
 

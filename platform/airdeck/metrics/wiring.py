@@ -9,7 +9,8 @@
   ``observability.prometheus.enabled`` (or ``airdeck up --with-prometheus``), a ``prometheus`` that
   scrapes it with airdeck's rules; both start before any Airflow component, so no start-up metric is
   lost. The Prometheus configuration is rendered from ``prometheus/prometheus.yml`` with the
-  configured ports and absolute rule paths.
+  configured ports and absolute rule paths. With ``observability.grafana.enabled`` (or ``airdeck up
+  --with-grafana``) a ``grafana`` follows Prometheus (:mod:`airdeck.metrics.grafana`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 from airdeck.config.base import parse_duration, prometheus_duration
 from airdeck.config.model import AirdeckConfig
 from airdeck.config.observability import DEFAULT_MAPPING, ObservabilityFileError, mapping_file, repo_file
+from airdeck.metrics.grafana import check_grafana, grafana_component
 from airdeck.plan.build import CLI
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.endpoints import Endpoints, Target
@@ -196,6 +198,8 @@ class MetricsConcern(Concern):
         out = [bridge_component(ctx.endpoints)]
         if ctx.cfg.observability.prometheus.enabled:
             out.append(prometheus_component(ctx.endpoints, ctx.home))
+        if ctx.cfg.observability.grafana.enabled:
+            out.append(grafana_component(ctx.endpoints, ctx.home))
         return out
 
     def preflight(self, phase: Phase) -> list[Check]:
@@ -218,3 +222,5 @@ def check_files(runtime: Runtime) -> None:
         raise ObservabilityFileError(
             "observability.prometheus needs the metrics bridge it scrapes; set observability.bridge.enabled: true")
     prometheus_data(runtime.home).mkdir(parents=True, exist_ok=True)
+    if cfg.observability.grafana.enabled:
+        check_grafana(runtime.home)

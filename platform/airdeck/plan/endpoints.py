@@ -131,6 +131,10 @@ class Endpoints:
     def prometheus_url(self) -> str:
         return f"http://{LOOPBACK}:{self.cfg.observability.prometheus.port}"
 
+    @property
+    def grafana_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.cfg.observability.grafana.port}"
+
     # ------------------------------------------------------------------ alerts
     @property
     def dispatcher_bind_host(self) -> str:

@@ -27,6 +27,7 @@ from airdeck import concerns
 from airdeck.config.base import format_duration
 from airdeck.config.errors import ConfigError, ConfigIssue
 from airdeck.config.model import AirdeckConfig
+from airdeck.metrics import grafana
 from airdeck.plan.build import airflow_bin
 from airdeck.plan.model import Component, Deployment
 from airdeck.plan.render import materialise
@@ -95,14 +96,21 @@ def read_options(home: AirdeckHome) -> dict[str, Any]:
 
 def effective_config(cfg: AirdeckConfig, options: dict[str, Any]) -> AirdeckConfig:
     """``cfg`` with the ``up`` options applied (a copy: the loaded configuration is never changed)."""
-    if not options.get("with_prometheus") or cfg.observability.prometheus.enabled:
+    obs = cfg.observability
+    prometheus = options.get("with_prometheus") and not obs.prometheus.enabled
+    grafana = options.get("with_grafana") and not obs.grafana.enabled
+    if not prometheus and not grafana:
         return cfg
     copy = cfg.model_copy(deep=True)
-    copy.observability.prometheus.enabled = True
-    # The model checked its ports with Prometheus off; `up --with-prometheus` adds one more.
+    copy.observability.prometheus.enabled = True  # Grafana's datasource
+    if grafana:
+        copy.observability.grafana.enabled = True
+    # The model checked its ports with these off; `up --with-prometheus/--with-grafana` adds them.
     problem = copy.port_collision()
     if problem:
-        raise ConfigError("airdeck up --with-prometheus", [ConfigIssue("observability.prometheus.port", problem)])
+        flag, key = (("--with-grafana", "observability.grafana.port") if grafana and "grafana" in problem
+                     else ("--with-prometheus", "observability.prometheus.port"))
+        raise ConfigError(f"airdeck up {flag}", [ConfigIssue(key, problem)])
     return copy
 
 
@@ -144,6 +152,10 @@ class Stack:
 
     def public_url(self) -> str:
         return self.deployment.component("api-server").url or ""
+
+    def grafana_url(self) -> str:
+        """The local Grafana's URL (observability.grafana)."""
+        return f"http://127.0.0.1:{self.cfg.observability.grafana.port}"
 
     # ------------------------------------------------------------------ Runtime
     def secret(self, name: str) -> str:
@@ -224,10 +236,30 @@ class Stack:
         return airflow_env(self.deployment.cli.env if self.deployment.cli is not None else None)
 
     # ------------------------------------------------------------------ up
-    def up(self, with_prometheus: bool = False) -> list[ServiceStatus]:
+    def up(self, with_prometheus: bool = False, with_grafana: bool = False) -> list[ServiceStatus]:
         """Start the platform; on a running one, apply the configuration (see :meth:`apply`)."""
-        options = {"with_prometheus": with_prometheus}
+        options = {"with_prometheus": with_prometheus, "with_grafana": with_grafana}
         self._apply(options)
+        statuses = self._up(options)
+        self._announce_grafana()
+        return statuses
+
+    def _announce_grafana(self) -> None:
+        """Grafana's generated admin password, shown once: when Grafana has just created its account."""
+        if not self.cfg.observability.grafana.enabled:
+            return
+        marker = grafana.grafana_data(self.home) / "airdeck-admin-shown"
+        if marker.exists() or not (grafana.grafana_data(self.home) / "grafana.db").exists():
+            return
+        marker.touch()
+        password = self.secrets.get(grafana.PASSWORD_SECRET)
+        self.console.print(
+            f"[green]✓[/] Grafana: {self.grafana_url()}  (user {grafana.ADMIN_USER}; "
+            f"dashboards in folder {grafana.FOLDER})\n"
+            f"  its generated password, shown this once: [bold]{escape(password)}[/]\n"
+            "  (retrieve it later with: airdeck credentials)")
+
+    def _up(self, options: dict[str, Any]) -> list[ServiceStatus]:
         self.home.ensure()
         for check in concerns.preflight("before_start"):  # Vault, certificates, webserver_config.py, mapping
             check(self)
@@ -329,9 +361,9 @@ class Stack:
                 out.append(Change(name, "stop", ["no longer in the configuration"]))
         return out
 
-    def planned_changes(self, with_prometheus: bool = False) -> list[Change]:
+    def planned_changes(self, with_prometheus: bool = False, with_grafana: bool = False) -> list[Change]:
         """What ``airdeck up`` with these options would do now (``up --dry-run``); writes nothing."""
-        self._apply({"with_prometheus": with_prometheus})
+        self._apply({"with_prometheus": with_prometheus, "with_grafana": with_grafana})
         return self.changes()
 
     def apply(self, changes: list[Change], options: dict[str, Any] | None = None, reconcile: bool = True) -> None:

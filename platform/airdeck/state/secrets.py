@@ -57,6 +57,7 @@ GENERATED: dict[str, tuple[Callable[[], str], str]] = {
     "admin_password": (_password, "password of the platform admin account"),
     "database_password": (_password, "password of the embedded PostgreSQL role 'airflow'"),
     "broker_password": (_password, "password of the embedded Valkey"),
+    "grafana_admin_password": (_password, "password of the admin account of the local Grafana (--with-grafana)"),
 }
 
 

@@ -41,3 +41,13 @@ output "task_logs_url" {
   description = "Where task logs go."
   value       = module.aws.task_logs_url
 }
+
+output "grafana_url" {
+  description = "Grafana with the airdeck dashboards: its URL, or the port-forward command that opens it."
+  value       = module.airdeck.grafana_url
+}
+
+output "grafana_admin_password_command" {
+  description = "Command that prints the password of Grafana's admin account (user admin)."
+  value       = module.airdeck.grafana_admin_password_command
+}

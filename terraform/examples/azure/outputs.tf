@@ -42,3 +42,13 @@ output "image_push_commands" {
   description = "Commands that build and push your image to registry_url; empty unless create_registry."
   value       = module.azure.image_push_commands
 }
+
+output "grafana_url" {
+  description = "Grafana with the airdeck dashboards: its URL, or the port-forward command that opens it."
+  value       = module.airdeck.grafana_url
+}
+
+output "grafana_admin_password_command" {
+  description = "Command that prints the password of Grafana's admin account (user admin)."
+  value       = module.airdeck.grafana_admin_password_command
+}

@@ -118,17 +118,22 @@ resource "helm_release" "kube_prometheus_stack" {
   repository       = "https://prometheus-community.github.io/helm-charts"
   chart            = "kube-prometheus-stack"
   version          = var.kube_prometheus_stack_version
-  namespace        = "monitoring"
-  create_namespace = true
+  namespace        = kubernetes_namespace_v1.monitoring[0].metadata[0].name
+  create_namespace = false
   wait             = true
   timeout          = 900
 
-  # Grafana's sidecar loads the chart's dashboard ConfigMaps from every namespace.
-  values = [yamlencode({
-    grafana = {
-      sidecar = { dashboards = { enabled = true, label = "grafana_dashboard", searchNamespace = "ALL" } }
+  # Grafana's admin Secret, dashboards folder and Ingress: monitoring.tf.
+  values = [yamlencode(local.kube_prometheus_stack_values)]
+
+  depends_on = [kubernetes_secret_v1.grafana_admin]
+
+  lifecycle {
+    precondition {
+      condition     = var.grafana.host == null || var.ingress != null
+      error_message = "grafana.host needs ingress: Grafana is served through the UI's IngressClass and annotations; set ingress or leave grafana.host null (port-forward)."
     }
-  })]
+  }
 }
 
 resource "helm_release" "keda" {

@@ -27,3 +27,16 @@ output "admin_password_command" {
   description = "kubectl command that prints the admin account's password from the release's Secret."
   value       = "kubectl -n ${var.namespace} get secret ${module.values.kubernetes_secrets["adminPassword"].name} -o jsonpath='{.data.password}' | base64 -d"
 }
+
+output "grafana_url" {
+  description = "Grafana (kube-prometheus-stack): https://<grafana.host>, or the port-forward command without one; null when kube-prometheus-stack is not installed."
+  value = !var.enable_kube_prometheus_stack ? null : (
+    var.grafana.host != null ? "https://${var.grafana.host}" :
+    "kubectl -n ${local.monitoring_namespace} port-forward svc/${local.grafana_service} 3000:80, then http://127.0.0.1:3000"
+  )
+}
+
+output "grafana_admin_password_command" {
+  description = "kubectl command that prints the password of Grafana's admin account (user admin) from its Secret; null when kube-prometheus-stack is not installed."
+  value       = var.enable_kube_prometheus_stack ? "kubectl -n ${local.monitoring_namespace} get secret ${local.grafana_admin_secret} -o jsonpath='{.data.admin-password}' | base64 -d" : null
+}

@@ -164,3 +164,17 @@ variable "timeout" {
     error_message = "timeout must be at least 300 seconds: the database migration runs before the pods are ready."
   }
 }
+
+variable "grafana" {
+  description = "kube-prometheus-stack's Grafana: `host` serves it through an Ingress beside the UI's (same IngressClass and annotations, so the same load balancer scheme, certificate and source restriction; needs `ingress`), with the certificate in `tls_secret_name` in namespace monitoring. `host` null: reach it with the `grafana_url` output's port-forward."
+  type = object({
+    host            = optional(string)
+    tls_secret_name = optional(string, "grafana-tls")
+  })
+  default = {}
+
+  validation {
+    condition     = var.grafana.host == null || can(regex("^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$", coalesce(var.grafana.host, "x")))
+    error_message = "grafana.host must be a DNS name such as grafana.example.com."
+  }
+}

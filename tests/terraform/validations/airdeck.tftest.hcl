@@ -94,3 +94,11 @@ run "empty_ingress_controller_labels_are_refused" {
   }
   expect_failures = [var.ingress]
 }
+
+run "bad_grafana_is_refused" {
+  command = plan
+  variables {
+    grafana = { host = "https://grafana.example.com" }
+  }
+  expect_failures = [var.grafana]
+}

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text as RichText
 
@@ -19,6 +19,8 @@ from airdeck.cli.commands.dags import import_error_notes
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Column, Document, Note, Result, Table, Text
 from airdeck.dags.status import gather
+from airdeck.metrics.grafana import ADMIN_USER as GRAFANA_USER
+from airdeck.metrics.grafana import PASSWORD_SECRET as GRAFANA_PASSWORD
 from airdeck.stack.orchestrator import ServiceStatus, Stack, tail
 from airdeck.tasklogs.reader import read_task_log
 from airdeck.terminal import inert
@@ -37,6 +39,9 @@ def register(sub: Subcommands) -> None:
     up.add_argument("--detach", "-d", action="store_true", help="return once healthy, leave it running")
     up.add_argument("--with-prometheus", action="store_true",
                     help="also start Prometheus (scraping the metrics bridge, with airdeck's rules)")
+    up.add_argument("--with-grafana", action="store_true",
+                    help="also start Grafana, found on this machine, with Prometheus as its datasource and the "
+                         "dashboards in an airdeck folder (implies --with-prometheus)")
     up.add_argument("--dry-run", action="store_true",
                     help="print what would be started, restarted or stopped, and change nothing")
     up.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
@@ -109,7 +114,7 @@ CHANGE_COLUMNS = (
 
 def dry_run(ctx: CliContext) -> Result:
     stack = ctx.stack()
-    changes = stack.planned_changes(with_prometheus=ctx.args.with_prometheus)
+    changes = stack.planned_changes(with_prometheus=ctx.args.with_prometheus, with_grafana=ctx.args.with_grafana)
     table = Table("what `airdeck up` would do", "changes", CHANGE_COLUMNS, tuple(c.as_dict() for c in changes))
     acting = [c for c in changes if c.action != "keep"]
     summary = (Note(f"{len(acting)} of {len(changes)} services would change; nothing was changed")
@@ -123,7 +128,7 @@ def up_platform(ctx: CliContext) -> Result:
     stack = ctx.stack()
     was_running = stack.supervisor.is_running()
     try:
-        statuses = stack.up(with_prometheus=ctx.args.with_prometheus)
+        statuses = stack.up(with_prometheus=ctx.args.with_prometheus, with_grafana=ctx.args.with_grafana)
     except KeyboardInterrupt:
         # Ctrl-C while a foreground `up` is still starting: stop what it started, as Ctrl-C does later.
         if ctx.args.detach or was_running:
@@ -136,6 +141,8 @@ def up_platform(ctx: CliContext) -> Result:
         shown.append(Note("some services are not healthy; see `airdeck status` and `airdeck logs SERVICE`", "warn"))
     shown.append(Note(f"Airflow UI: {stack.public_url()}  (user {stack.cfg.admin.username}; "
                       "password: airdeck credentials)"))
+    if stack.cfg.observability.grafana.enabled:
+        shown.append(Note(f"Grafana: {stack.grafana_url()}  (user {GRAFANA_USER}; password: airdeck credentials)"))
     if ctx.args.detach:
         return Result.of(*shown, Note("running in the background; stop it with: airdeck down"))
     if was_running:  # started elsewhere: this command applied the configuration and leaves it running
@@ -258,8 +265,11 @@ def show_credentials(ctx: CliContext) -> Result:
     stack = ctx.stack()
     if not stack.secrets.exists("admin_password"):
         raise CommandError(f"no credentials in {ctx.home.root} yet; run `airdeck up` first")
-    data = {"url": stack.public_url(), "username": stack.cfg.admin.username,
-            "password": stack.secrets.get("admin_password")}
+    data: dict[str, Any] = {"url": stack.public_url(), "username": stack.cfg.admin.username,
+                            "password": stack.secrets.get("admin_password")}
+    if stack.cfg.observability.grafana.enabled and stack.secrets.exists(GRAFANA_PASSWORD):
+        data["grafana"] = {"url": stack.grafana_url(), "username": GRAFANA_USER,
+                           "password": stack.secrets.get(GRAFANA_PASSWORD)}
     return _credentials(ctx, data)
 
 
@@ -285,8 +295,12 @@ def reset_account(ctx: CliContext) -> Result:
     return Result.of(Note(f"the admin account {username} now has the stored password", "ok"))
 
 
-def _credentials(ctx: CliContext, data: dict[str, str]) -> Result:
+def _credentials(ctx: CliContext, data: dict[str, Any]) -> Result:
     if ctx.args.json:
         return Result.of(Document(data, indent=None))
-    return Result.of(Text.lines([f"url:      {data['url']}", f"username: {data['username']}",
-                                 f"password: {data['password']}"]))
+    lines = [f"url:      {data['url']}", f"username: {data['username']}", f"password: {data['password']}"]
+    if "grafana" in data:
+        lines += ["", f"grafana url:      {data['grafana']['url']}",
+                  f"grafana username: {data['grafana']['username']}",
+                  f"grafana password: {data['grafana']['password']}"]
+    return Result.of(Text.lines(lines))
