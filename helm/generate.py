@@ -46,7 +46,8 @@ K8S_LISTS = {"tolerations", "parentRefs", "hostnames", "to", "apiServerFrom", "p
 CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", "resolverCIDRs"}
 CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
-         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"]}
+         "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
+         "poolMode": ["transaction", "session"]}
 NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}

@@ -94,7 +94,8 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
 the plan, init containers included); "cli" is the migration Job; the canary (`helm test`) gets only
-admin_password (through "admin"), being a client of the REST API; the alert dispatcher
+admin_password (through "admin"), being a client of the REST API; PgBouncer's pod only the database
+URL its configuration is rendered from; the alert dispatcher
 reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
 task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
@@ -104,7 +105,7 @@ task code: broker and log-fetch key only. */}}
 - [apiSecretKey, api_secret_key, api-secret-key, [api-server]]
 - [logFetchKey, log_fetch_key, log-fetch-key, [api-server, triggerer, worker]]
 - [adminPassword, admin_password, admin-password, []]
-- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli]]
+- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli, pgbouncer]]
 - [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, alert-dispatcher, cli]]
 {{- end -}}
 
@@ -164,7 +165,9 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* The arguments of `airdeck run` for a component or job of this release. */}}
+{{/* The arguments of `airdeck run` for a component or job of this release. With pgbouncer.enabled every
+component that holds the database URL (and its probe and wait-for-migrations) reaches it through PgBouncer; the migration
+Job goes direct (its session-level advisory lock would not survive transaction pooling). */}}
 {{- define "airdeck.runArgs" -}}
 - run
 - {{ .name }}
@@ -174,6 +177,10 @@ seccompProfile:
 - {{ include "airdeck.fullname" .root }}
 - --secrets-dir
 - /run/secrets/airdeck
+{{- if and .root.Values.pgbouncer.enabled (not (has .name (list "migrate" "canary" "db-cleanup" "worker"))) }}
+- --database-pooler
+- {{ include "airdeck.fullname" .root }}-pgbouncer:{{ .root.Values.pgbouncer.port }}
+{{- end }}
 {{- end -}}
 
 {{- define "airdeck.env" -}}
