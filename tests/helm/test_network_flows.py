@@ -124,6 +124,7 @@ ACTORS = {
     "NodeLocal DNS": Endpoint("nodelocaldns", "169.254.20.10"),
     "database 10.0.32.5": Endpoint("database", "10.0.32.5"),
     "broker 10.0.48.5": Endpoint("broker", "10.0.48.5"),
+    "host 203.0.113.9": Endpoint("elsewhere", "203.0.113.9"),
 }
 
 #: (source, destination, port, protocol): each a release component or an actor.
@@ -160,6 +161,10 @@ FLOWS = [
     ("pgbouncer", "database 10.0.32.5", 5432, "TCP"),
     ("pgbouncer", "internet", 443, "TCP"),
     ("prometheus", "pgbouncer", 9127, "TCP"),
+    ("scheduler", "host 203.0.113.9", 5432, "TCP"),
+    ("scheduler", "host 203.0.113.9", 6379, "TCP"),
+    ("worker", "host 203.0.113.9", 6379, "TCP"),
+    ("scheduler", "broker 10.0.48.5", 6379, "TCP"),
 ]
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -179,42 +184,48 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "egress widened": {"networkPolicies": {"taskEgress": {"to": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "team-b"}}}]}}},
     "pgbouncer on": {"pgbouncer": {"enabled": True}},
+    "database/broker cidrs": {"networkPolicies": {"database": {"cidrs": ["10.0.32.0/20"]},
+                                                  "broker": {"cidrs": ["10.0.48.5"]}}},
 }
 
 #: Expected verdict per flow, one column per scenario (the table docs/kubernetes.md shows).
 EXPECTED = {
-    ("ingress-nginx", "api-server", 8080, "TCP"): ["deny", "allow", "deny", "deny", "deny", "deny"],
-    ("gateway proxy", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny"],
-    ("load balancer 35.191.3.4", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny"],
-    ("team-b pod", "api-server", 8080, "TCP"): ["deny"] * 6,
-    ("worker", "api-server", 8080, "TCP"): ["allow"] * 6,
-    ("api-server", "worker", 8793, "TCP"): ["allow"] * 6,
-    ("api-server", "triggerer", 8792, "TCP"): ["allow"] * 6,
-    ("worker", "triggerer", 8792, "TCP"): ["deny"] * 6,
-    ("prometheus", "statsd-exporter", 9102, "TCP"): ["allow"] * 6,
-    ("worker", "internet", 443, "TCP"): ["allow"] * 6,
-    ("worker", "internet", 587, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
-    ("triggerer", "internet", 443, "TCP"): ["allow"] * 6,
-    ("scheduler", "internet", 443, "TCP"): ["deny"] * 6,
-    ("worker", "metadata 169.254.169.254", 80, "TCP"): ["deny"] * 6,
-    ("worker", "metadata fd00:ec2::254", 80, "TCP"): ["deny"] * 6,
-    ("worker", "team-b pod", 8080, "TCP"): ["deny", "deny", "deny", "deny", "allow", "deny"],
-    ("worker", "team-b pod", 6379, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
-    ("worker", "kube-dns", 53, "UDP"): ["allow"] * 6,
-    ("worker", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
-    ("scheduler", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow"],
-    ("scheduler", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 5 + ["deny"],
-    ("worker", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 6,
-    ("canary", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 6,
-    ("worker", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 6,
-    ("migrate", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 6,
-    ("scheduler", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["allow"],
-    ("api-server", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["allow"],
-    ("worker", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["deny"],
-    ("team-b pod", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["deny"],
-    ("pgbouncer", "database 10.0.32.5", 5432, "TCP"): ["-"] * 5 + ["allow"],
-    ("pgbouncer", "internet", 443, "TCP"): ["-"] * 5 + ["deny"],
-    ("prometheus", "pgbouncer", 9127, "TCP"): ["-"] * 5 + ["allow"],
+    ("ingress-nginx", "api-server", 8080, "TCP"): ["deny", "allow", "deny", "deny", "deny", "deny", "deny"],
+    ("gateway proxy", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny", "deny"],
+    ("load balancer 35.191.3.4", "api-server", 8080, "TCP"): ["deny", "deny", "allow", "deny", "deny", "deny", "deny"],
+    ("team-b pod", "api-server", 8080, "TCP"): ["deny"] * 7,
+    ("worker", "api-server", 8080, "TCP"): ["allow"] * 7,
+    ("api-server", "worker", 8793, "TCP"): ["allow"] * 7,
+    ("api-server", "triggerer", 8792, "TCP"): ["allow"] * 7,
+    ("worker", "triggerer", 8792, "TCP"): ["deny"] * 7,
+    ("prometheus", "statsd-exporter", 9102, "TCP"): ["allow"] * 7,
+    ("worker", "internet", 443, "TCP"): ["allow"] * 7,
+    ("worker", "internet", 587, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow", "allow"],
+    ("triggerer", "internet", 443, "TCP"): ["allow"] * 7,
+    ("scheduler", "internet", 443, "TCP"): ["deny"] * 7,
+    ("worker", "metadata 169.254.169.254", 80, "TCP"): ["deny"] * 7,
+    ("worker", "metadata fd00:ec2::254", 80, "TCP"): ["deny"] * 7,
+    ("worker", "team-b pod", 8080, "TCP"): ["deny", "deny", "deny", "deny", "allow", "deny", "deny"],
+    ("worker", "team-b pod", 6379, "TCP"): ["allow", "allow", "allow", "deny", "allow", "allow", "deny"],
+    ("worker", "kube-dns", 53, "UDP"): ["allow"] * 7,
+    ("worker", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow", "allow"],
+    ("scheduler", "NodeLocal DNS", 53, "UDP"): ["allow", "allow", "allow", "deny", "allow", "allow", "allow"],
+    ("scheduler", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 5 + ["deny", "allow"],
+    ("worker", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 7,
+    ("canary", "database 10.0.32.5", 5432, "TCP"): ["deny"] * 7,
+    ("worker", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 7,
+    ("migrate", "database 10.0.32.5", 5432, "TCP"): ["allow"] * 7,
+    ("scheduler", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("api-server", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("worker", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["deny", "-"],
+    ("team-b pod", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["deny", "-"],
+    ("pgbouncer", "database 10.0.32.5", 5432, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("pgbouncer", "internet", 443, "TCP"): ["-"] * 5 + ["deny", "-"],
+    ("prometheus", "pgbouncer", 9127, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("scheduler", "host 203.0.113.9", 5432, "TCP"): ["allow"] * 3 + ["deny", "allow", "deny", "deny"],
+    ("scheduler", "host 203.0.113.9", 6379, "TCP"): ["allow"] * 3 + ["deny", "allow", "allow", "deny"],
+    ("worker", "host 203.0.113.9", 6379, "TCP"): ["allow"] * 3 + ["deny", "allow", "allow", "allow"],
+    ("scheduler", "broker 10.0.48.5", 6379, "TCP"): ["allow"] * 7,
 }
 
 
@@ -267,3 +278,18 @@ def test_docs_show_the_flow_matrix() -> None:
 
 def test_every_flow_has_an_expectation_per_scenario() -> None:
     assert set(EXPECTED) == set(FLOWS) and all(len(v) == len(SCENARIOS) for v in EXPECTED.values())
+
+
+def test_notes_warn_while_database_and_broker_egress_is_any_address() -> None:
+    from tests.helm.chart import render_files
+
+    def notes(values: dict[str, Any]) -> str:
+        return next(text for path, text in render_files(values).items() if path.endswith("NOTES.txt"))
+
+    default = notes({})
+    assert "networkPolicies.database has no cidrs" in default and "networkPolicies.broker has no cidrs" in default
+    narrowed = notes({"networkPolicies": {"database": {"cidrs": ["10.0.32.0/20"]}, "broker": {"cidrs": ["10.0.48.5"]}}})
+    assert "no cidrs" not in narrowed
+    policies = by_kind(render({"networkPolicies": {"database": {"cidrs": ["10.0.32.5"]}}}), "NetworkPolicy")
+    database = next(p for p in policies if p["metadata"]["name"].endswith("-database"))
+    assert database["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.0.32.5/32"}}]
