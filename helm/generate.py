@@ -48,7 +48,7 @@ CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
          "poolMode": ["transaction", "session"]}
-NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
+NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas", "batchSize"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
                      "databaseUrl", "brokerUrl"}
 REMOTE_REF_KEYS = {"key": "Key in the store (empty: this Secret is not created by External Secrets).",
@@ -134,6 +134,13 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
         # Keyed by Airflow connection id (Airflow's own rule: letters, digits, _ . -; at most 250).
         out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,250}$": CONNECTION_ENTRY},
                    additionalProperties=False)
+    elif path == ("databaseCleanup", "tables"):
+        # The tables Airflow's own `airflow db clean --tables` accepts.
+        from airflow.utils.db_cleanup import config_dict
+
+        out.update(type="array", uniqueItems=True, items={"type": "string", "enum": sorted(config_dict)})
+    elif path == ("databaseCleanup", "retentionDays"):
+        out.update(type="integer", minimum=1)
     elif key in STRING_MAPS:
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:

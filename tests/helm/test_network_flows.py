@@ -161,6 +161,9 @@ FLOWS = [
     ("pgbouncer", "database 10.0.32.5", 5432, "TCP"),
     ("pgbouncer", "internet", 443, "TCP"),
     ("prometheus", "pgbouncer", 9127, "TCP"),
+    ("db-cleanup", "database 10.0.32.5", 5432, "TCP"),
+    ("db-cleanup", "pgbouncer", 6432, "TCP"),
+    ("db-cleanup", "internet", 443, "TCP"),
     ("scheduler", "host 203.0.113.9", 5432, "TCP"),
     ("scheduler", "host 203.0.113.9", 6379, "TCP"),
     ("worker", "host 203.0.113.9", 6379, "TCP"),
@@ -183,7 +186,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "broker": {"to": [{"ipBlock": {"cidr": "10.0.48.0/20"}}]}}},
     "egress widened": {"networkPolicies": {"taskEgress": {"to": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "team-b"}}}]}}},
-    "pgbouncer on": {"pgbouncer": {"enabled": True}},
+    "pgbouncer on": {"pgbouncer": {"enabled": True}, "databaseCleanup": {"enabled": True}},
     "database/broker cidrs": {"networkPolicies": {"database": {"cidrs": ["10.0.32.0/20"]},
                                                   "broker": {"cidrs": ["10.0.48.5"]}}},
 }
@@ -222,6 +225,9 @@ EXPECTED = {
     ("pgbouncer", "database 10.0.32.5", 5432, "TCP"): ["-"] * 5 + ["allow", "-"],
     ("pgbouncer", "internet", 443, "TCP"): ["-"] * 5 + ["deny", "-"],
     ("prometheus", "pgbouncer", 9127, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("db-cleanup", "database 10.0.32.5", 5432, "TCP"): ["-"] * 5 + ["allow", "-"],
+    ("db-cleanup", "pgbouncer", 6432, "TCP"): ["-"] * 5 + ["deny", "-"],
+    ("db-cleanup", "internet", 443, "TCP"): ["-"] * 5 + ["deny", "-"],
     ("scheduler", "host 203.0.113.9", 5432, "TCP"): ["allow"] * 3 + ["deny", "allow", "deny", "deny"],
     ("scheduler", "host 203.0.113.9", 6379, "TCP"): ["allow"] * 3 + ["deny", "allow", "allow", "deny"],
     ("worker", "host 203.0.113.9", 6379, "TCP"): ["allow"] * 3 + ["deny", "allow", "allow", "allow"],
@@ -236,7 +242,9 @@ def release_pods(objects: list[dict[str, Any]]) -> dict[str, Endpoint]:
         spec = pod_spec(obj)
         if spec is None:
             continue
-        labels = obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"]
+        template = obj["spec"]["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else obj["spec"].get(
+            "template")
+        labels = obj["metadata"]["labels"] if obj["kind"] == "Pod" else template["metadata"]["labels"]
         ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if "name" in p}
         component = labels["app.kubernetes.io/component"]
         pods[component] = Endpoint(component, f"10.244.1.{n + 10}", NAMESPACE, labels, {}, ports)

@@ -1,4 +1,5 @@
-"""The chart's PgBouncer runs outside Kubernetes, and an Airflow pod works through it.
+"""The chart's PgBouncer runs outside Kubernetes, and an Airflow pod works through it; the database
+cleanup CronJob runs beside it, directly against the database.
 
 Rendered with `pgbouncer.enabled`, the PgBouncer pod's init container (`airdeck pgbouncer-config`) and
 its PgBouncer command run as local processes (Debian's PgBouncer; tests/helm/pods.py lays out the
@@ -10,7 +11,8 @@ The database URL's host is a name only the PgBouncer pod and the migration Job r
 root like every airdeck container of the harness; its files are then owned by uid 50000, which is what
 the pod gives them (both containers run as runAsUser 50000), and PgBouncer runs as that uid (it
 refuses root). The exporter image is not run: its statistics user's path is checked instead
-(`SHOW STATS` as the exporter's DATABASE_URL).
+(`SHOW STATS` as the exporter's DATABASE_URL). The cleanup CronJob's container runs with the
+database-only /etc/hosts too: it reaches the database directly, with nothing mounted but its URL.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def platform() -> Iterator[dict[str, Any]]:
                             "triggerer": {"log_server_port": trigger_logs}},
                 "scheduler": {"replicas": 1},
                 "pgbouncer": {"enabled": True, "port": pooler_port, "metadataPoolSize": 3},
+                "databaseCleanup": {"enabled": True, "retentionDays": 30, "tables": ["log", "job"]},
             }
             objects = render(values, name=RELEASE)
             configmaps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
@@ -120,8 +123,11 @@ def platform() -> Iterator[dict[str, Any]]:
             scheduler = pod(named("Deployment", "scheduler"), airflow_prefix)
             scheduler.run_init(folder / "scheduler.log")
             scheduler.start(folder / "scheduler.log")
+            cron = named("CronJob", "db-cleanup")
+            cleanup = pod({"kind": "Job", "metadata": cron["metadata"], "spec": cron["spec"]["jobTemplate"]["spec"]},
+                          db_prefix)
             yield {"folder": folder, "pgbouncer": bouncer, "scheduler": scheduler, "port": pooler_port,
-                   "objects": objects, "held": held, "pg": pg}
+                   "objects": objects, "held": held, "pg": pg, "cleanup": cleanup}
         finally:
             for p in reversed(pods):
                 p.stop()
@@ -179,3 +185,27 @@ def test_the_scheduler_cannot_reach_the_database_directly(platform: dict[str, An
     done = subprocess.run(scheduler.argv(["getent", "hosts", DB_HOST]), env=scheduler.environment(container),
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode != 0, done.stdout
+
+
+def test_database_cleanup_cronjob_purges_old_rows_directly(platform: dict[str, Any]) -> None:
+    with psycopg.connect(platform["pg"].dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO log (dttm, event) VALUES (now() - interval '100 days', 'c23-old'), "
+                     "(now() - interval '2 days', 'c23-new')")
+    cleanup: LocalPod = platform["cleanup"]
+    assert set(cleanup.mounts["/run/secrets/airdeck"].iterdir()) == {
+        cleanup.mounts["/run/secrets/airdeck"] / "database_url"}, "the cleanup pod mounts the database URL only"
+    log = platform["folder"] / "cleanup.log"
+    cleanup.start(log)
+    code = cleanup.procs[0].wait(600)
+    text = log.read_text()
+    assert code == 0, text[-4000:]
+    assert "--skip-archive" in text and "--tables log,job" in text
+    assert platform["pg"].password not in text
+    with psycopg.connect(platform["pg"].dsn(), autocommit=True) as conn:
+        events = {row[0] for row in conn.execute("SELECT event FROM log WHERE event LIKE 'c23-%'")}
+        archives = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE '_airflow_deleted__%'").fetchone()
+    assert events == {"c23-new"}
+    assert archives == (0,)
+    config = cleanup.mounts["/opt/airdeck/home"] / "db-cleanup" / "airflow.cfg"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert "fernet_key" not in config.read_text() and "broker" not in config.read_text()

@@ -94,8 +94,8 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
 the plan, init containers included); "cli" is the migration Job; the canary (`helm test`) gets only
-admin_password (through "admin"), being a client of the REST API; PgBouncer's pod only the database
-URL its configuration is rendered from; the alert dispatcher
+admin_password (through "admin"), being a client of the REST API; PgBouncer's pod and the database cleanup
+CronJob only the database URL; the alert dispatcher
 reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
 task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
@@ -105,7 +105,7 @@ task code: broker and log-fetch key only. */}}
 - [apiSecretKey, api_secret_key, api-secret-key, [api-server]]
 - [logFetchKey, log_fetch_key, log-fetch-key, [api-server, triggerer, worker]]
 - [adminPassword, admin_password, admin-password, []]
-- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli, pgbouncer]]
+- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli, pgbouncer, db-cleanup]]
 - [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, alert-dispatcher, cli]]
 {{- end -}}
 

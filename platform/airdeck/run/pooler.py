@@ -17,7 +17,6 @@ PgBouncer version (``max_prepared_statements`` exists only from 1.21).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from airdeck.errors import AirdeckError
+from airdeck.state.secrets import write_private
 
 #: psycopg 3 connection arguments behind transaction pooling (no server-side prepared statements).
 CONNECT_ARGS: dict[str, object] = {"prepare_threshold": None}
@@ -148,15 +148,8 @@ def render(database_url: str, settings: PoolerSettings, folder: Path) -> dict[st
 
 def write(folder: Path, files: dict[str, str]) -> None:
     """Write the files as this user's 0600 files, each replaced atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        target = folder / name
-        tmp = folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
+        write_private(folder / name, text)
 
 
 def parse_address(address: str) -> tuple[str, int]:
