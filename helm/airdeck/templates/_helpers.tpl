@@ -257,7 +257,11 @@ scheduler resolves no connection. A JSON list. */}}
   configMap:
     name: {{ include "airdeck.fullname" .root }}-config
 - name: home
+  {{- with dig "logs" "sizeLimit" "" (default dict .values) }}
+  emptyDir: {sizeLimit: {{ . }}}
+  {{- else }}
   emptyDir: {}
+  {{- end }}
 - name: tmp
   emptyDir: {}
 {{ include "airdeck.secretsVolume" . }}
@@ -336,8 +340,48 @@ containers:
       {{- toYaml .values.resources | nindent 6 }}
     volumeMounts:
       {{- include "airdeck.volumeMounts" . | nindent 6 }}
+  {{- include "airdeck.logRetention" . | nindent 2 }}
 volumes:
   {{- include "airdeck.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{/* The log-retention sidecar of the pods that write task logs (workers, triggerer: those with a logs
+block): it removes the files of $AIRDECK_HOME/logs/airflow older than airdeck.logging.retention, every
+retention_interval (airdeck.tasklogs.retention, as the local stack's log-retention component does). None
+when airdeck.logging.retention is null. */}}
+{{- define "airdeck.retentionOn" -}}
+{{- $logging := dig "logging" dict (default dict .Values.airdeck) }}
+{{- if or (not (hasKey $logging "retention")) (index $logging "retention") }}true{{ end }}
+{{- end -}}
+
+{{- define "airdeck.logRetention" -}}
+{{- $logging := dig "logging" dict (default dict .root.Values.airdeck) }}
+{{- $retention := ternary (index $logging "retention") "30d" (hasKey $logging "retention") }}
+{{- if and (dig "logs" false (default dict .values)) $retention }}
+- name: log-retention
+  image: {{ include "airdeck.image" (dict "root" .root "image" .root.Values.images.airdeck) }}
+  imagePullPolicy: {{ .root.Values.images.airdeck.pullPolicy }}
+  command: [python]
+  args:
+    - -m
+    - airdeck.tasklogs.retention
+    - --folder
+    - /opt/airdeck/home/logs/airflow
+    - --max-age
+    - {{ $retention | toString | quote }}
+    - --every
+    - {{ dig "retention_interval" "1h" $logging | toString | quote }}
+  env:
+    - name: PYTHONDONTWRITEBYTECODE
+      value: "1"
+  securityContext:
+    {{- include "airdeck.containerSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml .values.logs.retentionResources | nindent 4 }}
+  volumeMounts:
+    - name: home
+      mountPath: /opt/airdeck/home
+{{- end }}
 {{- end -}}
 
 {{/* Pod labels: selector labels plus Azure Workload Identity's. */}}
@@ -364,6 +408,10 @@ checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through imag
 checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
 {{- if and .root (include "airdeck.connectionEnv" .) }}
 checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIRFLOW_CONN_* environment variables (its EnvironmentVariablesBackend); only the connections.* references are env, each in the components that resolve it; the platform secrets are files"
+{{- end }}
+{{- if and .root (has .name (list "worker" "triggerer")) (include "airdeck.retentionOn" .root) }}
+checkov.io/skip{{ add .from 3 }}: "CKV_K8S_8=the log-retention sidecar serves nothing and only sleeps between sweeps; the container restarts when it exits (the main container has its liveness probe)"
+checkov.io/skip{{ add .from 4 }}: "CKV_K8S_9=the log-retention sidecar serves nothing; a readiness probe on it would only make the log-serving pod unready (the main container has its readiness probe)"
 {{- end }}
 {{- end -}}
 
