@@ -17,6 +17,7 @@ database-only /etc/hosts too: it reaches the database directly, with nothing mou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -64,7 +65,7 @@ def platform() -> Iterator[dict[str, Any]]:
     broker_password = secrets.token_urlsafe(12)
     pods: list[LocalPod] = []
     procs: list[subprocess.Popen[bytes]] = []
-    with postgres_server("airflow", secrets.token_urlsafe(12)) as pg:
+    with postgres_server("airflow", secrets.token_urlsafe(12)) as pg, _removed(folder):
         try:
             procs.append(_valkey(folder, valkey_port, broker_password))
             values = {
@@ -134,7 +135,15 @@ def platform() -> Iterator[dict[str, Any]]:
             for proc in procs:
                 proc.terminate()
                 proc.wait(10)
-    shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _removed(folder: Path) -> Iterator[None]:
+    """The harness's folder is removed however the fixture ends (a failing init container included)."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _jwt_key() -> str:
