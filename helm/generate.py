@@ -68,8 +68,8 @@ CIDR_LISTS = {"sourceCIDRs", "clusterCIDRs", "cidrs", "except", "nodeLocalDNS", 
 CIDR = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(/[0-9]{1,3})?$"}
 ENUMS = {"mode": ["production", "dev"], "pullPolicy": ["Always", "IfNotPresent", "Never"],
          "type": ["ClusterIP", "NodePort", "LoadBalancer"], "kind": ["SecretStore", "ClusterSecretStore"],
-         "pathType": ["Prefix", "Exact", "ImplementationSpecific"]}
-NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas"}
+         "pathType": ["Prefix", "Exact", "ImplementationSpecific"], "poolMode": ["transaction", "session"]}
+NULLABLE_INTEGERS = {"ttlSecondsAfterFinished", "minReplicas", "batchSize"}
 #: Booleans whose null means "decided elsewhere" (a component's serviceAccount.create: serviceAccount.perComponent).
 NULLABLE_BOOLEANS = {"create"}
 REMOTE_REF_OWNERS = {"fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey", "logFetchKey", "adminPassword",
@@ -187,6 +187,13 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     elif path == ("monitoring", "alertmanagerConfig", "channels"):
         out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,64}$": ALERTMANAGER_CHANNEL},
                    additionalProperties=False)
+    elif path == ("databaseCleanup", "tables"):
+        # The tables Airflow's own `airflow db clean --tables` accepts.
+        from airflow.utils.db_cleanup import config_dict
+
+        out.update(type="array", uniqueItems=True, items={"type": "string", "enum": sorted(config_dict)})
+    elif path == ("databaseCleanup", "retentionDays"):
+        out.update(type="integer", minimum=1)
     elif key in STRING_MAPS:
         out.update(type="object", additionalProperties={"type": "string"})
     elif key in K8S_OBJECTS:

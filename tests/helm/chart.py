@@ -55,6 +55,8 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
         return dict(obj["spec"])
     if obj["kind"] in ("Deployment", "StatefulSet", "Job", "DaemonSet"):
         return dict(obj["spec"]["template"]["spec"])
+    if obj["kind"] == "CronJob":
+        return dict(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     return None
 
 

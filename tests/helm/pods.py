@@ -116,7 +116,7 @@ class LocalPod:
 
     def argv(self, command: list[str]) -> list[str]:
         argv = [self.remap(str(a)) for a in command]
-        found = shutil.which(argv[0], path=f"{VENV_BIN}:/usr/bin:/bin")
+        found = shutil.which(argv[0], path=f"{VENV_BIN}:/usr/bin:/bin:/usr/sbin")
         assert found, f"{self.name}: {argv[0]} not found"
         return [*self.prefix, found, *argv[1:]]
 

@@ -87,6 +87,11 @@ def test_probes_and_airflow_entrypoints(rendered: list[dict[str, Any]]) -> None:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
         for c in pod_spec(obj)["containers"]:  # type: ignore[index]
+            if c["name"] == "log-retention":
+                # A sweeper that sleeps between sweeps and serves nothing: the container restarts if it
+                # exits, and it must not make the pod unready.
+                assert "readinessProbe" not in c and c["command"] == ["python"]
+                continue
             assert "livenessProbe" in c, obj["metadata"]["name"]
             # Readiness never starts an Airflow process (twice a minute per pod): a port the component
             # serves; the dag-processor serves none and has no Service, so no readiness probe.
@@ -460,3 +465,41 @@ def test_the_canary_mounts_only_the_admin_password(values_file: str, tmp_path: P
     assert spec is not None
     assert set(_mounted_secret_files(spec)) == secrets_needed(deployment, AirdeckHome(tmp_path), "canary") \
         == {"admin_password"}
+
+
+def test_pgbouncer_sits_between_the_components_and_the_database() -> None:
+    """pgbouncer.enabled: its pod mounts only the database URL and renders its files on a memory volume;
+    the components holding the URL (their probes and init containers too) get --database-pooler, the
+    migration Job, the workers and the canary do not; the ServiceMonitor scrapes its exporter."""
+    objects = render({"pgbouncer": {"enabled": True, "port": 6432}})
+    bouncer = named(objects, "Deployment", "airdeck-pgbouncer")
+    spec = pod_spec(bouncer)
+    assert spec is not None
+    assert _mounted_secret_files(spec) == {"database_url": "airdeck-database"}
+    config = next(v for v in spec["volumes"] if v["name"] == "config")
+    assert config["emptyDir"]["medium"] == "Memory"
+    assert spec["initContainers"][0]["args"][0] == "pgbouncer-config"
+    exporter = next(c for c in spec["containers"] if c["name"] == "metrics-exporter")
+    # The exporter holds no password: its user is admitted from the pod's loopback only (hba.conf).
+    assert exporter["env"] == [{"name": "DATABASE_URL",
+                                "value": "postgres://airdeck_stats@127.0.0.1:6432/pgbouncer?sslmode=disable"}]
+    pooler = "airdeck-pgbouncer:6432"
+    for obj in objects:
+        pod = pod_spec(obj)
+        if pod is None:
+            continue
+        component = (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        holds_url = "database_url" in _mounted_secret_files(pod) if any(
+            v["name"] == "secrets" for v in pod["volumes"]) else False
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            if c.get("command") != ["airdeck"] or c["args"][0] != "run":
+                continue
+            probes = [p["exec"]["command"] for p in (c.get("livenessProbe"), c.get("readinessProbe"))
+                      if p and "exec" in p]
+            for argv in [c["args"], *[p[1:] for p in probes]]:
+                expected = holds_url and component != "migrate"
+                assert (pooler in argv) == expected, (obj["metadata"]["name"], c["name"], argv)
+    monitor = by_kind(objects, "ServiceMonitor")[0]
+    assert "pgbouncer" in monitor["spec"]["selector"]["matchExpressions"][1]["values"]
+    service = named(objects, "Service", "airdeck-pgbouncer")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"pgbouncer": 6432, "metrics": 9127}

@@ -141,7 +141,8 @@ def test_a_vault_agent_shares_a_volume_with_the_worker_only() -> None:
     pods = airdeck_pods(objects)
     worker = pods["airdeck-worker"]
     assert [c["name"] for c in worker["initContainers"]] == ["vault-agent-init"]
-    assert [c["name"] for c in worker["containers"]] == ["worker", "vault-agent"]
+    # the user's sidecars follow the airdeck container; the chart's own log-retention sidecar comes last
+    assert [c["name"] for c in worker["containers"]] == ["worker", "vault-agent", "log-retention"]
     assert {"name": "vault-token", "emptyDir": {"medium": "Memory"}} in worker["volumes"]
     main = worker["containers"][0]
     assert {"name": "vault-token", "mountPath": "/vault", "readOnly": True} in main["volumeMounts"]

@@ -94,7 +94,8 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{/* The platform secrets: (list valuesKey fileName defaultSuffix components). A pod mounts a secret
 only when its component needs it (what `airdeck run` resolves for it: tests/helm check the table against
 the plan, init containers included); "cli" is the migration Job; the canary (`helm test`) gets only
-admin_password (through "admin"), being a client of the REST API; the alert dispatcher
+admin_password (through "admin"), being a client of the REST API; PgBouncer's pod and the database cleanup
+CronJob only the database URL; the alert dispatcher
 reads Airflow's configuration of one-off commands (it decrypts its channels' connections). Workers run
 task code: broker and log-fetch key only. */}}
 {{- define "airdeck.secretTable" -}}
@@ -104,7 +105,7 @@ task code: broker and log-fetch key only. */}}
 - [apiSecretKey, api_secret_key, api-secret-key, [api-server]]
 - [logFetchKey, log_fetch_key, log-fetch-key, [api-server, triggerer, worker]]
 - [adminPassword, admin_password, admin-password, []]
-- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli]]
+- [databaseUrl, database_url, database, [api-server, scheduler, dag-processor, triggerer, alert-dispatcher, cli, pgbouncer, db-cleanup]]
 - [brokerUrl, broker_url, broker, [api-server, scheduler, dag-processor, triggerer, worker, alert-dispatcher, cli]]
 {{- end -}}
 
@@ -164,7 +165,9 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* The arguments of `airdeck run` for a component or job of this release. */}}
+{{/* The arguments of `airdeck run` for a component or job of this release. With pgbouncer.enabled every
+component that holds the database URL (and its probe and wait-for-migrations) reaches it through PgBouncer; the migration
+Job goes direct (its session-level advisory lock would not survive transaction pooling). */}}
 {{- define "airdeck.runArgs" -}}
 - run
 - {{ .name }}
@@ -174,6 +177,10 @@ seccompProfile:
 - {{ include "airdeck.fullname" .root }}
 - --secrets-dir
 - /run/secrets/airdeck
+{{- if and .root.Values.pgbouncer.enabled (not (has .name (list "migrate" "canary" "db-cleanup" "worker"))) }}
+- --database-pooler
+- {{ include "airdeck.fullname" .root }}-pgbouncer:{{ .root.Values.pgbouncer.port }}
+{{- end }}
 {{- end -}}
 
 {{- define "airdeck.env" -}}
@@ -253,7 +260,11 @@ scheduler resolves no connection. A JSON list. */}}
   configMap:
     name: {{ include "airdeck.fullname" .root }}-config
 - name: home
+  {{- with dig "logs" "sizeLimit" "" (default dict .values) }}
+  emptyDir: {sizeLimit: {{ . }}}
+  {{- else }}
   emptyDir: {}
+  {{- end }}
 - name: tmp
   emptyDir: {}
 {{ include "airdeck.secretsVolume" . }}
@@ -351,8 +362,48 @@ containers:
   {{- with include "airdeck.extraContainers" (dict "root" .root "values" .values "init" false) }}
   {{- . | nindent 2 }}
   {{- end }}
+  {{- include "airdeck.logRetention" . | nindent 2 }}
 volumes:
   {{- include "airdeck.volumes" . | nindent 2 }}
+{{- end -}}
+
+{{/* The log-retention sidecar of the pods that write task logs (workers, triggerer: those with a logs
+block): it removes the files of $AIRDECK_HOME/logs/airflow older than airdeck.logging.retention, every
+retention_interval (airdeck.tasklogs.retention, as the local stack's log-retention component does). None
+when airdeck.logging.retention is null. */}}
+{{- define "airdeck.retentionOn" -}}
+{{- $logging := dig "logging" dict (default dict .Values.airdeck) }}
+{{- if or (not (hasKey $logging "retention")) (index $logging "retention") }}true{{ end }}
+{{- end -}}
+
+{{- define "airdeck.logRetention" -}}
+{{- $logging := dig "logging" dict (default dict .root.Values.airdeck) }}
+{{- $retention := ternary (index $logging "retention") "30d" (hasKey $logging "retention") }}
+{{- if and (dig "logs" false (default dict .values)) $retention }}
+- name: log-retention
+  image: {{ include "airdeck.image" (dict "root" .root "image" .root.Values.images.airdeck) }}
+  imagePullPolicy: {{ .root.Values.images.airdeck.pullPolicy }}
+  command: [python]
+  args:
+    - -m
+    - airdeck.tasklogs.retention
+    - --folder
+    - /opt/airdeck/home/logs/airflow
+    - --max-age
+    - {{ $retention | toString | quote }}
+    - --every
+    - {{ dig "retention_interval" "1h" $logging | toString | quote }}
+  env:
+    - name: PYTHONDONTWRITEBYTECODE
+      value: "1"
+  securityContext:
+    {{- include "airdeck.containerSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml .values.logs.retentionResources | nindent 4 }}
+  volumeMounts:
+    - name: home
+      mountPath: /opt/airdeck/home
+{{- end }}
 {{- end -}}
 
 {{/* Pod labels: selector labels plus Azure Workload Identity's, on the pods whose ServiceAccount carries
@@ -389,6 +440,10 @@ checkov.io/skip{{ .from }}: "CKV_K8S_43=images are pinned by digest through imag
 checkov.io/skip{{ add .from 1 }}: "CKV_K8S_15=pullPolicy IfNotPresent with immutable release tags; Always would keep pods from starting during a registry outage (images.NAME.pullPolicy)"
 {{- if and .root (include "airdeck.connectionEnv" .) }}
 checkov.io/skip{{ add .from 2 }}: "CKV_K8S_35=Airflow reads connections from AIRFLOW_CONN_* environment variables (its EnvironmentVariablesBackend); only the connections.* references are env, each in the components that resolve it; the platform secrets are files"
+{{- end }}
+{{- if and .root (has .name (list "worker" "triggerer")) (include "airdeck.retentionOn" .root) }}
+checkov.io/skip{{ add .from 3 }}: "CKV_K8S_8=the log-retention sidecar serves nothing and only sleeps between sweeps; the container restarts when it exits (the main container has its liveness probe)"
+checkov.io/skip{{ add .from 4 }}: "CKV_K8S_9=the log-retention sidecar serves nothing; a readiness probe on it would only make the log-serving pod unready (the main container has its readiness probe)"
 {{- end }}
 {{- end -}}
 
@@ -564,10 +619,10 @@ unset (null) while serviceAccount.perComponent is on and it names no existing ac
 {{- end -}}
 
 {{/* "true" when some pod runs as the shared ServiceAccount: a component without one of its own, or the
-bundled PostgreSQL or Redis (mode dev). */}}
+bundled PostgreSQL or Redis (mode dev), PgBouncer, the database cleanup CronJob. */}}
 {{- define "airdeck.sharedServiceAccountUsed" -}}
 {{- $shared := include "airdeck.serviceAccountName" . -}}
-{{- $used := or .Values.postgresql.enabled .Values.redis.enabled -}}
+{{- $used := or .Values.postgresql.enabled .Values.redis.enabled .Values.pgbouncer.enabled .Values.databaseCleanup.enabled -}}
 {{- range (include "airdeck.componentTable" . | fromYamlArray) -}}
 {{- if eq (include "airdeck.componentServiceAccount" (dict "root" $ "values" (index $.Values (index . 0)) "name" (index . 1))) $shared -}}
 {{- $used = true -}}

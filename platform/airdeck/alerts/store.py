@@ -52,7 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
 
 from airdeck.errors import AirdeckError
@@ -137,7 +137,11 @@ class ItemRejected(Exception):
 
 
 def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True, future=True)
+    """The outbox's engine. psycopg 3 never prepares statements on the server here: the same code runs
+    behind PgBouncer's transaction pooling (pgbouncer.enabled), where a prepared statement would be
+    looked up on another server connection."""
+    args: dict[str, object] = {"prepare_threshold": None} if make_url(url).get_driver_name() == "psycopg" else {}
+    return create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True, future=True, connect_args=args)
 
 
 @dataclass

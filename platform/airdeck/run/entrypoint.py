@@ -30,6 +30,7 @@ from airdeck.plan.model import Component, Deployment, FileSpec
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import MissingSecretError, SecretResolver
 from airdeck.run.canary import Canary
+from airdeck.run.pooler import CONNECT_ARGS_PATH, parse_address, via_pooler
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import write_private
 
@@ -130,9 +131,14 @@ def _external_only(sources: Mapping[str, SecretSource]) -> dict[str, SecretSourc
     return out
 
 
-def resolver_for(cfg: AirdeckConfig, home: AirdeckHome, target: Target, secrets_dir: Path | None) -> SecretResolver:
+def resolver_for(cfg: AirdeckConfig, home: AirdeckHome, target: Target, secrets_dir: Path | None,
+                 database_pooler: str | None = None) -> SecretResolver:
+    """``database_pooler`` (HOST:PORT): the mounted database URL is used through PgBouncer there."""
     store = concerns.local_store(cfg, home)
     if secrets_dir is None:
+        if database_pooler is not None:
+            raise RunError("--database-pooler needs --secrets-dir: the database URL through PgBouncer is the "
+                           "mounted one")
         return concerns.resolver(cfg, home, store, generate=target.kind == "local")
     folder = secrets_dir
 
@@ -140,6 +146,8 @@ def resolver_for(cfg: AirdeckConfig, home: AirdeckHome, target: Target, secrets_
         try:
             value = read_mounted(folder, name)
             # A mounted URL's credentials run to its last "@" (airdeck.config.masking), as in airdeck.yaml.
+            if name == "database_url" and database_pooler is not None:
+                return via_pooler(normalise_url(value), database_pooler)
             return normalise_url(value) if name in ("database_url", "broker_url") else value
         except KeyError:
             if type(store).__name__ == "VaultSecretStore" and name in ("fernet_key", "jwt_secret", "api_secret_key"):
@@ -212,17 +220,30 @@ def secrets_needed(deployment: Deployment, home: AirdeckHome, name: str) -> set[
     return names
 
 
+def pooler_env(database_pooler: str | None) -> dict[str, str]:
+    """Airflow's environment behind PgBouncer: psycopg without server-side prepared statements."""
+    if database_pooler is None:
+        return {}
+    parse_address(database_pooler)
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": CONNECT_ARGS_PATH}
+
+
 def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local", release: str | None = None,
-            secrets_dir: Path | None = None) -> tuple[Component, dict[str, str]]:
+            secrets_dir: Path | None = None, database_pooler: str | None = None
+            ) -> tuple[Component, dict[str, str]]:
     """Render everything component ``name`` needs; returns it and the environment to exec it with.
 
-    ``name`` may also be one of :data:`JOBS`: they run with the one-off commands' configuration."""
+    ``name`` may also be one of :data:`JOBS`: they run with the one-off commands' configuration.
+    ``database_pooler`` (HOST:PORT of PgBouncer): the database is reached through it."""
+    if database_pooler is not None and name == "migrate":
+        raise RunError("the migration Job reaches the database directly (its session-level advisory lock does "
+                       "not survive transaction pooling); run it without --database-pooler")
     where = _target(target, release)
     deployment = concerns.plan(cfg, home, where)
     component, specs = files_of(deployment, home, name)
     if secrets_dir is not None and not secrets_dir.is_dir():
         raise RunError(f"--secrets-dir {secrets_dir} is not a folder")
-    resolve = resolver_for(cfg, home, where, secrets_dir)
+    resolve = resolver_for(cfg, home, where, secrets_dir, database_pooler)
     for directory in (home.logs, home.task_logs):
         directory.mkdir(parents=True, exist_ok=True)
     for spec in specs:
@@ -231,6 +252,7 @@ def prepare(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "
         mirror_mounted(secrets_dir, home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(component.env)
+    env.update(pooler_env(database_pooler))
     return component, env
 
 
@@ -264,7 +286,8 @@ def probe_argv(component: Component) -> list[str] | None:
 
 def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local",
                   release: str | None = None, secrets_dir: Path | None = None, probe: bool = False,
-                  migration_wait: int = 600, dag: str = "example_fanout", timeout: float = 600.0) -> int:
+                  migration_wait: int = 600, dag: str = "example_fanout", timeout: float = 600.0,
+                  database_pooler: str | None = None) -> int:
     """Render component (or job) ``name`` and replace this process with it (returns only if exec fails).
 
     ``probe``: instead of starting it, check the running component of this container (its files are
@@ -280,6 +303,7 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
                            "it has no probe command")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
         env.update(component.env)
+        env.update(pooler_env(database_pooler))
         return _exec(f"the probe of {name}", argv, env)
     if name == "canary":
         # A client of the REST API only: it signs in as the admin account and renders no Airflow
@@ -292,7 +316,8 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
             raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
                            "canary") from None
         return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
-    component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir)
+    component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir,
+                             database_pooler=database_pooler)
     if name == "migrate":
         # Nothing starts half-way: the Airflow pods wait for this Job's migration, and it runs only once
         # the Fernet key, the task log destination and the like have passed their checks.

@@ -80,12 +80,29 @@ def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
     return entry.stat(follow_symlinks=False).st_mtime < cutoff
 
 
+def _seconds(text: str) -> float:
+    """A duration in airdeck.yaml's forms (logging.retention, retention_interval), as seconds."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from airdeck.config.base import Duration
+
+    try:
+        seconds = TypeAdapter(Duration).validate_python(text).total_seconds()
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30d, 12h, 90m, or seconds)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be positive")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airdeck.tasklogs.retention",
                                      description="remove local task log files older than --max-age")
     parser.add_argument("--folder", required=True, type=Path)
-    parser.add_argument("--max-age", required=True, type=float, help="seconds")
-    parser.add_argument("--every", type=float, default=3600.0, help="seconds between sweeps")
+    parser.add_argument("--max-age", required=True, type=_seconds,
+                        help="a duration as airdeck.yaml writes it (30d, 12h, 90m) or seconds")
+    parser.add_argument("--every", type=_seconds, default=3600.0,
+                        help="time between sweeps, a duration or seconds (default 1h)")
     parser.add_argument("--once", action="store_true", help="one sweep, then exit")
     args = parser.parse_args(argv)
     stopping = False

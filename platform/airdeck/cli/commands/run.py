@@ -34,6 +34,9 @@ def register(sub: Subcommands) -> None:
     run.add_argument("--dag", default="example_fanout", help="canary: the DAG to trigger (default example_fanout)")
     run.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                      help="canary: how long the run may take (default 600)")
+    run.add_argument("--database-pooler", metavar="HOST:PORT",
+                     help="reach the metadata database through PgBouncer there (the mounted URL's user, password and "
+                          "database name); not for the migrate job")
     run.set_defaults(handler=run_service)
 
 
@@ -41,5 +44,6 @@ def run_service(ctx: CliContext) -> Result:
     """Replace this process with the component (streams; returns only when it cannot start)."""
     code = run_component(ctx.config(), ctx.home, ctx.args.service, target=ctx.args.target,
                          release=ctx.args.release, secrets_dir=ctx.args.secrets_dir, probe=ctx.args.probe,
-                         migration_wait=ctx.args.migration_wait, dag=ctx.args.dag, timeout=ctx.args.timeout)
+                         migration_wait=ctx.args.migration_wait, dag=ctx.args.dag, timeout=ctx.args.timeout,
+                         database_pooler=ctx.args.database_pooler)
     return Result(exit_code=code)
