@@ -27,3 +27,8 @@ output "admin_password_command" {
   description = "kubectl command that prints the admin account's password from the release's Secret."
   value       = "kubectl -n ${var.namespace} get secret ${module.values.kubernetes_secrets["adminPassword"].name} -o jsonpath='{.data.password}' | base64 -d"
 }
+
+output "fernet_key_secret" {
+  description = "The Kubernetes Secret holding the Fernet key list (namespace/name). The first apply writes it; after that the cluster Secret is the key's home: `airdeck --target kubernetes --release <release_name> --namespace <namespace> fernet rotate` rotates it and Terraform ignores its key. The cloud's secret store keeps the key of the first apply only."
+  value       = "${var.namespace}/${module.values.kubernetes_secrets["fernetKey"].name}"
+}
