@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from airdeck.secrets.fernet import fingerprint
 from cryptography.fernet import Fernet
 
 from tests.alerts.servers import SlackReceiver
@@ -296,7 +297,7 @@ def test_fernet_rotation_is_ordered_resumable_and_reencrypts_the_release_databas
 def test_fernet_rotation_refuses_a_secret_the_chart_did_not_generate(cluster: StandIn) -> None:
     secret = cluster.objects["secrets"]["airdeck-fernet-key"]
     labels = dict(secret["metadata"]["labels"])
-    secret["metadata"]["labels"] = {"app.kubernetes.io/part-of": "airdeck"}  # as Terraform's kubernetes_secret_v1
+    secret["metadata"]["labels"] = {"app.kubernetes.io/part-of": "airdeck"}  # a Secret of yours, unlabelled
     before = json.dumps(secret["data"])
     try:
         done = airdeck(cluster, "fernet", "rotate")
@@ -313,6 +314,66 @@ def test_fernet_rotation_refuses_a_secret_the_chart_did_not_generate(cluster: St
         del secret["metadata"]["ownerReferences"]
     assert done.returncode == 1 and "written by External Secrets" in done.stderr
     assert json.dumps(secret["data"]) == before
+
+
+def _terraform_labels(tmp_path: Path) -> tuple[str, str, dict[str, str]]:
+    """(name, key, labels) of the Fernet key's Secret exactly as terraform/modules/airdeck renders it (its
+    values composition applied by terraform: tests/terraform/test_terraform.py compose)."""
+    from tests.terraform.test_terraform import compose
+
+    rendered = compose("aws", tmp_path)["secrets"]["fernetKey"]
+    return rendered["name"], rendered["key"], rendered["labels"]
+
+
+def test_fernet_rotation_of_the_secret_terraform_wrote(cluster: StandIn, migrated: StandIn,
+                                                       database: PostgresServer, tmp_path: Path) -> None:
+    """A Terraform-deployed release: the Fernet key's Secret carries the module's labels (not the chart's);
+    the rotation runs to the end with the same output and exit code as for a generated key."""
+    name, key, labels = _terraform_labels(tmp_path)
+    assert name == "airdeck-fernet-key"  # the Secret the chart's workloads mount (existingSecret)
+    secret = cluster.objects["secrets"][name]
+    assert key in secret["data"]
+    chart_labels = dict(secret["metadata"]["labels"])
+    secret["metadata"]["labels"] = dict(labels)
+    old = cluster.secret_value(name, key)
+    with psycopg.connect(database.dsn(), autocommit=True) as conn:
+        conn.execute("INSERT INTO connection (conn_id, conn_type, password, is_encrypted, is_extra_encrypted) "
+                     "VALUES ('terraform_probe', 'http', %s, true, false)",
+                     (Fernet(old.encode()).encrypt(b"probe-secret").decode(),))
+    try:
+        done = airdeck(cluster, "fernet", "rotate")
+        secret = cluster.objects["secrets"][name]
+        assert secret["metadata"]["labels"] == labels  # the module's labels stay: the next apply changes nothing
+    finally:
+        cluster.objects["secrets"][name]["metadata"]["labels"] = chart_labels
+        with psycopg.connect(database.dsn(), autocommit=True) as conn:
+            row = conn.execute("SELECT password FROM connection WHERE conn_id = 'terraform_probe'").fetchone()
+            conn.execute("DELETE FROM connection WHERE conn_id = 'terraform_probe'")
+    _no_traceback(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    new = cluster.secret_value(name, key)
+    assert new != old and "," not in new
+    assert "✓ rotation complete: key" in done.stderr and "encrypts and decrypts everything" in done.stderr
+    assert f"retired {fingerprint(old)}" in done.stderr
+    assert row is not None and Fernet(new.encode()).decrypt(row[0].encode()) == b"probe-secret"
+    assert "airdeck.io/fernet-rotation" not in (secret["metadata"].get("annotations") or {})
+
+
+def test_fernet_rotation_refuses_a_labelled_secret_of_another_release(cluster: StandIn, tmp_path: Path) -> None:
+    name, _key, labels = _terraform_labels(tmp_path)
+    secret = cluster.objects["secrets"][name]
+    chart_labels = dict(secret["metadata"]["labels"])
+    secret["metadata"]["labels"] = {**labels, "app.kubernetes.io/instance": "staging"}
+    before = json.dumps(secret["data"])
+    cluster.calls.clear()
+    try:
+        done = airdeck(cluster, "fernet", "rotate")
+    finally:
+        secret["metadata"]["labels"] = chart_labels
+    _no_traceback(done)
+    assert done.returncode == 1 and "for the release 'staging'" in done.stderr and "nothing was changed" in done.stderr
+    assert json.dumps(secret["data"]) == before
+    assert not [c for c in cluster.calls if c.verb == "patch"]
 
 
 # ---------------------------------------------------------------------------------------- errors

@@ -728,6 +728,28 @@ def trusted_service_accounts(name: str) -> dict[str, str]:
     return {key: value.replace("${var.name}", name) for key, value in local_values["task_log_service_accounts"].items()}
 
 
+def test_the_fernet_key_secret_is_left_to_the_cli_after_the_first_apply(tmp_path: Path) -> None:
+    """`airdeck --target kubernetes fernet rotate` rewrites the Fernet key's Secret in the cluster: the module
+    ignores later changes of that key and of the rotation's state annotation (the names the CLI uses), and
+    renders the labels the CLI accepts; no other Secret is labelled for rotation."""
+    from airdeck.kube.fernet import ROTATED_BY, STATE
+    from airdeck.kube.release import INSTANCE
+
+    secret = resources(TERRAFORM / "modules" / "airdeck")["kubernetes_secret_v1.platform"]
+    helm_values = {k: v for block in load(TERRAFORM / "modules" / "helm-values" / "main.tf").get("locals", [])
+                   for k, v in block.items()}
+    fernet_key = helm_values["secret_keys"]["fernetKey"]
+    ignored = secret.get("lifecycle", [{}])[0].get("ignore_changes")
+    assert ignored == [f'${{data["{fernet_key}"]}}', f'${{metadata[0].annotations["{STATE}"]}}'], ignored
+    # No other Secret holds that key, so the rule touches the Fernet key's Secret only.
+    assert list(helm_values["secret_keys"].values()).count(fernet_key) == 1
+    assert secret["metadata"][0]["labels"] == "${each.value.labels}"
+    labels = {key: s["labels"] for key, s in compose("aws", tmp_path)["secrets"].items()}
+    assert labels.pop("fernetKey") == {"app.kubernetes.io/part-of": "airdeck", INSTANCE: "airdeck",
+                                       ROTATED_BY[0]: ROTATED_BY[1]}
+    assert all(ROTATED_BY[0] not in other for other in labels.values()), labels
+
+
 def test_cloud_modules_trust_exactly_the_task_log_accounts() -> None:
     """IRSA's trust, GKE's workloadIdentityUser members and Azure's federated credentials: one subject per
     account of naming's task_log_service_accounts, each in the release's namespace, and nothing else."""

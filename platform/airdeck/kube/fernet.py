@@ -8,9 +8,11 @@ Kubernetes API, in order and resumable.
    that every stored value decrypts with the new key alone (reencrypted);
 4. the old keys are dropped from the Secret, the workloads restart again, the annotation is removed.
 
-airdeck writes only a Secret the chart generated (``secrets.generate``: labelled with the release).
-A Secret of yours (``existingSecret``, e.g. the one Terraform creates, which the next apply would set back),
-one made by External Secrets from your store, or a key held in Vault is refused with what to do instead.
+airdeck writes a Secret the chart generated (``secrets.generate``: labelled with the release), or one labelled
+with the release and ``airdeck.io/rotated-by: airdeck`` (:data:`ROTATED_BY`): the Fernet key's Secret that
+``terraform/modules/airdeck`` writes once and then leaves to this command (its ``ignore_changes``). Any other
+Secret of yours (``existingSecret``, which whatever manages it would set back), one made by External Secrets from
+your store, or a key held in Vault is refused with what to do instead.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from airdeck.secrets.fernet import fingerprint, split_keys
 
 #: The annotation holding the state of an unfinished rotation, on the key's Secret.
 STATE = "airdeck.io/fernet-rotation"
+
+#: The label (name, value) by which a Secret that the chart did not generate is handed to this command: the
+#: Terraform module renders it on the Fernet key's Secret (terraform/modules/helm-values, secret_labels).
+ROTATED_BY = ("airdeck.io/rotated-by", "airdeck")
 
 #: Seconds one workload may take to roll out.
 ROLLOUT_TIMEOUT = 900.0
@@ -56,11 +62,17 @@ def _refuse_foreign(rel: Release, secret: Any, name: str) -> None:
                         "airdeck cannot write that store. Put the new key in front of the old one there "
                         "(NEW,OLD), restart the release's pods, run `airflow rotate-fernet-key` once in an "
                         "api-server pod, then keep only NEW (docs/security.md); nothing was changed")
-    if labels.get(INSTANCE) != rel.where.release or labels.get(COMPONENT) != "secrets":
-        raise KubeError(f"the Secret {name!r} of {rel.where} is not one the chart generated (secrets.*."
-                        "existingSecret: yours, or Terraform's, which the next apply would set back); airdeck "
-                        "rotates only generated keys. Rotate it where it is managed, as docs/security.md says; "
+    handed = labels.get(ROTATED_BY[0]) == ROTATED_BY[1]
+    if handed and labels.get(INSTANCE) != rel.where.release:
+        raise KubeError(f"the Secret {name!r} of {rel.where} is labelled {ROTATED_BY[0]}={ROTATED_BY[1]} but "
+                        f"for the release {labels.get(INSTANCE) or '(none)'!r} ({INSTANCE}); airdeck rotates a "
+                        "Secret only for its own release. Check --release and --namespace, or correct the label; "
                         "nothing was changed")
+    if not handed and (labels.get(INSTANCE) != rel.where.release or labels.get(COMPONENT) != "secrets"):
+        raise KubeError(f"the Secret {name!r} of {rel.where} is not one the chart generated (secrets.*."
+                        f"existingSecret: yours) nor labelled {ROTATED_BY[0]}={ROTATED_BY[1]}; airdeck rotates "
+                        "only those. Rotate it where it is managed, as docs/security.md says (a Terraform "
+                        "module older than this release: apply it once to label the Secret); nothing was changed")
 
 
 def _state(secret: Any) -> dict[str, Any] | None:

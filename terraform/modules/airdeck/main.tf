@@ -43,12 +43,21 @@ resource "kubernetes_secret_v1" "platform" {
   metadata {
     name      = each.value.name
     namespace = kubernetes_namespace_v1.this.metadata[0].name
-    labels    = { "app.kubernetes.io/part-of" = "airdeck" }
+    # The Fernet key's Secret also carries the release and airdeck.io/rotated-by = airdeck: the airdeck CLI's
+    # `fernet rotate` rotates it in the cluster.
+    labels = each.value.labels
   }
 
   type = "Opaque"
   # The database URL in its libpq form: KEDA's PostgreSQL scaler reads the same Secret.
   data = module.values.secret_data[each.value.name]
+
+  lifecycle {
+    # The Fernet key list is written by the first apply only; after that the cluster Secret is its home
+    # (`airdeck --target kubernetes fernet rotate` rewrites it), so a later apply neither sets the first key
+    # back nor removes the state of an unfinished rotation. Only the Fernet key's Secret has these keys.
+    ignore_changes = [data["fernet-key"], metadata[0].annotations["airdeck.io/fernet-rotation"]]
+  }
 }
 
 # The chart's NetworkPolicies deny all egress but the platform's own flows; the task log store and the

@@ -40,3 +40,8 @@ output "grafana_admin_password_command" {
   description = "kubectl command that prints the password of Grafana's admin account (user admin) from its Secret; null when kube-prometheus-stack is not installed."
   value       = var.enable_kube_prometheus_stack ? "kubectl -n ${local.monitoring_namespace} get secret ${local.grafana_admin_secret} -o jsonpath='{.data.admin-password}' | base64 -d" : null
 }
+
+output "fernet_key_secret" {
+  description = "The Kubernetes Secret holding the Fernet key list (namespace/name). The first apply writes it; after that the cluster Secret is the key's home: `airdeck --target kubernetes --release <release_name> --namespace <namespace> fernet rotate` rotates it and Terraform ignores its key. The cloud's secret store keeps the key of the first apply only."
+  value       = "${var.namespace}/${module.values.kubernetes_secrets["fernetKey"].name}"
+}

@@ -54,6 +54,16 @@ locals {
   secrets = {
     for key, file in local.secret_keys : key => { existingSecret = "${var.prefix}-${local.secret_ids[key]}", key = file }
   }
+  # Labels of each Secret. The Fernet key's Secret is written once by Terraform and then rotated in the cluster
+  # by `airdeck --target kubernetes --release <prefix> fernet rotate`, which rotates only a Secret labelled with
+  # the release and airdeck.io/rotated-by = airdeck (platform/airdeck/kube/fernet.py, ROTATED_BY); the airdeck
+  # module ignores later changes of its key.
+  secret_labels = {
+    for key in keys(local.secret_keys) : key => merge(
+      { "app.kubernetes.io/part-of" = "airdeck" },
+      key == "fernetKey" ? { "app.kubernetes.io/instance" = var.prefix, "airdeck.io/rotated-by" = "airdeck" } : {},
+    )
+  }
 
   ingress = {
     enabled       = var.ingress != null

@@ -19,8 +19,8 @@ output "service_accounts" {
 }
 
 output "kubernetes_secrets" {
-  description = "The Kubernetes Secrets the release mounts, by the chart's key: name of the Secret and key inside it."
-  value       = { for key, secret in local.secrets : key => { name = secret.existingSecret, key = secret.key } }
+  description = "The Kubernetes Secrets the release mounts, by the chart's key: name of the Secret, key inside it and its labels (the Fernet key's Secret is labelled for rotation by the airdeck CLI)."
+  value       = { for key, secret in local.secrets : key => { name = secret.existingSecret, key = secret.key, labels = local.secret_labels[key] } }
 }
 
 output "secret_data" {

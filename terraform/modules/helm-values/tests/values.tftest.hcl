@@ -67,6 +67,11 @@ run "aws_values" {
   }
 
   assert {
+    condition     = output.kubernetes_secrets.fernetKey.labels == { "app.kubernetes.io/part-of" = "airdeck", "app.kubernetes.io/instance" = "airdeck", "airdeck.io/rotated-by" = "airdeck" } && alltrue([for key, secret in output.kubernetes_secrets : secret.labels == { "app.kubernetes.io/part-of" = "airdeck" } if key != "fernetKey"])
+    error_message = "only the Fernet key's Secret is labelled for rotation by the airdeck CLI, with its release"
+  }
+
+  assert {
     condition     = output.values.networkPolicies.database.to[1].ipBlock.cidr == "10.0.16.0/20" && output.values.networkPolicies.broker.port == 6379
     error_message = "NetworkPolicy egress only to the database and cache subnets"
   }
