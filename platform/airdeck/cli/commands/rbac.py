@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airdeck.auth.rbac import LiveRoles
+from airdeck.auth.rbac import LiveRoles, RoleMappingError
 from airdeck.auth.roles import DEFAULT_FILE, RolesFileError
 from airdeck.cli.context import CliContext, CommandError
 from airdeck.cli.results import Result, Text
@@ -30,15 +30,18 @@ def register(sub: Subcommands) -> None:
 
 
 def rbac_sync(ctx: CliContext) -> Result:
-    """With ``--check``: exit 1 when the live roles drift from the file."""
+    """With ``--check``: exit 1 when the live roles drift from the file. Exit 2, changing nothing, when the
+    file is invalid or auth.ldap.roles_mapping names a role that would not exist."""
     args = ctx.args
     live = LiveRoles(ctx.stack())
+    auth = ctx.config().auth
+    ldap = auth.ldap if auth.mode == "ldap" else None  # its roles_mapping must name roles that exist
     try:
         if args.check:
-            _desired, changes = live.plan(args.file, prune=args.prune)
+            _desired, changes = live.plan(args.file, prune=args.prune, ldap=ldap)
         else:
-            changes = live.sync(args.file, prune=args.prune)
-    except RolesFileError as exc:
+            changes = live.sync(args.file, prune=args.prune, ldap=ldap)
+    except (RolesFileError, RoleMappingError) as exc:
         raise CommandError(f"{exc.render()}\nnothing was changed", exit_code=exc.exit_code) from None
     lines = Text.lines([line for change in changes for line in change.lines()])
     listed = (lines,) if changes else ()
