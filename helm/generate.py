@@ -136,7 +136,7 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     if path == ("auth", "roles"):
         # The roles file as an object: its top level here, the rest checked by the migration Job.
         out.update(type="object", additionalProperties=False, properties={
-            "version": {"const": 1, "description": "The roles file's format version (1)."},
+            "version": {"type": "integer", "const": 1, "description": "The roles file's format version (1)."},
             "permission_sets": {"type": "object", "description": "Named lists of permissions, reused by roles."},
             "roles": {"type": "object", "minProperties": 1,
                       "description": "Role name -> description, include, permissions."},
