@@ -96,3 +96,23 @@ def test_the_migration_job_checks_before_it_migrates(tmp_path: Path) -> None:
             tables = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'alembic_version'"
                                 ).fetchone()
         assert tables == (0,)  # `airflow db migrate` never ran
+
+
+def test_the_canary_sign_in_check_needs_its_password_and_known_permissions(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from airdeck.run.canary import PROBE_ID, CanaryError, probe_for
+
+    cfg, home = parse_config(EXTERNAL), AirdeckHome(tmp_path / "home")
+    secrets = _secrets(tmp_path / "secrets", {"admin_password": "pw"}, mode=0o440)
+    with pytest.raises(AirdeckError, match=r"no canary_password in .*tests.signIn.passwordSecret"):
+        run_component(cfg, home, "canary", target="kubernetes", secrets_dir=secrets, sign_in_as="dave",
+                      allowed=["can_read on DAGs"])
+    assert probe_for("can_read on DAGs") == ("GET", "/api/v2/dags")
+    assert probe_for("can_edit on Connections") == ("PATCH", f"/api/v2/connections/{PROBE_ID}")
+    with pytest.raises(CanaryError, match=r"cannot check 'can_fly on DAGs'; it checks: can_read on DAGs, "):
+        probe_for("can_fly on DAGs")
+    # An unknown permission fails the canary (exit 1) before any request, saying what it can check.
+    with_user = _secrets(tmp_path / "secrets2", {"canary_password": "pw"}, mode=0o440)
+    assert run_component(cfg, home, "canary", target="kubernetes", release="127.0.0.1", secrets_dir=with_user,
+                         dag="", sign_in_as="dave", denied=["can_edit on Website"], timeout=2) == 1
+    assert "cannot check 'can_edit on Website'" in capsys.readouterr().out
