@@ -492,8 +492,8 @@ def test_ldap_secret_files_reach_the_api_server_only() -> None:
     objects = render(LDAP_VALUES)
     config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config"))
     ldap = yaml.safe_load(config["data"]["airdeck.yaml"])["auth"]["ldap"]
-    assert ldap["bind_password_file"] == "/run/secrets/airdeck/ldap_bind_password"
-    assert ldap["ca_file"] == "/run/secrets/airdeck/ldap_ca.pem"
+    assert ldap["bind_password_file"] == "ldap_bind_password"
+    assert ldap["ca_file"] == "ldap_ca.pem"
     assert ldap["bind_dn"] == "cn=svc,ou=apps,o=corp"  # the user's keys are kept
     seen = {}
     for obj in objects:

@@ -763,8 +763,8 @@ def test_docs_snippets_apply_and_render_with_the_chart(tmp_path: Path) -> None:
     cfg = parse_config(yaml.safe_load(config["data"]["airdeck.yaml"]))  # airdeck's own model accepts it
     ldap = cfg.auth.ldap
     assert cfg.auth.mode == "ldap" and ldap is not None
-    assert str(ldap.bind_password_file) == "/run/secrets/airdeck/ldap_bind_password"
-    assert str(ldap.ca_file) == "/run/secrets/airdeck/ldap_ca.pem"
+    assert str(ldap.bind_password_file) == "ldap_bind_password"
+    assert str(ldap.ca_file) == "ldap_ca.pem"
     assert cfg.auth.break_glass_users == ["admin"]
     roles = yaml.safe_load(config["data"]["roles.yaml"])
     assert roles == yaml.safe_load((ROOT / "security" / "roles.yaml").read_text())

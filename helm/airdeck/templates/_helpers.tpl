@@ -50,14 +50,15 @@ mounts (auth.ldap.bindPasswordSecret, caSecret / caConfigMap) filled in. */}}
 {{- toYaml $a -}}
 {{- end -}}
 
-{{/* The airdeck.yaml keys (auth.ldap.*) the chart sets to the LDAP secret files it mounts. */}}
+{{/* The airdeck.yaml keys (auth.ldap.*) the chart sets to the LDAP secret files it mounts: names relative
+to `airdeck run --secrets-dir` (the api-server's secrets volume), which `airdeck run` resolves. */}}
 {{- define "airdeck.ldapFiles" -}}
 {{- $l := .Values.auth.ldap -}}
 {{- if $l.bindPasswordSecret.name }}
-bind_password_file: /run/secrets/airdeck/ldap_bind_password
+bind_password_file: ldap_bind_password
 {{- end }}
 {{- if or $l.caSecret.name $l.caConfigMap.name }}
-ca_file: /run/secrets/airdeck/ldap_ca.pem
+ca_file: ldap_ca.pem
 {{- end }}
 {{- end -}}
 

@@ -267,6 +267,21 @@ def probe_argv(component: Component) -> list[str] | None:
     return None
 
 
+def with_mounted_ldap_files(cfg: AirdeckConfig, secrets_dir: Path | None) -> AirdeckConfig:
+    """``auth.ldap.bind_password_file`` and ``ca_file`` given as relative paths name files of the mounted
+    secrets (``--secrets-dir``): the chart mounts the directory's password and CA there (auth.ldap.* of
+    its values) and writes their names into airdeck.yaml, so where the volume is mounted is said once."""
+    ldap = cfg.auth.ldap
+    if ldap is None or secrets_dir is None:
+        return cfg
+    update = {key: secrets_dir.absolute() / value for key in ("bind_password_file", "ca_file")
+              if (value := getattr(ldap, key)) is not None and not value.is_absolute()}
+    if not update:
+        return cfg
+    auth = cfg.auth.model_copy(update={"ldap": ldap.model_copy(update=update)})
+    return cfg.model_copy(update={"auth": auth})
+
+
 def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local",
                   release: str | None = None, secrets_dir: Path | None = None, probe: bool = False,
                   migration_wait: int = 600, dag: str = "example_fanout", timeout: float = 600.0,
@@ -276,6 +291,7 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
 
     ``probe``: instead of starting it, check the running component of this container (its files are
     already written) and exit 0 when it is alive."""
+    cfg = with_mounted_ldap_files(cfg, secrets_dir)
     if probe:
         if name in JOBS:
             raise RunError(f"--probe checks a component, not the job {name!r}")
