@@ -180,6 +180,19 @@ def node(path: tuple[str, ...], value: Any, docs: dict[tuple[str, ...], str]) ->
     if description is None:
         raise SystemExit(f"values.yaml: {'.'.join(path)} has no '# --' comment")
     out: dict[str, Any] = {"description": description, "default": value}
+    if path[-2:] == ("signIn", "allowed") or path[-2:] == ("signIn", "denied"):
+        out.update(type="array", uniqueItems=True,
+                   items={"type": "string", "pattern": r"^(can_read|can_create|can_edit|can_delete) on [A-Za-z ]+$"})
+        return out
+    if path == ("auth", "roles"):
+        # The roles file as an object: its top level here, the rest checked by the migration Job.
+        out.update(type="object", additionalProperties=False, properties={
+            "version": {"type": "integer", "const": 1, "description": "The roles file's format version (1)."},
+            "permission_sets": {"type": "object", "description": "Named lists of permissions, reused by roles."},
+            "roles": {"type": "object", "minProperties": 1,
+                      "description": "Role name -> description, include, permissions."},
+        }, dependentRequired={"version": ["roles"], "roles": ["version"], "permission_sets": ["roles"]})
+        return out
     if path == ("connections",):
         # Keyed by Airflow connection id (Airflow's own rule: letters, digits, _ . -; at most 250).
         out.update(type="object", patternProperties={r"^[A-Za-z0-9_.-]{1,250}$": CONNECTION_ENTRY},

@@ -204,3 +204,20 @@ def test_airdeck_up_refuses_to_start_when_webserver_config_would_be_ignored(tmp_
     assert "[fab] config_file of api-server" in result.stderr and "/nonexistent/wc.py" in result.stderr
     assert not (tmp_path / "home" / "run" / "supervisord.pid").exists()
     assert yaml.safe_load(config.read_text())  # the file itself is untouched
+
+
+def test_a_mapping_to_a_role_that_does_not_exist_names_group_role_and_key() -> None:
+    from airdeck.auth.roles import unknown_mapped_roles
+
+    mapping = {"cn=ops,ou=groups,dc=example,dc=org": ["Op"], "cn=fin,ou=groups,dc=example,dc=org": ["team_finanse"],
+               "cn=eng,ou=groups,dc=example,dc=org": ["DagAuthor"]}
+    problems = unknown_mapped_roles(mapping, "Viewer", {"team_finance", "DagAuthor"}, "/etc/airdeck/roles.yaml")
+    assert len(problems) == 1
+    assert problems[0].startswith("auth.ldap.roles_mapping: group 'cn=fin,ou=groups,dc=example,dc=org' maps to "
+                                  "role 'team_finanse', which does not exist")
+    assert "/etc/airdeck/roles.yaml" in problems[0] and "did you mean 'team_finance'?" in problems[0]
+    # A role only in the database (made in the UI) counts; so do the built-in ones.
+    assert unknown_mapped_roles(mapping, "Public", {"team_finanse", "DagAuthor"}, "f") == []
+    assert unknown_mapped_roles({}, "Reader", set(), "f") == [
+        "auth.ldap.default_role: role 'Reader' does not exist: it is not built into Airflow, not declared in f and "
+        "not in the database; declare it under roles: in f or name one of Admin, Op, Public, User, Viewer"]

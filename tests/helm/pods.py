@@ -1,8 +1,8 @@
 """Run the chart's pods as local processes: what a kubelet would do, on one machine.
 
 For one rendered pod: its volumes become folders under a temporary root (a ConfigMap's keys and a
-projected Secret's items become files, an emptyDir an empty folder), every container's command, args
-and env are taken as rendered with the mount paths remapped under that root, and the process starts
+projected Secret's or ConfigMap's items become files, an emptyDir an empty folder), every container's
+command, args and env are taken as rendered with the mount paths remapped under that root, and the process starts
 inside a mount namespace whose /etc/hosts resolves the release's Service names to 127.0.0.1 (the part
 of Kubernetes DNS the platform uses). Probes run as rendered: httpGet against 127.0.0.1 and the
 container port, exec in the same namespace and environment as the container.
@@ -86,10 +86,14 @@ class LocalPod:
         elif "projected" in volume:
             mode = volume["projected"].get("defaultMode", 0o644)
             for source in volume["projected"]["sources"]:
-                if "secret" not in source:
+                if "secret" in source:
+                    kind, held = "secret", self.secrets
+                elif "configMap" in source:
+                    kind, held = "configMap", self.configmaps
+                else:
                     continue  # service-account tokens: no API server here
-                data = self.secrets[source["secret"]["name"]]
-                for item in source["secret"]["items"]:
+                data = held[source[kind]["name"]]
+                for item in source[kind]["items"]:
                     target = folder / item["path"]
                     target.write_text(data[item["key"]] + "\n", encoding="utf-8")
                     target.chmod(mode)

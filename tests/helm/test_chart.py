@@ -362,8 +362,19 @@ def test_service_monitor_scrapes_the_dispatcher_under_the_job_its_rules_select()
 def _mounted_secret_files(spec: dict[str, Any]) -> dict[str, str]:
     """file name under /run/secrets/airdeck -> Secret it comes from, of one pod."""
     volume = next(v for v in spec["volumes"] if v["name"] == "secrets")
-    return {item["path"]: source["secret"]["name"] for source in volume["projected"]["sources"]
-            for item in source["secret"]["items"]}
+    return {item["path"]: (source.get("secret") or source["configMap"])["name"]
+            for source in volume["projected"]["sources"]
+            for item in (source.get("secret") or source["configMap"])["items"]}
+
+
+def _rendered_airdeck_yaml(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """airdeck.yaml as the chart's ConfigMap holds it (the chart fills in the LDAP secret files' paths)."""
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config"))
+    return dict(yaml.safe_load(config["data"]["airdeck.yaml"]) or {})
+
+
+#: Files of the LDAP directory's Secret / ConfigMap in the api-server's secrets volume (auth.ldap.*).
+LDAP_FILES = {"ldap_bind_password": "bind_password_file", "ldap_ca.pem": "ca_file"}
 
 
 @pytest.mark.parametrize("values_file", [p.name for p in CI])
@@ -394,7 +405,7 @@ def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(values_file:
     from airdeck.state.home import AirdeckHome
 
     values = ci_values(CHART / "ci" / values_file)
-    cfg = parse_config(values.get("airdeck") or {})
+    cfg = parse_config(_rendered_airdeck_yaml(render(values)))  # as the pods read it
     deployment = concerns.plan(cfg, AirdeckHome(tmp_path), Target.kubernetes("airdeck"))
     objects = render(values)
     checked = set()
@@ -410,7 +421,9 @@ def test_each_pod_mounts_exactly_the_secrets_its_component_resolves(values_file:
         needed = {derived.get(n, n) for n in names} - {"vault_backend_kwargs"}
         if cfg.secrets.vault is not None and cfg.secrets.vault.platform_secrets:
             needed -= {"fernet_key", "api_secret_key", "jwt_secret"}  # read from Vault, never mounted
-        mounted = set(_mounted_secret_files(spec)) - {"admin_password"}
+        # The LDAP files are read by the api-server's security manager itself (auth.ldap.bind_password_file,
+        # ca_file), not resolved by `airdeck run`: test_ldap_secret_files_reach_the_api_server_only.
+        mounted = set(_mounted_secret_files(spec)) - {"admin_password", *LDAP_FILES}
         assert mounted == needed, (component, mounted, needed)
         checked.add(component)
     assert checked >= {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}, checked
@@ -432,6 +445,8 @@ def test_every_secret_and_configmap_a_pod_references_exists_or_is_documented(val
     documented = {f"airdeck-{suffix}" for suffix in re.findall(r"`<prefix>-([a-z-]+)` / `", doc)}
     documented |= {s["existingSecret"] for s in secrets.values() if isinstance(s, dict) and s.get("existingSecret")}
     connections = {c["secret"] for c in (values.get("connections") or {}).values()}
+    # The LDAP directory's Secret and CA ConfigMap the user names in auth.ldap (docs/security.md).
+    connections |= {ref["name"] for ref in ((values.get("auth") or {}).get("ldap") or {}).values() if ref.get("name")}
     missing = []
     for obj in objects:
         spec = pod_spec(obj)
@@ -459,7 +474,7 @@ def test_the_canary_mounts_only_the_admin_password(values_file: str, tmp_path: P
 
     values = ci_values(CHART / "ci" / values_file)
     canary = next(o for o in render(values) if o["kind"] == "Pod")
-    deployment = concerns.plan(parse_config(values.get("airdeck") or {}), AirdeckHome(tmp_path),
+    deployment = concerns.plan(parse_config(_rendered_airdeck_yaml(render(values))), AirdeckHome(tmp_path),
                                Target.kubernetes("airdeck"))
     spec = pod_spec(canary)
     assert spec is not None
@@ -503,3 +518,69 @@ def test_pgbouncer_sits_between_the_components_and_the_database() -> None:
     assert "pgbouncer" in monitor["spec"]["selector"]["matchExpressions"][1]["values"]
     service = named(objects, "Service", "airdeck-pgbouncer")
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"pgbouncer": 6432, "metrics": 9127}
+
+
+LDAP_VALUES: dict[str, Any] = {
+    "airdeck": {"auth": {"mode": "ldap", "ldap": {
+        "url": "ldaps://ldap.corp.example:636", "bind_dn": "cn=svc,ou=apps,o=corp",
+        "user_search_base": "ou=staff,o=corp", "roles_mapping": {"cn=ops,ou=teams,o=corp": ["Op"]}}}},
+    "auth": {"ldap": {"bindPasswordSecret": {"name": "corp-ldap", "key": "bindpw"},
+                      "caSecret": {"name": "corp-ldap-ca", "key": "root.pem"}}},
+}
+
+
+def test_ldap_secret_files_reach_the_api_server_only() -> None:
+    """The service account's password and the directory's CA: files of the api-server's secrets volume
+    (never an environment variable or an argument), and airdeck.yaml points at them."""
+    objects = render(LDAP_VALUES)
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config"))
+    ldap = yaml.safe_load(config["data"]["airdeck.yaml"])["auth"]["ldap"]
+    assert ldap["bind_password_file"] == "ldap_bind_password"
+    assert ldap["ca_file"] == "ldap_ca.pem"
+    assert ldap["bind_dn"] == "cn=svc,ou=apps,o=corp"  # the user's keys are kept
+    seen = {}
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None or not any(v["name"] == "secrets" for v in spec.get("volumes", [])):
+            continue
+        files = _mounted_secret_files(spec)
+        component = obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        seen[component] = {f: files[f] for f in LDAP_FILES if f in files}
+        text = json.dumps([c.get("env") for c in [*spec["containers"], *spec.get("initContainers", [])]])
+        assert "corp-ldap" not in text and "bindpw" not in text, component
+    assert seen.pop("api-server") == {"ldap_bind_password": "corp-ldap", "ldap_ca.pem": "corp-ldap-ca"}
+    assert seen and not any(seen.values()), seen
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"auth": {"ldap": {"bindPasswordSecret": {"name": "x"}}}}, "airdeck.auth.mode is not ldap"),
+    ({**LDAP_VALUES, "auth": {"ldap": {}}}, "name it in auth.ldap.bindPasswordSecret"),
+    ({**LDAP_VALUES, "auth": {"ldap": {"bindPasswordSecret": {"name": "a"}, "caSecret": {"name": "b"},
+                                       "caConfigMap": {"name": "c"}}}}, "keep one"),
+    ({"airdeck": {"auth": {"mode": "ldap", "ldap": {**LDAP_VALUES["airdeck"]["auth"]["ldap"],
+                                                    "bind_password_env": "PW"}}},
+      "auth": LDAP_VALUES["auth"]}, "bind_password_file / bind_password_env"),
+    ({"auth": {"roles": {"version": 1}}}, "roles"),
+])
+def test_ldap_and_roles_values_that_cannot_work_fail_the_render(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=re.escape(message)):
+        render(values)
+
+
+def test_the_migration_job_syncs_the_roles_file_of_the_values() -> None:
+    roles = {"version": 1, "roles": {"Auditor": {"permissions": ["can_read on Audit Logs"]}}}
+    objects = render({"auth": {"roles": roles}})
+    job = by_kind(objects, "Job")[0]
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-3:] == ["--sync-roles", "--roles-file", "/etc/airdeck/roles.yaml"]
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config"))
+    assert yaml.safe_load(config["data"]["roles.yaml"]) == roles
+    # A changed roles file runs a new Job (its name carries the template's digest).
+    other = by_kind(render({"auth": {"roles": {**roles, "roles": {"Auditor": {"permissions": [
+        "can_read on Audit Logs", "can_read on Website"]}}}}}), "Job")[0]
+    assert other["metadata"]["name"] != job["metadata"]["name"]
+    # Without roles: the packaged file; syncRoles false: no sync.
+    default = by_kind(render({}), "Job")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert default[-1] == "--sync-roles"
+    off = by_kind(render({"auth": {"syncRoles": False}}), "Job")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "--sync-roles" not in off["args"]

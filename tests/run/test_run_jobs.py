@@ -96,3 +96,53 @@ def test_the_migration_job_checks_before_it_migrates(tmp_path: Path) -> None:
             tables = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'alembic_version'"
                                 ).fetchone()
         assert tables == (0,)  # `airflow db migrate` never ran
+
+
+def test_the_canary_sign_in_check_needs_its_password_and_known_permissions(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from airdeck.run.canary import PROBE_ID, CanaryError, probe_for
+
+    cfg, home = parse_config(EXTERNAL), AirdeckHome(tmp_path / "home")
+    secrets = _secrets(tmp_path / "secrets", {"admin_password": "pw"}, mode=0o440)
+    with pytest.raises(AirdeckError, match=r"no canary_password in .*tests.signIn.passwordSecret"):
+        run_component(cfg, home, "canary", target="kubernetes", secrets_dir=secrets, sign_in_as="dave",
+                      allowed=["can_read on DAGs"])
+    assert probe_for("can_read on DAGs") == ("GET", "/api/v2/dags")
+    assert probe_for("can_edit on Connections") == ("PATCH", f"/api/v2/connections/{PROBE_ID}")
+    with pytest.raises(CanaryError, match=r"cannot check 'can_fly on DAGs'; it checks: can_read on DAGs, "):
+        probe_for("can_fly on DAGs")
+    # An unknown permission fails the canary (exit 1) before any request, saying what it can check.
+    with_user = _secrets(tmp_path / "secrets2", {"canary_password": "pw"}, mode=0o440)
+    assert run_component(cfg, home, "canary", target="kubernetes", release="127.0.0.1", secrets_dir=with_user,
+                         dag="", sign_in_as="dave", denied=["can_edit on Website"], timeout=2) == 1
+    assert "cannot check 'can_edit on Website'" in capsys.readouterr().out
+
+
+def test_relative_ldap_files_are_read_from_the_mounted_secrets(tmp_path: Path) -> None:
+    """The chart names the LDAP password and CA files relative to --secrets-dir; the api-server's
+    rendered webserver_config.py points at the mounted files (absolute paths stay as given)."""
+    import ast
+
+    ldap = {"url": "ldaps://ldap.example.com", "bind_dn": "cn=svc,dc=example,dc=com",
+            "user_search_base": "dc=example,dc=com", "bind_password_file": "ldap_bind_password",
+            "ca_file": "ldap_ca.pem"}
+    cfg = parse_config({**EXTERNAL, "auth": {"mode": "ldap", "ldap": ldap}})
+    home = AirdeckHome(tmp_path / "home")
+    secrets = _secrets(tmp_path / "secrets", {**MOUNTED, "database_url": "postgresql://a:b@db/airflow",
+                                              "broker_url": "redis://:c@r:6379/0", "ldap_bind_password": "svc-pw",
+                                              "ldap_ca.pem": "-----BEGIN CERTIFICATE-----"}, mode=0o440)
+    from airdeck.run.entrypoint import with_mounted_ldap_files
+
+    moved = with_mounted_ldap_files(cfg, secrets)
+    assert moved.auth.ldap is not None
+    assert moved.auth.ldap.bind_password_file == secrets.absolute() / "ldap_bind_password"
+    assert moved.auth.ldap.bind_password() == "svc-pw"
+    assert with_mounted_ldap_files(cfg, None) is cfg
+    prepare(moved, home, "api-server", target="kubernetes", release="r", secrets_dir=secrets)
+    text = home.webserver_config.read_text()
+    rendered = ast.literal_eval(text.split("AIRDECK_LDAP = ", 1)[1].split("\nAIRDECK_BREAK_GLASS_USERS", 1)[0])
+    assert rendered["bind_password_file"] == str(secrets.absolute() / "ldap_bind_password")
+    assert rendered["ca_file"] == str(secrets.absolute() / "ldap_ca.pem")
+    assert "svc-pw" not in text
+    absolute = parse_config({**EXTERNAL, "auth": {"mode": "ldap", "ldap": {**ldap, "ca_file": "/etc/ssl/ca.pem"}}})
+    assert str(with_mounted_ldap_files(absolute, secrets).auth.ldap.ca_file) == "/etc/ssl/ca.pem"  # type: ignore[union-attr]

@@ -9,10 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.helm.chart import NAMESPACE, by_kind, named, pod_spec, render
 from tests.helm.netpol import Endpoint, verdict
@@ -578,15 +580,53 @@ def _values_call() -> str:
     return 'module "values" {\n' + body + "\n}\n"
 
 
-def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
-    """Run the airdeck module's own values composition (same call, same variables) with terraform apply."""
+def _configured_locals() -> str:
+    """The `locals` block of modules/airdeck/configured.tf: what the module makes of `ldap`, `roles`,
+    `alert_channels` and `break_glass` (its resources need the kubernetes provider; these need none)."""
+    text = (TERRAFORM / "modules" / "airdeck" / "configured.tf").read_text()
+    block = re.search(r"^locals \{\n.*?^\}\n", text, re.S | re.M)
+    assert block, "modules/airdeck/configured.tf has no locals block"
+    return block.group(0)
+
+
+def compose(cloud: str, tmp_path: Path, snippet: str = "", files: dict[str, str] | None = None,
+            variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run the airdeck module's own values composition (same call, same variables, same locals) with
+    terraform apply, called as a module the way the examples call it. ``snippet``: more arguments of
+    that call, verbatim (a docs snippet); ``variables``: root variables it uses (name -> value);
+    ``files``: files it reads (path under the root -> text)."""
     root = tmp_path / cloud
-    root.mkdir()
-    shutil.copy(TERRAFORM / "modules" / "airdeck" / "variables.tf", root / "variables.tf")
-    (root / "main.tf").write_text(_values_call() + 'output "values" {\n  value = module.values.values\n}\n'
-                                  'output "secrets" {\n  value = module.values.kubernetes_secrets\n}\n'
-                                  'output "secret_data" {\n  value     = module.values.secret_data\n'
-                                  '  sensitive = true\n}\n')
+    module = root / "airdeck"
+    module.mkdir(parents=True)
+    shutil.copy(TERRAFORM / "modules" / "airdeck" / "variables.tf", module / "variables.tf")
+    (module / "main.tf").write_text(_values_call() + _configured_locals() + textwrap.dedent("""\
+        output "values" {
+          value     = module.values.values
+          sensitive = true
+        }
+        output "secrets" {
+          value = module.values.kubernetes_secrets
+        }
+        output "secret_data" {
+          value     = module.values.secret_data
+          sensitive = true
+        }
+        output "alert_connections" {
+          value     = local.alert_connections
+          sensitive = true
+        }
+        output "ldap_bind_password" {
+          value     = try(var.ldap.bind_password, null)
+          sensitive = true
+        }
+        output "ldap_ca" {
+          value = local.ldap_has_ca ? nonsensitive(var.ldap.ca_pem) : null
+        }
+        # What helm_release.airdeck's `values` shows in a plan.
+        resource "terraform_data" "release_values" {
+          input = module.values.values_yaml
+        }
+        """))
     inputs = {"cloud": cloud.split("-")[0], "prefix": "airdeck", "namespace": "airflow",
               "airdeck": {"workers": {"concurrency": 16}, "logging": {"delete_local_after_upload": True}},
               "platform_secrets": {**{k: "x" for k in ("fernetKey", "jwtSecret", "jwtPrivateKey", "apiSecretKey",
@@ -595,16 +635,30 @@ def compose(cloud: str, tmp_path: Path) -> dict[str, Any]:
                                    "databaseUrl": "postgresql+psycopg://airflow:pw@db.internal:5432/airflow"
                                                   "?sslmode=require"},
               "enable_kube_prometheus_stack": True, **CLOUD_INPUTS[cloud]}
-    (root / "terraform.tfvars.json").write_text(json.dumps(inputs))
+    given = set(re.findall(r"^  ([a-z_]+)\s*=", textwrap.indent(textwrap.dedent(snippet), "  "), re.M))
+    # JSON is HCL: every input the snippet does not give, as an argument of the call.
+    arguments = "".join(f"  {key} = {json.dumps(value)}\n" for key, value in inputs.items()
+                        if key not in given and key != "namespace")
+    call = ('module "airdeck" {\n  source = "./airdeck"\n' + arguments
+            + textwrap.indent(textwrap.dedent(snippet), "  ") + "\n}\n")
+    declared = "".join(f'variable "{name}" {{\n  type      = string\n  sensitive = true\n  default   = '
+                       f"{json.dumps(value)}\n}}\n" for name, value in (variables or {}).items())
+    outputs = "".join(f'output "{name}" {{\n  value     = module.airdeck.{name}\n  sensitive = true\n}}\n'
+                      for name in ("values", "secrets", "secret_data", "alert_connections", "ldap_bind_password",
+                                   "ldap_ca"))
+    (root / "main.tf").write_text(declared + call + outputs)
+    for path, text in (files or {}).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
     done = terraform("init", "-backend=false", "-input=false", cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
     done = terraform("apply", "-auto-approve", "-input=false", cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
+    plan_output = done.stdout + done.stderr
     done = terraform("output", "-json", cwd=root)
     assert done.returncode == 0, done.stderr
-    outputs = json.loads(done.stdout)
-    return {"values": outputs["values"]["value"], "secrets": outputs["secrets"]["value"],
-            "secret_data": outputs["secret_data"]["value"]}
+    outputs_json = json.loads(done.stdout)
+    return {**{name: outputs_json[name]["value"] for name in outputs_json}, "plan_output": plan_output}
 
 
 def _keda_connection_parses(objects: list[dict[str, Any]], secret_data: dict[str, dict[str, str]]) -> None:
@@ -1011,3 +1065,86 @@ def test_azure_example_values_admit_the_add_on_nginx_and_keep_the_computed_polic
     policies = json.dumps(by_kind(objects, "NetworkPolicy"))
     for needle in ["app-routing-system", "aks-app-routing-operator", *CLOUD_INPUTS["azure"]["database_cidrs"]]:
         assert needle in policies
+
+
+def _doc_snippet(name: str) -> str:
+    """The HCL between <!-- snippet:NAME:begin/end --> in docs/cloud.md."""
+    text = (ROOT / "docs" / "cloud.md").read_text()
+    found = re.search(rf"<!-- snippet:{name}:begin -->\n```hcl\n(.*?)```\n<!-- snippet:{name}:end -->", text, re.S)
+    assert found, f"docs/cloud.md has no snippet {name}"
+    return found.group(1)
+
+
+def test_docs_snippets_apply_and_render_with_the_chart(tmp_path: Path) -> None:
+    """docs/cloud.md's `airdeck` and sign-in/roles/alert-channel snippets, verbatim as arguments of the
+    module call: the plan shows no secret, the values carry none, the chart accepts the values, and
+    each Secret and ConfigMap the pods need is one the module creates, holding what Airflow reads."""
+    from airdeck.auth.roles import load_roles, unknown_mapped_roles
+    from airdeck.config.loader import parse_config
+    from airflow.models.connection import Connection
+
+    from tests.auth.slapd import write_tls
+
+    ca_pem = write_tls(tmp_path)[0].read_text()
+    secret = {"ldap_bind_password": "ldap-" + os.urandom(8).hex(),
+              "slack_webhook_url": "https://hooks.slack.com/services/T0/B0/" + os.urandom(8).hex(),
+              "smtp_password": "smtp-" + os.urandom(8).hex()}
+    composed = compose("aws", tmp_path, snippet=_doc_snippet("airdeck") + _doc_snippet("configured"),
+                       variables=secret, files={"ldap-ca.pem": ca_pem,
+                                                "security/roles.yaml": (ROOT / "security" / "roles.yaml").read_text()})
+    values = composed["values"]
+    for value in secret.values():
+        assert value not in composed["plan_output"]
+        assert value not in json.dumps(values)
+    objects = render(values)  # values.schema.json and check-values.yaml apply
+    config = named(objects, "ConfigMap", "airdeck-config")
+    cfg = parse_config(yaml.safe_load(config["data"]["airdeck.yaml"]))  # airdeck's own model accepts it
+    ldap = cfg.auth.ldap
+    assert cfg.auth.mode == "ldap" and ldap is not None
+    assert str(ldap.bind_password_file) == "ldap_bind_password"
+    assert str(ldap.ca_file) == "ldap_ca.pem"
+    assert cfg.auth.break_glass_users == ["admin"]
+    roles = yaml.safe_load(config["data"]["roles.yaml"])
+    assert roles == yaml.safe_load((ROOT / "security" / "roles.yaml").read_text())
+    known = set(load_roles(ROOT / "security" / "roles.yaml"))
+    assert unknown_mapped_roles(ldap.roles_mapping, ldap.default_role, known, "roles.yaml") == []
+    assert {name: (c.type, c.connection) for name, c in cfg.alerts.channels.items()} == {
+        "ops": ("slack", "alert_ops"), "oncall": ("email", "alert_oncall")}
+    assert cfg.alerts.channels["oncall"].to == ["oncall@example.com"]
+
+    # The Secrets and ConfigMaps the pods mount: the module's (platform, LDAP, channels).
+    created = {s["name"] for s in composed["secrets"].values()} | {"airdeck-ldap", "airdeck-alert-ops",
+                                                                  "airdeck-alert-oncall"}
+    api = named(objects, "Deployment", "airdeck-api-server")["spec"]["template"]["spec"]
+    sources = next(v for v in api["volumes"] if v["name"] == "secrets")["projected"]["sources"]
+    assert {"secret": {"name": "airdeck-ldap", "items": [{"key": "bind-password", "path": "ldap_bind_password"}]}} \
+        in sources
+    assert {"configMap": {"name": "airdeck-ldap-ca", "items": [{"key": "ca.crt", "path": "ldap_ca.pem"}]}} in sources
+    assert composed["ldap_bind_password"] == secret["ldap_bind_password"]  # what the Secret airdeck-ldap holds
+    assert composed["ldap_ca"] == ca_pem
+    dispatcher = named(objects, "Deployment", "airdeck-alert-dispatcher")["spec"]["template"]["spec"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in dispatcher["containers"][0]["env"] if "valueFrom" in e}
+    assert env == {"AIRFLOW_CONN_ALERT_OPS": {"name": "airdeck-alert-ops", "key": "connection"},
+                   "AIRFLOW_CONN_ALERT_ONCALL": {"name": "airdeck-alert-oncall", "key": "connection"}}
+    assert {ref["name"] for ref in env.values()} <= created
+    # What those Secrets hold is what Airflow reads as the channels' connections.
+    slack = Connection.from_json(composed["alert_connections"]["ops"], conn_id="alert_ops")
+    assert (slack.conn_type, slack.password) == ("slackwebhook", secret["slack_webhook_url"])
+    smtp = Connection.from_json(composed["alert_connections"]["oncall"], conn_id="alert_oncall")
+    assert (smtp.conn_type, smtp.host, smtp.port, smtp.login, smtp.password) == (
+        "smtp", "smtp.example.com", 587, "alerts", secret["smtp_password"])
+    assert smtp.extra_dejson == {"from_email": "airflow@example.com", "disable_tls": False, "disable_ssl": True}
+    # The migration Job applies the roles file.
+    job = by_kind(objects, "Job")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert job[-3:] == ["--sync-roles", "--roles-file", "/etc/airdeck/roles.yaml"]
+
+
+def test_a_secret_put_in_airdeck_by_mistake_stays_out_of_the_plan(tmp_path: Path) -> None:
+    """The old docs put a Slack webhook in `airdeck`; the chart refuses it only at `helm install`. The
+    plan before that must not print it: `airdeck`, `extra_values` and the values are sensitive."""
+    webhook = "https://hooks.slack.com/services/T0/B0/" + os.urandom(8).hex()
+    snippet = ('airdeck = { alerts = { channels = { ops = { type = "slack", connection = "c", webhook_url = "'
+               + webhook + '" } } } }\nextra_values = { commonLabels = { team = "' + webhook + '" } }\n')
+    composed = compose("gcp", tmp_path, snippet=snippet)
+    assert "release_values" in composed["plan_output"]  # the plan did show the consumer of the values
+    assert webhook not in composed["plan_output"]

@@ -36,9 +36,30 @@ helm.sh/chart: {{ include "airdeck.chart" .root }}
 {{- if $img.digest -}}{{ $img.repository }}@{{ $img.digest }}{{- else -}}{{ $img.repository }}:{{ $tag }}{{- end -}}
 {{- end -}}
 
-{{/* airdeck.yaml values as a dict (never nil). */}}
+{{/* airdeck.yaml values as a dict (never nil), with the paths of the LDAP secret files the api-server
+mounts (auth.ldap.bindPasswordSecret, caSecret / caConfigMap) filled in. */}}
 {{- define "airdeck.cfg" -}}
-{{- toYaml (default dict .Values.airdeck) -}}
+{{- $a := deepCopy (default dict .Values.airdeck) -}}
+{{- $files := include "airdeck.ldapFiles" . | fromYaml -}}
+{{- if $files -}}
+{{- $auth := default dict (get $a "auth") -}}
+{{- $ldap := default dict (get $auth "ldap") -}}
+{{- $_ := set $auth "ldap" (merge $ldap $files) -}}
+{{- $_ := set $a "auth" $auth -}}
+{{- end -}}
+{{- toYaml $a -}}
+{{- end -}}
+
+{{/* The airdeck.yaml keys (auth.ldap.*) the chart sets to the LDAP secret files it mounts: names relative
+to `airdeck run --secrets-dir` (the api-server's secrets volume), which `airdeck run` resolves. */}}
+{{- define "airdeck.ldapFiles" -}}
+{{- $l := .Values.auth.ldap -}}
+{{- if $l.bindPasswordSecret.name }}
+bind_password_file: ldap_bind_password
+{{- end }}
+{{- if or $l.caSecret.name $l.caConfigMap.name }}
+ca_file: ldap_ca.pem
+{{- end }}
 {{- end -}}
 
 {{/* "true" when Vault holds the Fernet key, JWT secret and api secret_key. */}}
@@ -133,6 +154,41 @@ task code: broker and log-fetch key only. */}}
           items:
             - key: {{ (index $root.Values.secrets $key).key }}
               path: {{ $file }}
+{{- end }}
+{{- end }}
+{{- if and (eq $component "canary") $root.Values.tests.signIn.username }}
+{{- /* The password of the user the canary signs in as (tests.signIn). */ -}}
+{{- with $root.Values.tests.signIn.passwordSecret }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - key: {{ .key }}
+              path: canary_password
+{{- end }}
+{{- end }}
+{{- if eq $component "api-server" }}
+{{- /* The LDAP directory's service account password and CA: only the api-server signs people in. */ -}}
+{{- $l := $root.Values.auth.ldap }}
+{{- with $l.bindPasswordSecret.name }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $l.bindPasswordSecret.key }}
+              path: ldap_bind_password
+{{- end }}
+{{- with $l.caSecret.name }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $l.caSecret.key }}
+              path: ldap_ca.pem
+{{- end }}
+{{- with $l.caConfigMap.name }}
+      - configMap:
+          name: {{ . }}
+          items:
+            - key: {{ $l.caConfigMap.key }}
+              path: ldap_ca.pem
 {{- end }}
 {{- end }}
 {{- end -}}
@@ -460,6 +516,9 @@ metadata:
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+    {{- if and $root.Values.auth.syncRoles $root.Values.auth.roles }}
+    checksum/roles: {{ toYaml $root.Values.auth.roles | sha256sum }}
+    {{- end }}
 spec:
   restartPolicy: OnFailure
   {{- include "airdeck.podCommon" (dict "root" $root "values" $v "name" .name) | nindent 2 }}
@@ -476,6 +535,13 @@ spec:
       command: [airdeck]
       args:
         {{- include "airdeck.runArgs" (dict "root" $root "name" .name) | nindent 8 }}
+        {{- if $root.Values.auth.syncRoles }}
+        - --sync-roles
+        {{- if $root.Values.auth.roles }}
+        - --roles-file
+        - /etc/airdeck/roles.yaml
+        {{- end }}
+        {{- end }}
       env:
         {{- include "airdeck.env" . | nindent 8 }}
         {{- with include "airdeck.extraEnv" (dict "root" $root "values" $v "global" true) }}

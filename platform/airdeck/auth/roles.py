@@ -222,3 +222,28 @@ def drift(desired: Mapping[str, RoleSpec], live: Mapping[str, set[Permission]], 
         for name in sorted(set(live) - set(desired)):
             changes.append(RoleDrift(role=name, delete=True))
     return changes
+
+
+def unknown_mapped_roles(roles_mapping: Mapping[str, list[str]], default_role: str | None,
+                         known: set[str], source: str) -> list[str]:
+    """The problems of ``auth.ldap.roles_mapping`` / ``default_role`` naming a role that does not exist:
+    neither built into Airflow nor declared in ``source`` (the roles file) nor already in the database.
+
+    FAB would skip such a role at sign-in, so its group's members would sign in without it."""
+    exists = set(BUILTIN_ROLES) | known
+    listed = ", ".join(sorted(exists))
+    problems = []
+    for group, names in roles_mapping.items():
+        for name in names:
+            if name not in exists:
+                close = difflib.get_close_matches(name, sorted(exists), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                problems.append(f"auth.ldap.roles_mapping: group {group!r} maps to role {name!r}, which does not "
+                                f"exist: it is not built into Airflow, not declared in {source} and not in the "
+                                f"database; {hint}declare it under roles: in {source} or fix the mapping "
+                                f"(roles: {listed})")
+    if default_role and default_role not in exists:
+        problems.append(f"auth.ldap.default_role: role {default_role!r} does not exist: it is not built into "
+                        f"Airflow, not declared in {source} and not in the database; declare it under roles: in "
+                        f"{source} or name one of {listed}")
+    return problems

@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from airdeck import concerns
+from airdeck.auth.rbac import LiveRoles, RoleMappingError
+from airdeck.auth.roles import DEFAULT_FILE as DEFAULT_ROLES_FILE
+from airdeck.auth.roles import RolesFileError
 from airdeck.config.masking import normalise_url
 from airdeck.config.model import AirdeckConfig
 from airdeck.errors import AirdeckError
@@ -29,7 +32,7 @@ from airdeck.plan.endpoints import Target
 from airdeck.plan.model import Component, Deployment, FileSpec
 from airdeck.plan.render import materialise
 from airdeck.plan.secrets import MissingSecretError, SecretResolver
-from airdeck.run.canary import Canary
+from airdeck.run.canary import Canary, SignInCheck
 from airdeck.run.pooler import CONNECT_ARGS_PATH, parse_address, via_pooler
 from airdeck.state.home import AirdeckHome
 from airdeck.state.secrets import write_private
@@ -207,6 +210,8 @@ def files_of(deployment: Deployment, home: AirdeckHome, name: str) -> tuple[Comp
 
 #: The only secret the `helm test` canary reads: it signs in to the REST API as the admin account.
 CANARY_SECRETS = frozenset({"admin_password"})
+#: With ``--sign-in-as``: the password of the user whose permissions the canary checks (tests.signIn).
+CANARY_PASSWORD = "canary_password"  # noqa: S105 - a file name, not a secret
 
 
 def secrets_needed(deployment: Deployment, home: AirdeckHome, name: str) -> set[str]:
@@ -284,14 +289,32 @@ def probe_argv(component: Component) -> list[str] | None:
     return None
 
 
+def with_mounted_ldap_files(cfg: AirdeckConfig, secrets_dir: Path | None) -> AirdeckConfig:
+    """``auth.ldap.bind_password_file`` and ``ca_file`` given as relative paths name files of the mounted
+    secrets (``--secrets-dir``): the chart mounts the directory's password and CA there (auth.ldap.* of
+    its values) and writes their names into airdeck.yaml, so where the volume is mounted is said once."""
+    ldap = cfg.auth.ldap
+    if ldap is None or secrets_dir is None:
+        return cfg
+    update = {key: secrets_dir.absolute() / value for key in ("bind_password_file", "ca_file")
+              if (value := getattr(ldap, key)) is not None and not value.is_absolute()}
+    if not update:
+        return cfg
+    auth = cfg.auth.model_copy(update={"ldap": ldap.model_copy(update=update)})
+    return cfg.model_copy(update={"auth": auth})
+
+
 def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: str = "local",
                   release: str | None = None, secrets_dir: Path | None = None, probe: bool = False,
                   migration_wait: int = 600, dag: str = "example_fanout", timeout: float = 600.0,
-                  database_pooler: str | None = None) -> int:
+                  database_pooler: str | None = None, sync_roles: bool = False, roles_file: Path | None = None,
+                  sign_in_as: str | None = None, allowed: list[str] | None = None,
+                  denied: list[str] | None = None) -> int:
     """Render component (or job) ``name`` and replace this process with it (returns only if exec fails).
 
     ``probe``: instead of starting it, check the running component of this container (its files are
     already written) and exit 0 when it is alive."""
+    cfg = with_mounted_ldap_files(cfg, secrets_dir)
     if probe:
         if name in JOBS:
             raise RunError(f"--probe checks a component, not the job {name!r}")
@@ -310,19 +333,32 @@ def run_component(cfg: AirdeckConfig, home: AirdeckHome, name: str, *, target: s
         # configuration, so it holds no Fernet key, database or broker URL (CANARY_SECRETS).
         if secrets_dir is None:
             raise RunError("the canary signs in as the admin account: pass --secrets-dir holding admin_password")
-        try:
-            password = read_mounted(secrets_dir, "admin_password")
-        except KeyError:
-            raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
-                           "canary") from None
-        return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout).run()
+        check = None
+        if sign_in_as:
+            try:
+                check = SignInCheck(sign_in_as, read_mounted(secrets_dir, CANARY_PASSWORD), list(allowed or []),
+                                    list(denied or []))
+            except KeyError:
+                raise RunError(f"no {CANARY_PASSWORD} in {secrets_dir}: mount the password of {sign_in_as} "
+                               "(tests.signIn.passwordSecret)") from None
+        password = ""
+        if dag:
+            try:
+                password = read_mounted(secrets_dir, "admin_password")
+            except KeyError:
+                raise RunError(f"no admin_password in {secrets_dir}: mount the admin account's password for the "
+                               "canary") from None
+        return Canary.from_plan(cfg, home, _target(target, release), password, dag, None, timeout, check).run()
     component, env = prepare(cfg, home, name, target=target, release=release, secrets_dir=secrets_dir,
                              database_pooler=database_pooler)
     if name == "migrate":
         # Nothing starts half-way: the Airflow pods wait for this Job's migration, and it runs only once
         # the Fernet key, the task log destination and the like have passed their checks.
         check_before_airflow(cfg, home, env, target=target, release=release, secrets_dir=secrets_dir)
-        return migrate(cfg, env, secrets_dir)
+        code = migrate(cfg, env, secrets_dir)
+        if code != 0 or not sync_roles:
+            return code
+        return sync_roles_file(cfg, home, env, roles_file or DEFAULT_ROLES_FILE)
     if name == "wait-for-migrations":
         return _exec(name, [airflow_bin(), "db", "check-migrations", "--migration-wait-timeout",
                             str(migration_wait)], env)
@@ -372,6 +408,43 @@ def check_before_airflow(cfg: AirdeckConfig, home: AirdeckHome, env: Mapping[str
                                resolver_for(cfg, home, where, secrets_dir), env)
     for check in concerns.preflight("before_airflow"):
         check(runtime)
+
+
+class _JobPlatform:
+    """What :class:`~airdeck.auth.rbac.LiveRoles` needs of a platform: its home (with the rendered `cli`
+    configuration) and the environment of one-off Airflow commands."""
+
+    def __init__(self, home: AirdeckHome, env: Mapping[str, str]):
+        self.home = home
+        self._env = dict(env)
+
+    def cli_env(self) -> dict[str, str]:
+        return dict(self._env)
+
+
+def sync_roles_file(cfg: AirdeckConfig, home: AirdeckHome, env: Mapping[str, str], roles_file: Path) -> int:
+    """``airdeck rbac sync`` in the migration Job, after the migration: the roles file applied, and the
+    Job failed (changing nothing) when the file is invalid or auth.ldap.roles_mapping names a role that
+    would not exist; `helm upgrade --wait` (and Terraform) then report the release as failed."""
+    ldap = cfg.auth.ldap if cfg.auth.mode == "ldap" else None
+    try:
+        changes = LiveRoles(_JobPlatform(home, env)).sync(roles_file, ldap=ldap)
+    except RolesFileError as exc:
+        print(f"{exc.render()}\nnothing was changed; fix the chart's auth.roles (roles.yaml)", file=sys.stderr)
+        return exc.exit_code
+    except RoleMappingError as exc:
+        print(f"{exc.render()}\nnothing was changed; fix airdeck.auth.ldap.roles_mapping or declare the role in the "
+              "chart's auth.roles (roles.yaml)", file=sys.stderr)
+        return exc.exit_code
+    except AirdeckError as exc:
+        print(f"roles sync failed: {exc}", file=sys.stderr)
+        return 1
+    for change in changes:
+        for line in change.lines():
+            print(line)
+    done = f"{len(changes)} role(s) changed" if changes else "already in sync"
+    print(f"roles: {done}; the live roles match {roles_file}")
+    return 0
 
 
 def migrate(cfg: AirdeckConfig, env: Mapping[str, str], secrets_dir: Path | None) -> int:

@@ -7,7 +7,7 @@ module "values" {
 
   cloud               = var.cloud
   prefix              = var.prefix
-  airdeck             = var.airdeck
+  airdeck             = local.configured_airdeck
   task_logs_url       = var.task_logs_url
   workload_identity   = var.workload_identity
   database_cidrs      = var.database_cidrs
@@ -17,7 +17,7 @@ module "values" {
   keda_enabled        = var.enable_keda
   prometheus_operator = var.enable_kube_prometheus_stack ? { release_label = "kube-prometheus-stack" } : null
   image               = var.image
-  extra_values        = var.extra_values
+  extra_values        = local.configured_extra_values
   platform_secrets    = var.platform_secrets
 }
 
@@ -163,7 +163,10 @@ resource "helm_release" "airdeck" {
   version   = var.chart_version
   namespace = kubernetes_namespace_v1.this.metadata[0].name
   # The migration runs as a plain Job (migrations.useHelmHooks false), so waiting cannot deadlock.
-  wait            = true
+  wait = true
+  # The migration Job applies the roles file and fails when the LDAP mapping names a missing role:
+  # waiting for it makes that failure the release's.
+  wait_for_jobs   = true
   timeout         = var.timeout
   atomic          = false
   cleanup_on_fail = false
@@ -171,5 +174,5 @@ resource "helm_release" "airdeck" {
 
   values = [module.values.values_yaml]
 
-  depends_on = [kubernetes_secret_v1.platform, kubernetes_network_policy_v1.cloud_egress, helm_release.kube_prometheus_stack, helm_release.keda]
+  depends_on = [kubernetes_secret_v1.platform, kubernetes_network_policy_v1.cloud_egress, helm_release.kube_prometheus_stack, helm_release.keda, kubernetes_secret_v1.ldap, kubernetes_config_map_v1.ldap_ca, kubernetes_secret_v1.alert_channel]
 }

@@ -9,8 +9,9 @@ output "namespace" {
 }
 
 output "values" {
-  description = "The values the release was installed with (no secret among them)."
+  description = "The values the release was installed with. Sensitive: they carry the `airdeck` and `extra_values` inputs, where a secret may have been put by mistake (show with `terraform output -json values`)."
   value       = module.values.values
+  sensitive   = true
 }
 
 output "ui_url" {
@@ -20,7 +21,7 @@ output "ui_url" {
 
 output "admin_username" {
   description = "Login name of the admin account."
-  value       = try(var.airdeck.admin.username, "admin")
+  value       = nonsensitive(local.admin_name) # a login name, from the sensitive `airdeck` input
 }
 
 output "admin_password_command" {

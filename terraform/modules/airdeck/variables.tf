@@ -42,9 +42,10 @@ variable "chart_version" {
 }
 
 variable "airdeck" {
-  description = "The platform's configuration in the airdeck.yaml vocabulary (docs/configuration.md), as an object; the module fills `logging.remote` and, behind an Ingress, `api_server.base_url`."
+  description = "The platform's configuration in the airdeck.yaml vocabulary (docs/configuration.md), as an object; the module fills `logging.remote`, behind an Ingress `api_server.base_url`, and `auth` / `alerts.channels` from `ldap` and `alert_channels`. Sensitive: a secret pasted here by mistake stays out of plan output."
   type        = any
   default     = {}
+  sensitive   = true
 }
 
 variable "platform_secrets" {
@@ -115,9 +116,10 @@ variable "image" {
 }
 
 variable "extra_values" {
-  description = "Further values of the airdeck chart (not airdeck or secrets), merged deeply over the computed ones: maps merge key by key, lists and scalars replace."
+  description = "Further values of the airdeck chart (not airdeck or secrets), merged deeply over the computed ones: maps merge key by key, lists and scalars replace. Sensitive, like `airdeck`."
   type        = any
   default     = {}
+  sensitive   = true
 }
 
 variable "enable_kube_prometheus_stack" {
@@ -177,4 +179,101 @@ variable "grafana" {
     condition     = var.grafana.host == null || can(regex("^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$", coalesce(var.grafana.host, "x")))
     error_message = "grafana.host must be a DNS name such as grafana.example.com."
   }
+}
+
+variable "ldap" {
+  description = "LDAP sign-in (airdeck.auth.ldap, docs/security.md): `url` (ldaps:// or ldap:// with StartTLS), search-then-bind with `bind_dn`, `bind_password` and `user_search_base` (or direct bind with `user_dn_template`), `group_search_base`, `roles_mapping` (group DN -> roles), `default_role`, and `ca_pem`, the PEM certificate of a private CA that signed the directory's certificate. The password goes to the Kubernetes Secret `<prefix>-ldap` and the CA to the ConfigMap `<prefix>-ldap-ca`, mounted in the api-server only. `null`: sign-in with Airflow's own accounts."
+  type = object({
+    url               = string
+    start_tls         = optional(bool, true)
+    bind_dn           = optional(string)
+    bind_password     = optional(string)
+    user_dn_template  = optional(string)
+    user_search_base  = optional(string)
+    user_filter       = optional(string)
+    uid_attribute     = optional(string)
+    group_search_base = optional(string)
+    group_filter      = optional(string)
+    roles_mapping     = optional(map(list(string)), {})
+    default_role      = optional(string)
+    ca_pem            = optional(string)
+  })
+  default   = null
+  sensitive = true
+
+  validation {
+    condition     = var.ldap == null || can(regex("^ldaps?://[^/\\s]+$", var.ldap.url))
+    error_message = "ldap.url must be ldaps://host[:port] or ldap://host[:port] (with start_tls)."
+  }
+
+  validation {
+    condition     = var.ldap == null || (try(var.ldap.bind_dn, null) != null) != (try(var.ldap.user_dn_template, null) != null)
+    error_message = "ldap: give bind_dn (search-then-bind, with bind_password and user_search_base) or user_dn_template (direct bind), not both."
+  }
+
+  validation {
+    condition     = var.ldap == null || try(var.ldap.bind_dn, null) == null || (try(var.ldap.bind_password, null) != null && try(var.ldap.user_search_base, null) != null)
+    error_message = "ldap.bind_dn needs ldap.bind_password (the service account's password) and ldap.user_search_base."
+  }
+
+  validation {
+    condition     = var.ldap == null || try(var.ldap.ca_pem, null) == null || can(regex("^\\s*-----BEGIN CERTIFICATE-----", var.ldap.ca_pem))
+    error_message = "ldap.ca_pem must be a PEM certificate (-----BEGIN CERTIFICATE-----), e.g. file(\"ldap-ca.pem\")."
+  }
+}
+
+variable "roles" {
+  description = "The roles file (security/roles.yaml's format: version, permission_sets, roles) as an object, e.g. yamldecode(file(\"security/roles.yaml\")); the migration Job applies it at every install and upgrade and fails the release when `ldap.roles_mapping` names a role that does not exist. `null`: airdeck's packaged roles file."
+  type        = any
+  default     = null
+
+  validation {
+    condition     = var.roles == null || try(var.roles.version, 0) == 1 && can(keys(var.roles.roles))
+    error_message = "roles must be a roles file as an object: { version = 1, roles = { Name = { permissions = [...] } } }."
+  }
+}
+
+variable "alert_channels" {
+  description = "Alert channels (airdeck.alerts.channels) by name: `type` slack (`webhook_url`) or email (`to`, and `smtp` = { host, port, login, password, from_email, starttls }). Each becomes the Kubernetes Secret `<prefix>-alert-<name>` holding its Airflow connection, created before the release and read by the alert dispatcher only. Route alerts to them with airdeck.alerts.routes / default_channels."
+  type = map(object({
+    type        = string
+    webhook_url = optional(string)
+    to          = optional(list(string), [])
+    smtp = optional(object({
+      host       = string
+      port       = optional(number, 587)
+      login      = optional(string)
+      password   = optional(string)
+      from_email = optional(string)
+      starttls   = optional(bool, true)
+    }))
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for name in keys(var.alert_channels) : can(regex("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$", name))])
+    error_message = "alert_channels: a channel name is 1 to 40 lowercase letters, digits and hyphens (it names the Secret <prefix>-alert-<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.alert_channels) : contains(["slack", "email"], c.type)])
+    error_message = "alert_channels: type must be slack or email."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.alert_channels) : c.type != "slack" || can(regex("^https://", c.webhook_url))])
+    error_message = "alert_channels: a slack channel needs webhook_url, the https:// URL of a Slack incoming webhook."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.alert_channels) : c.type != "email" || (c.smtp != null && length(c.to) > 0)])
+    error_message = "alert_channels: an email channel needs smtp (host, port, login, password, from_email) and at least one address in to."
+  }
+}
+
+variable "break_glass" {
+  description = "With `ldap`: the admin account (airdeck.admin.username, password in the `<prefix>-admin-password` Secret) still signs in with its own password when the directory is down (airdeck.auth.break_glass_users). `false`: only directory accounts sign in."
+  type        = bool
+  default     = true
 }

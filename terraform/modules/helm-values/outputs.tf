@@ -1,11 +1,13 @@
 output "values" {
-  description = "The airdeck chart's values, as an object."
+  description = "The airdeck chart's values, as an object (sensitive when `airdeck` or `extra_values` is)."
   value       = local.values
+  sensitive   = true
 }
 
 output "values_yaml" {
-  description = "The airdeck chart's values as YAML, for helm_release.values."
+  description = "The airdeck chart's values as YAML, for helm_release.values (sensitive when `airdeck` or `extra_values` is)."
   value       = yamlencode(local.values)
+  sensitive   = true
 }
 
 output "ui_url" {

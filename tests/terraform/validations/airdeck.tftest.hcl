@@ -102,3 +102,93 @@ run "bad_grafana_is_refused" {
   }
   expect_failures = [var.grafana]
 }
+
+run "configured_inputs_plan" {
+  command = plan
+  variables {
+    ldap = {
+      url              = "ldaps://ldap.example.com:636"
+      bind_dn          = "cn=svc,dc=example,dc=com"
+      bind_password    = "pw"
+      user_search_base = "ou=people,dc=example,dc=com"
+      ca_pem           = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    }
+    roles = { version = 1, roles = { Reader = { permissions = ["can_read on DAGs"] } } }
+    alert_channels = {
+      ops  = { type = "slack", webhook_url = "https://hooks.slack.com/services/T/B/X" }
+      mail = { type = "email", to = ["a@example.com"], smtp = { host = "smtp.example.com" } }
+    }
+  }
+}
+
+run "ldap_url_without_ldap_scheme_is_refused" {
+  command = plan
+  variables {
+    ldap = { url = "https://ldap.example.com", user_dn_template = "uid={username},dc=example,dc=com" }
+  }
+  expect_failures = [var.ldap]
+}
+
+run "ldap_with_both_bind_modes_is_refused" {
+  command = plan
+  variables {
+    ldap = { url = "ldaps://ldap.example.com", user_dn_template = "uid={username},dc=x", bind_dn = "cn=svc,dc=x", bind_password = "p", user_search_base = "dc=x" }
+  }
+  expect_failures = [var.ldap]
+}
+
+run "ldap_bind_dn_without_password_is_refused" {
+  command = plan
+  variables {
+    ldap = { url = "ldaps://ldap.example.com", bind_dn = "cn=svc,dc=x", user_search_base = "dc=x" }
+  }
+  expect_failures = [var.ldap]
+}
+
+run "ldap_ca_that_is_no_certificate_is_refused" {
+  command = plan
+  variables {
+    ldap = { url = "ldaps://ldap.example.com", user_dn_template = "uid={username},dc=x", ca_pem = "ldap-ca.pem" }
+  }
+  expect_failures = [var.ldap]
+}
+
+run "roles_without_version_is_refused" {
+  command = plan
+  variables {
+    roles = { roles = { Reader = { permissions = ["can_read on DAGs"] } } }
+  }
+  expect_failures = [var.roles]
+}
+
+run "alert_channel_name_not_a_dns_label_is_refused" {
+  command = plan
+  variables {
+    alert_channels = { "Ops_Team" = { type = "slack", webhook_url = "https://hooks.slack.com/services/T/B/X" } }
+  }
+  expect_failures = [var.alert_channels]
+}
+
+run "alert_channel_of_unknown_type_is_refused" {
+  command = plan
+  variables {
+    alert_channels = { ops = { type = "pagerduty" } }
+  }
+  expect_failures = [var.alert_channels]
+}
+
+run "slack_channel_without_https_webhook_is_refused" {
+  command = plan
+  variables {
+    alert_channels = { ops = { type = "slack", webhook_url = "http://hooks.slack.com/services/T/B/X" } }
+  }
+  expect_failures = [var.alert_channels]
+}
+
+run "email_channel_without_recipients_is_refused" {
+  command = plan
+  variables {
+    alert_channels = { mail = { type = "email", smtp = { host = "smtp.example.com" } } }
+  }
+  expect_failures = [var.alert_channels]
+}

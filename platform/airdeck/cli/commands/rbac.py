@@ -7,7 +7,7 @@ import base64
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airdeck.auth.rbac import LiveRoles
+from airdeck.auth.rbac import LiveRoles, RoleMappingError
 from airdeck.auth.roles import DEFAULT_FILE, RolesFileError
 from airdeck.cli import remote
 from airdeck.cli.context import CliContext, CommandError
@@ -36,19 +36,22 @@ def register(sub: Subcommands) -> None:
 
 
 def rbac_sync(ctx: CliContext) -> Result:
-    """With ``--check``: exit 1 when the live roles drift from the file."""
+    """With ``--check``: exit 1 when the live roles drift from the file. Exit 2, changing nothing, when the
+    file is invalid or auth.ldap.roles_mapping names a role that would not exist."""
     args = ctx.args
     live = LiveRoles(ctx.platform())
+    auth = ctx.config().auth
+    ldap = auth.ldap if auth.mode == "ldap" else None  # its roles_mapping must name roles that exist
     path = Path(args.file)
     if args.file_content is not None:  # sent by `--target kubernetes`: read here, named as on the laptop
         path = ctx.home.root / "roles-sent.yaml"
         write_private(path, base64.b64decode(args.file_content).decode("utf-8"))
     try:
         if args.check:
-            _desired, changes = live.plan(path, prune=args.prune)
+            _desired, changes = live.plan(path, prune=args.prune, ldap=ldap)
         else:
-            changes = live.sync(path, prune=args.prune)
-    except RolesFileError as exc:
+            changes = live.sync(path, prune=args.prune, ldap=ldap)
+    except (RolesFileError, RoleMappingError) as exc:
         shown = exc.render().replace(str(path), str(args.file))
         raise CommandError(f"{shown}\nnothing was changed", exit_code=exc.exit_code) from None
     lines = Text.lines([line for change in changes for line in change.lines()])

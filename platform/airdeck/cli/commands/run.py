@@ -31,12 +31,25 @@ def register(sub: Subcommands) -> None:
                      help="check the component already running in this container (exit 0 when alive)")
     run.add_argument("--migration-wait", type=int, default=600, metavar="SECONDS",
                      help="wait-for-migrations: how long to wait for a current schema (default 600)")
-    run.add_argument("--dag", default="example_fanout", help="canary: the DAG to trigger (default example_fanout)")
+    run.add_argument("--dag", default="example_fanout",
+                     help="canary: the DAG to trigger (default example_fanout; empty: none)")
     run.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                      help="canary: how long the run may take (default 600)")
     run.add_argument("--database-pooler", metavar="HOST:PORT",
                      help="reach the metadata database through PgBouncer there (the mounted URL's user, password and "
                           "database name); not for the migrate job")
+    run.add_argument("--sign-in-as", metavar="USER",
+                     help="canary: first sign in as USER (password: canary_password in --secrets-dir) and check its "
+                          "permissions (--allowed, --denied)")
+    run.add_argument("--allowed", action="append", default=[], metavar="PERMISSION",
+                     help="canary --sign-in-as: a permission the user must have, e.g. 'can_read on DAGs' (repeatable)")
+    run.add_argument("--denied", action="append", default=[], metavar="PERMISSION",
+                     help="canary --sign-in-as: a permission the user must not have, e.g. 'can_edit on Connections'")
+    run.add_argument("--sync-roles", action="store_true",
+                     help="migrate: then apply the roles file (airdeck rbac sync); fail, changing nothing, when it is "
+                          "invalid or auth.ldap.roles_mapping names a role that does not exist")
+    run.add_argument("--roles-file", type=Path, default=None, metavar="FILE",
+                     help="migrate --sync-roles: the roles file (default: airdeck's packaged security/roles.yaml)")
     run.set_defaults(handler=run_service)
 
 
@@ -45,5 +58,7 @@ def run_service(ctx: CliContext) -> Result:
     code = run_component(ctx.config(), ctx.home, ctx.args.service, target=ctx.args.target,
                          release=ctx.args.release, secrets_dir=ctx.args.secrets_dir, probe=ctx.args.probe,
                          migration_wait=ctx.args.migration_wait, dag=ctx.args.dag, timeout=ctx.args.timeout,
-                         database_pooler=ctx.args.database_pooler)
+                         database_pooler=ctx.args.database_pooler,
+                         sync_roles=ctx.args.sync_roles, roles_file=ctx.args.roles_file,
+                         sign_in_as=ctx.args.sign_in_as, allowed=ctx.args.allowed, denied=ctx.args.denied)
     return Result(exit_code=code)
