@@ -3,6 +3,7 @@ modules' READMEs name exists where the passage says it does (tests/terraform/doc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,10 @@ def test_everything_the_cloud_docs_name_exists() -> None:
 
 def test_findings_on_main_are_the_known_ones() -> None:
     """Until the Terraform branches land: no finding beyond ON_MAIN appears (a new mistake fails here)."""
-    new = sorted(set(doc_refs.findings()) - set(ON_MAIN))
+    def unlined(finding: str) -> str:  # lines move when the docs are edited; the finding stays the same
+        return re.sub(r":\d+: ", ": ", finding, count=1)
+
+    new = sorted(f for f in doc_refs.findings() if unlined(f) not in {unlined(k) for k in ON_MAIN})
     assert not new, "new references to nothing:\n" + "\n".join(new)
 
 
