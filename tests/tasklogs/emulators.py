@@ -67,12 +67,18 @@ class Emulator:
 
 
 # ------------------------------------------------------------------------------------------------ S3
-def start_moto() -> Emulator:
+def start_moto(workload_role: str | None = None) -> Emulator:
+    """moto with an IAM user allowed s3:* (its keys in ``extra``) and, given ``workload_role``, a role of
+    that name trusted for web identity (what IRSA assumes) and allowed s3:*. With a role, requests are
+    not authenticated: moto 5.2 answers the unsigned AssumeRoleWithWebIdentity with a 500 once its
+    authentication is on, so a client only proves it exchanged a web-identity token for credentials."""
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="airdeck-moto-"))
     moto = Path(sys.executable).parent / "moto_server"
-    # The first three requests (the IAM set-up below) go unauthenticated; every later one is checked.
+    # The first requests (the IAM set-up below) go unauthenticated; every later one is checked.
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    if workload_role:
+        del env["INITIAL_NO_AUTH_ACTION_COUNT"]
     proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=open(folder / "moto.log", "wb"), env=env)  # noqa: SIM115
     url = f"http://127.0.0.1:{port}"
@@ -82,6 +88,13 @@ def start_moto() -> Emulator:
 
     iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup",
                        aws_secret_access_key="setup")  # noqa: S106
+    if workload_role:
+        iam.create_role(RoleName=workload_role, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/eks"},
+                "Action": "sts:AssumeRoleWithWebIdentity"}]}))
+        iam.put_role_policy(RoleName=workload_role, PolicyName="s3", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     iam.create_user(UserName="airdeck-logs")
     iam.put_user_policy(UserName="airdeck-logs", PolicyName="s3", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))

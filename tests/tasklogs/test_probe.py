@@ -192,3 +192,41 @@ def test_azure_account_mismatch_is_named(tmp_path: Path, azurite: Emulator) -> N
                    {"azure_logs": emulators.azure_connection(azurite)})
     assert not result["ok"]
     assert "storage account 'airdecklogs'" in result["error"] and "'otheraccount'" in result["error"], result
+
+
+# ------------------------------------------------------------------------------ the ambient identity
+def test_the_destination_check_reaches_the_store_with_the_pods_workload_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """On EKS the webhook gives each container its IRSA role through AWS_ROLE_ARN and
+    AWS_WEB_IDENTITY_TOKEN_FILE; the check of `airdeck run` must hand them to the probe as the container's
+    Airflow has them (no logging.connection), or the migration Job fails on every IRSA cluster."""
+    import types
+
+    from airdeck.tasklogs.concern import check_destination
+
+    role = "airdeck-workload"
+    moto = emulators.start_moto(workload_role=role)
+    request.addfinalizer(moto.close)
+    request.addfinalizer(moto.stop)
+    name = bucket("logs")
+    emulators.s3_client(moto).create_bucket(Bucket=name)
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+    for key in [k for k in os.environ if k.startswith(("AWS_", "AIRFLOW"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for key, value in {"AWS_ROLE_ARN": f"arn:aws:iam::123456789012:role/{role}", "AWS_REGION": "us-east-1",
+                       "AWS_WEB_IDENTITY_TOKEN_FILE": str(token), "AWS_ENDPOINT_URL_STS": moto.url}.items():
+        monkeypatch.setenv(key, value)
+    cfg = AirdeckConfig.model_validate({"logging": {"remote": f"s3://{name}/airflow", "endpoint": moto.url}})
+    settings = task_settings.airflow_settings(cfg)
+    settings["logging"]["base_log_folder"] = str(tmp_path / "logs")
+    settings["core"] = {"load_examples": "False"}
+    settings["database"] = {"sql_alchemy_conn": f"sqlite:///{tmp_path / 'no.db'}"}
+    (tmp_path / "airflow.cfg").write_text(to_ini(settings), encoding="utf-8")
+    cli = types.SimpleNamespace(env={"AIRFLOW_HOME": str(tmp_path), "AIRFLOW_CONFIG": str(tmp_path / "airflow.cfg"),
+                                     **task_settings.environment(cfg)})
+    said: list[str] = []
+    runtime = types.SimpleNamespace(cfg=cfg, deployment=types.SimpleNamespace(cli=cli), say=said.append)
+    check_destination(runtime)  # type: ignore[arg-type]
+    assert said and "writable and readable with the ambient identity" in said[0], said

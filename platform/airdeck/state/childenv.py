@@ -21,6 +21,14 @@ BASE = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TMPDIR", "
 BASE_PREFIXES = ("LC_",)
 #: An Airflow command's connections from the environment tier (what the services get too).
 AIRFLOW_PREFIXES = ("AIRFLOW_CONN_",)
+#: Where a pod's workload identity is (EKS IRSA and Pod Identity, AKS Workload Identity, a Google key
+#: file's path): names of files and endpoints, no secret value. Set by the cluster's webhook on every
+#: container; the checks that act as the platform's Airflow would (the task log probe) need them.
+WORKLOAD_IDENTITY_NAMES = ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_REGION",
+                           "AWS_DEFAULT_REGION", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_ENDPOINT_URL_STS",
+                           "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                           "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
+                           "GOOGLE_APPLICATION_CREDENTIALS")
 #: What git (and ssh under it) needs to reach a remote through a proxy or an agent.
 GIT_NAMES = ("SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
              "NO_PROXY", "ALL_PROXY", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH")

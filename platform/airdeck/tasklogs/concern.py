@@ -21,7 +21,7 @@ from airdeck.errors import AirdeckError
 from airdeck.plan.build import API_SERVER
 from airdeck.plan.concern import Check, Concern, Phase, PlanContext, Runtime
 from airdeck.plan.model import Component, Settings
-from airdeck.state.childenv import airflow_env
+from airdeck.state.childenv import AIRFLOW_PREFIXES, WORKLOAD_IDENTITY_NAMES, child_env
 from airdeck.state.home import AirdeckHome
 from airdeck.tasklogs import settings as task_settings
 
@@ -72,8 +72,10 @@ def check_destination(runtime: Runtime) -> None:
         return
     cli = runtime.deployment.cli
     # The environment of a one-off Airflow command of this platform: what the components get (the allow-list
-    # of airdeck.state.childenv, AIRFLOW_CONN_* included), plus the CLI component's own.
-    env = airflow_env(cli.env if cli is not None else None)
+    # of airdeck.state.childenv, AIRFLOW_CONN_* included), plus the CLI component's own, plus the pod's
+    # workload identity (IRSA, AKS Workload Identity): a container's Airflow keeps its whole environment.
+    env = child_env(names=WORKLOAD_IDENTITY_NAMES, prefixes=AIRFLOW_PREFIXES,
+                    extra=cli.env if cli is not None else None)
     argv = [sys.executable, "-m", "airdeck.tasklogs.probe", "--conn-id", task_settings.conn_id(cfg)]
     if location.account:
         argv += ["--account", location.account]
