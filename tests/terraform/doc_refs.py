@@ -31,6 +31,7 @@ TERRAFORM_COMMANDS = {"init", "validate", "plan", "apply", "destroy", "console",
                       "refresh", "show", "state", "taint", "test", "untaint", "version", "workspace"}
 MODULE_META = {"source", "version", "providers", "count", "for_each", "depends_on"}
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
+HOST_SUFFIXES = {"com", "org", "net", "io", "dev", "internal", "local", "example"}
 FILE_SUFFIXES = {"yaml", "yml", "md", "tf", "json", "py", "txt", "hcl", "tfvars", "toml", "sh", "gz"}
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -176,6 +177,11 @@ def _words(command: str) -> list[str]:
         words = command.split()
     while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
         words = words[1:]  # environment assignments
+    for i, word in enumerate(words):  # the first command of a list or pipeline
+        if word in (";", "&&", "||", "|"):
+            return words[:i]
+        if word.endswith(";"):
+            return [*words[:i], word[:-1]]
     return words
 
 
@@ -280,8 +286,16 @@ class Universe:
 
         parser: argparse.ArgumentParser = build_parser()
         path = ["airdeck"]
+        skip = False
         for word in words:
+            if skip:  # the value of the option before (e.g. --target kubernetes)
+                skip = False
+                continue
+            if word in ("…", "...") or word.startswith("<"):
+                return None  # a placeholder: the rest of a command the text names elsewhere
             if word.startswith("-"):
+                action = parser._option_string_actions.get(word)  # noqa: SLF001
+                skip = action is not None and action.nargs != 0 and "=" not in word
                 continue
             subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
             if not subs:
@@ -293,7 +307,20 @@ class Universe:
             path.append(word)
         return None
 
+    def _terraform_attribute(self, parts: list[str]) -> bool:
+        """``ingress.allowed_from``: an attribute of a Terraform variable's object type, not a values key."""
+        if len(parts) < 2 or not any(parts[0] in v for v in self.variables.values()):
+            return False
+        pattern = re.compile(rf'variable "{re.escape(parts[0])}" {{(.*?)\n}}', re.S)
+        return any(re.search(rf"\b{re.escape(parts[1])}\s*=", found.group(1))
+                   for folder in self.folders.values() for tf in folder.glob("*.tf")
+                   for found in pattern.finditer(tf.read_text(encoding="utf-8")))
+
     def _values_problem(self, key: str) -> str | None:
+        if key.rsplit(".", 1)[-1] in HOST_SUFFIXES:
+            return None  # a host name (airflow.example.com)
+        if self._terraform_attribute(key.split("/")[0].split(".")):
+            return None
         head, _, alternatives = key.partition("/")
         candidates = [head] + [head.rsplit(".", 1)[0] + "." + alt for alt in alternatives.split("/") if alt]
         for candidate in candidates:

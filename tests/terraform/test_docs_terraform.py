@@ -3,39 +3,9 @@ modules' READMEs name exists where the passage says it does (tests/terraform/doc
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import pytest
-
 from tests.terraform import doc_refs
-
-# What the check finds on main today (issue 24, "Documented variables that do not exist"): the docs name
-# module variables as if the examples had them. The Terraform examples and docs are being changed in
-# other branches; once they are merged and this list is empty, remove the xfail mark.
-ON_MAIN = [
-    "docs/cloud.md:92: single_nat_gateway is not a variable of examples/aws (it is one of modules/aws)",
-    "docs/cloud.md:117: node_count is not a variable of examples/aws (it is one of modules/aws, modules/azure, "
-    "modules/gcp)",
-    "docs/cloud.md:117: single_nat_gateway is not a variable of examples/aws (it is one of modules/aws)",
-    "docs/cloud.md:118: cache_node_type is not a variable of examples/aws (it is one of modules/aws)",
-    "docs/cloud.md:118: db_instance_class is not a variable of examples/aws (it is one of modules/aws)",
-    "docs/cloud.md:129: deletion_protection is not a variable or output of examples/aws (it is one of modules/aws, "
-    "modules/azure, modules/gcp)",
-    "docs/cloud.md:145: enable_private_endpoint is not a variable of examples/gcp (it is one of modules/gcp)",
-    "docs/cloud.md:146: master_authorized_networks is not a variable or output of examples/gcp (it is one of "
-    "modules/gcp)",
-    "docs/cloud.md:174: deletion_protection is not a variable of examples/gcp (it is one of modules/aws, "
-    "modules/azure, modules/gcp)",
-    "docs/cloud.md:206: deletion_protection is not a variable or output of examples/azure (it is one of "
-    "modules/aws, modules/azure, modules/gcp)",
-    "docs/cloud.md:228: deletion_protection is not a variable of examples/azure (it is one of modules/aws, "
-    "modules/azure, modules/gcp)",
-    "terraform/examples/gcp/README.md:11: enable_private_endpoint is not a variable of examples/gcp (it is one of "
-    "modules/gcp)",
-    "terraform/examples/gcp/README.md:12: master_authorized_networks is not a variable or output of examples/gcp "
-    "(it is one of modules/gcp)",
-]
 
 
 def test_the_extraction_reads_the_cloud_docs() -> None:
@@ -48,20 +18,9 @@ def test_the_extraction_reads_the_cloud_docs() -> None:
     assert {r.scope for r in refs if r.doc == "docs/cloud.md"} >= {"examples/aws", "examples/gcp", "examples/azure"}
 
 
-@pytest.mark.xfail(strict=True, reason="docs name module variables the examples lack (ON_MAIN, issue 24); "
-                                       "fixed in the Terraform branches: remove this mark when they are merged")
 def test_everything_the_cloud_docs_name_exists() -> None:
     found = doc_refs.findings()
     assert not found, f"{len(found)} references to nothing:\n" + "\n".join(found)
-
-
-def test_findings_on_main_are_the_known_ones() -> None:
-    """Until the Terraform branches land: no finding beyond ON_MAIN appears (a new mistake fails here)."""
-    def unlined(finding: str) -> str:  # lines move when the docs are edited; the finding stays the same
-        return re.sub(r":\d+: ", ": ", finding, count=1)
-
-    new = sorted(f for f in doc_refs.findings() if unlined(f) not in {unlined(k) for k in ON_MAIN})
-    assert not new, "new references to nothing:\n" + "\n".join(new)
 
 
 BROKEN_DOC = """# Example
@@ -95,7 +54,7 @@ region     = "eu-west-1"
 bogus_name = 1
 ```
 
-Set `single_nat_gateway = true` and read `images.airdeck.repository`, `apiServer.nosuch`, `workers.keda`
+Set `db_allocated_storage = 50` and read `images.airdeck.repository`, `apiServer.nosuch`, `workers.keda`
 and `api_server.base_url` of `airdeck.yaml`.
 """
 
@@ -115,7 +74,7 @@ def test_each_kind_of_mistake_is_found(tmp_path: Path) -> None:
         "doc.md:16: helm/nochart does not exist",
         "doc.md:23: nosucharg is not a variable of modules/aws",
         "doc.md:29: bogus_name is not a variable of examples/aws",
-        "doc.md:32: single_nat_gateway is not a variable of examples/aws (it is one of modules/aws)",
+        "doc.md:32: db_allocated_storage is not a variable of examples/aws (it is one of modules/aws)",
         "doc.md:32: apiServer.nosuch is not a chart values key",
     ]
     for line in expected:
