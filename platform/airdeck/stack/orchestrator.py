@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -794,16 +793,4 @@ def _process_from_pidfile(pidfile: os.PathLike[str]) -> psutil.Process | None:
 
 
 def _terminate(procs: Iterable[psutil.Process], timeout: float) -> None:
-    procs = list(procs)
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    sessions.end(procs, grace=timeout)
