@@ -1137,6 +1137,15 @@ def test_docs_snippets_apply_and_render_with_the_chart(tmp_path: Path) -> None:
     # The migration Job applies the roles file.
     job = by_kind(objects, "Job")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert job[-3:] == ["--sync-roles", "--roles-file", "/etc/airdeck/roles.yaml"]
+    # Alertmanager pages the same channels, its secrets from the same Secrets (keys the module writes).
+    routed = json.dumps(by_kind(objects, "AlertmanagerConfig"))
+    assert '{"name": "airdeck-alert-ops", "key": "webhook-url"}' in routed
+    assert '{"name": "airdeck-alert-oncall", "key": "smtp-password"}' in routed
+    assert '"smarthost": "smtp.example.com:587"' in routed and '"authUsername": "alerts"' in routed
+    assert secret["slack_webhook_url"] not in routed and secret["smtp_password"] not in routed
+    module = (TERRAFORM / "modules" / "airdeck" / "configured.tf").read_text()
+    assert '"webhook-url" = var.alert_channels[each.key].webhook_url' in module
+    assert '"smtp-password" = var.alert_channels[each.key].smtp.password' in module
 
 
 def test_a_secret_put_in_airdeck_by_mistake_stays_out_of_the_plan(tmp_path: Path) -> None:

@@ -92,10 +92,34 @@ locals {
     })
   }
 
+  # Alertmanager pages the same channels for the platform's own alerts (monitoring.alertmanagerConfig):
+  # Slack's webhook URL and the SMTP password from the channel's Secret (keys webhook-url, smtp-password).
+  alertmanager_channels = {
+    for name in local.channel_names : name => jsondecode(nonsensitive(var.alert_channels[name].type) == "slack" ? jsonencode({
+      apiURL = { secret = "${var.prefix}-alert-${name}", key = "webhook-url" }
+      }) : jsonencode(merge(
+      {
+        smarthost  = "${nonsensitive(var.alert_channels[name].smtp.host)}:${nonsensitive(var.alert_channels[name].smtp.port)}"
+        requireTLS = nonsensitive(var.alert_channels[name].smtp.starttls)
+      },
+      nonsensitive(try(var.alert_channels[name].smtp.login, null)) != null ? { authUsername = nonsensitive(var.alert_channels[name].smtp.login) } : {},
+      nonsensitive(try(var.alert_channels[name].smtp.password, null) != null) ? { authPassword = { secret = "${var.prefix}-alert-${name}", key = "smtp-password" } } : {},
+    )))
+  }
+  user_monitoring = try(var.extra_values.monitoring, {})
+  chart_monitoring = length(local.alertmanager_channels) > 0 ? {
+    monitoring = merge(local.user_monitoring, {
+      alertmanagerConfig = merge(try(local.user_monitoring.alertmanagerConfig, {}), {
+        channels = merge(local.alertmanager_channels, try(local.user_monitoring.alertmanagerConfig.channels, {}))
+      })
+    })
+  } : {}
+
   configured_extra_values = merge(
     var.extra_values,
     length(local.chart_auth) > 0 ? { auth = local.chart_auth } : {},
     length(local.chart_connections) > 0 ? { connections = local.chart_connections } : {},
+    local.chart_monitoring,
   )
 }
 
@@ -137,5 +161,10 @@ resource "kubernetes_secret_v1" "alert_channel" {
   }
 
   type = "Opaque"
-  data = { connection = local.alert_connections[each.key] }
+  # connection: the dispatcher's; webhook-url / smtp-password: Alertmanager's (monitoring.alertmanagerConfig).
+  data = merge(
+    { connection = local.alert_connections[each.key] },
+    var.alert_channels[each.key].type == "slack" ? { "webhook-url" = var.alert_channels[each.key].webhook_url } : {},
+    try(var.alert_channels[each.key].smtp.password, null) != null ? { "smtp-password" = var.alert_channels[each.key].smtp.password } : {},
+  )
 }
