@@ -70,7 +70,8 @@ def test_aws_celery_keda_reaches_the_objects(capsys: pytest.CaptureFixture[str],
     assert files["database_url"] == "airflow-metadata" and files["fernet_key"] == "airflow-fernet-key"
     keys = skipped_keys(err)
     assert keys["config.database.sql_alchemy_conn"].startswith("a secret airdeck manages")
-    assert "pgbouncer" in keys and "dags.gitSync" in keys and "workers.keda.usePgbouncer" in keys
+    assert "dags.gitSync" in keys and "workers.keda.usePgbouncer" in keys
+    assert values["pgbouncer"] == {"enabled": True, "maxClientConn": 200}  # carried: the chart has PgBouncer
     assert "defaultAirflowRepository" in keys
     rendered = yaml.safe_dump(values)
     assert "hunter2" not in rendered and "hunter2" not in err

@@ -301,7 +301,16 @@ RULES: tuple[Rule, ...] = (
         "the bundled PostgreSQL is for mode dev only: give an external database in secrets.databaseUrl")),
     Rule("redis.enabled", None, "the bundled Redis is for mode dev only", _fixed(
         "the bundled Redis is for mode dev only: give an external broker in secrets.brokerUrl")),
-    Rule("pgbouncer", None, "not in this chart version", _fixed("this chart version has no PgBouncer")),
+    *(Rule(f"pgbouncer.{key}", f"pgbouncer.{key}", "its configuration comes from the database Secret at start"
+           if key == "enabled" else "") for key in (
+        "enabled", "replicas", "maxClientConn", "metadataPoolSize", "resources", "nodeSelector", "affinity",
+        "tolerations", "podAnnotations", "metricsExporterSidecar.resources")),
+    *(Rule(f"databaseCleanup.{key}", f"databaseCleanup.{key}", "the database URL is its only secret"
+           if key == "enabled" else "") for key in (
+        "enabled", "schedule", "retentionDays", "skipArchive", "resources", "nodeSelector", "affinity",
+        "tolerations", "podAnnotations")),
+    Rule("logs.emptyDirConfig.sizeLimit", "workers.logs.sizeLimit",
+         "each worker pod its own; the triggerer's: triggerer.logs.sizeLimit"),
     Rule("dags.gitSync", None, "airdeck.dags.bundles (git DAG bundles, versioned runs)", _fixed(
         "no git-sync sidecar: declare the repository in airdeck.dags.bundles (git DAG bundles)")),
     Rule("createUserJob", None, "the migration Job creates the admin account", _fixed(
