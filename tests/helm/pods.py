@@ -69,6 +69,9 @@ class LocalPod:
 
     def lay_out(self) -> None:
         volumes = {v["name"]: v for v in self.spec.get("volumes", [])}
+        if self.manifest["kind"] == "StatefulSet":  # a new claim of volumeClaimTemplates is an empty folder
+            volumes.update({c["metadata"]["name"]: {"emptyDir": {}}
+                            for c in self.manifest["spec"].get("volumeClaimTemplates", [])})
         for container in [*self.spec.get("initContainers", []), *self.spec["containers"]]:
             for mount in container.get("volumeMounts", []):
                 path = mount["mountPath"]

@@ -380,7 +380,8 @@ LDAP_FILES = {"ldap_bind_password": "bind_password_file", "ldap_ca.pem": "ca_fil
 @pytest.mark.parametrize("values_file", [p.name for p in CI])
 def test_worker_pods_reference_no_platform_key_secret(values_file: str) -> None:
     objects = render(ci_values(CHART / "ci" / values_file))
-    worker = next(o for o in by_kind(objects, "StatefulSet") if o["metadata"]["name"].endswith("-worker"))
+    worker = next(o for o in by_kind(objects, "StatefulSet")
+                  if o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "worker")
     spec = pod_spec(worker)
     assert spec is not None
     files = _mounted_secret_files(spec)

@@ -81,3 +81,25 @@ def test_headless_log_services_keep_draining_pods_records() -> None:
     for name in ("airdeck-worker", "airdeck-triggerer"):
         service = named(objects, "Service", name)["spec"]
         assert service["clusterIP"] == "None" and service["publishNotReadyAddresses"] is True, name
+
+
+@pytest.mark.parametrize(("values_key", "component"), [("workers", "worker"), ("triggerer", "triggerer")])
+def test_task_logs_on_a_claim_per_pod(values_key: str, component: str) -> None:
+    """<component>.persistence: a claim "logs" per pod (volumeClaimTemplates), mounted over the task log
+    folder in the component's container and its retention sidecar; the emptyDir keeps the rest of home."""
+    objects = render({values_key: {"persistence": {"enabled": True, "size": "20Gi", "storageClassName": "gp3"}}})
+    sts = next(o for o in objects if o["kind"] == "StatefulSet"
+               and o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == component)
+    assert sts["metadata"]["name"].startswith(f"airdeck-{component}-")
+    assert sts["spec"]["serviceName"] == f"airdeck-{component}"  # the pods' DNS names keep their Service
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "logs"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3",
+                             "resources": {"requests": {"storage": "20Gi"}}}
+    containers = sts["spec"]["template"]["spec"]["containers"]
+    for container in containers:
+        if container["name"] in (component, "log-retention"):
+            assert {"name": "logs", "mountPath": "/opt/airdeck/home/logs"} in container["volumeMounts"]
+    assert not any(v["name"] == "logs" for v in sts["spec"]["template"]["spec"]["volumes"])
+    off = next(o for o in render({}) if o["kind"] == "StatefulSet" and o["metadata"]["name"] == f"airdeck-{component}")
+    assert "volumeClaimTemplates" not in off["spec"]

@@ -31,6 +31,8 @@ CHANGES: dict[str, dict[str, Any]] = {
     "existing secret names": {"secrets": {"databaseUrl": {"existingSecret": "db"},
                                           "fernetKey": {"existingSecret": "f"}}},
     "common labels": {"commonLabels": {"team": "data"}},
+    "worker log persistence": {"workers": {"persistence": {"enabled": True}}},
+    "triggerer log persistence": {"triggerer": {"persistence": {"enabled": True, "storageClassName": "gp3"}}},
     "pod annotations": {"scheduler": {"podAnnotations": {"a": "b"}}, "workers": {"podAnnotations": {"a": "b"}}},
     "resources": {"migrations": {"resources": {"requests": {"cpu": "300m", "memory": "600Mi"},
                                                "limits": {"cpu": "1", "memory": "1Gi"}}},
@@ -114,6 +116,19 @@ def test_upgrade_changes_no_immutable_field(base: str, change: str) -> None:
     upgraded = render(_merge(BASES[base], CHANGES[change]), upgrade=True)
     assert not refused_updates(installed, upgraded), change
     assert not refused_updates(upgraded, render(BASES[base], upgrade=True)), f"rolling back {change}"
+
+
+def test_a_new_log_claim_size_is_a_new_statefulset() -> None:
+    """volumeClaimTemplates cannot change in place: a persistent worker's bigger claims come with a new
+    StatefulSet (its name carries the digest of workers.persistence), whose scaler follows it."""
+    before = {"workers": {"persistence": {"enabled": True, "size": "50Gi"}}}
+    after = {"workers": {"persistence": {"enabled": True, "size": "80Gi"}}}
+    installed, upgraded = render(before), render(after, upgrade=True)
+    assert not refused_updates(installed, upgraded)
+    names = [{o["metadata"]["name"] for o in objs if o["kind"] == "StatefulSet"} for objs in (installed, upgraded)]
+    assert names[0] != names[1] and "airdeck-triggerer" in names[0] & names[1]
+    target = next(o for o in upgraded if o["kind"] == "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"]
+    assert target in names[1] and target.startswith("airdeck-worker-")
 
 
 def test_an_unchanged_upgrade_keeps_the_finished_migration_job() -> None:

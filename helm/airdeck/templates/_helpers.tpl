@@ -299,6 +299,10 @@ scheduler resolves no connection. A JSON list. */}}
   readOnly: true
 - name: home
   mountPath: /opt/airdeck/home
+{{- if dig "persistence" "enabled" false (default dict .values) }}
+- name: logs
+  mountPath: /opt/airdeck/home/logs
+{{- end }}
 - name: tmp
   mountPath: /tmp
 {{- with include "airdeck.extraVolumeMounts" (dict "root" .root "values" (default dict .values) "global" true) }}
@@ -459,6 +463,10 @@ when airdeck.logging.retention is null. */}}
   volumeMounts:
     - name: home
       mountPath: /opt/airdeck/home
+    {{- if dig "persistence" "enabled" false (default dict .values) }}
+    - name: logs
+      mountPath: /opt/airdeck/home/logs
+    {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -769,4 +777,36 @@ minAvailable given replaces the default maxUnavailable (Kubernetes takes one of 
 {{- $c := default dict . -}}
 {{- if not (kindIs "invalid" (index $c "minAvailable")) }}{{ $c = omit $c "maxUnavailable" }}{{ end -}}
 {{- toYaml $c -}}
+{{- end -}}
+
+{{/* The name of a StatefulSet with task logs (workers, triggerer): <prefix>-<component>, or with
+<component>.persistence on, <prefix>-<component>-<digest of persistence>. A StatefulSet's
+volumeClaimTemplates cannot change in place, so a change of them is a new StatefulSet, never a refused
+upgrade. */}}
+{{- define "airdeck.statefulSetName" -}}
+{{- $p := dig "persistence" dict (default dict .values) -}}
+{{- if $p.enabled -}}
+{{ include "airdeck.fullname" .root }}-{{ .name }}-{{ toYaml $p | sha256sum | trunc 8 }}
+{{- else -}}
+{{ include "airdeck.fullname" .root }}-{{ .name }}
+{{- end -}}
+{{- end -}}
+
+{{/* volumeClaimTemplates of a StatefulSet with <component>.persistence on (the claim "logs"). */}}
+{{- define "airdeck.logsClaimTemplates" -}}
+{{- $p := dig "persistence" dict (default dict .values) -}}
+{{- if $p.enabled }}
+- metadata:
+    name: logs
+    labels:
+      {{- include "airdeck.selectorLabels" (dict "root" .root "component" .name) | nindent 6 }}
+  spec:
+    accessModes: [ReadWriteOnce]
+    {{- with $p.storageClassName }}
+    storageClassName: {{ . | quote }}
+    {{- end }}
+    resources:
+      requests:
+        storage: {{ $p.size | quote }}
+{{- end }}
 {{- end -}}
