@@ -184,3 +184,24 @@ def test_every_carried_target_is_a_key_of_the_chart() -> None:
 def test_the_docs_table_is_the_code_table() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "kubernetes.md").read_text()
     assert mapping_table() in doc
+
+
+def test_log_persistence_pgbouncer_and_cleanup_are_carried_and_render() -> None:
+    """The official chart's worker/triggerer log persistence, PgBouncer and database cleanup keys become
+    ours; what ours lacks (fixPermissions) is reported, and the result renders."""
+    result = convert({"workers": {"persistence": {"enabled": True, "size": "100Gi", "fixPermissions": True}},
+                      "triggerer": {"persistence": {"enabled": True, "storageClassName": "gp3"}},
+                      "pgbouncer": {"enabled": True, "maxClientConn": 300, "auth": {"type": "md5"}},
+                      "databaseCleanup": {"enabled": True, "retentionDays": 60}})
+    assert result.values["workers"]["persistence"] == {"enabled": True, "size": "100Gi"}
+    assert result.values["triggerer"]["persistence"] == {"enabled": True, "storageClassName": "gp3"}
+    assert result.values["pgbouncer"] == {"enabled": True, "maxClientConn": 300}
+    assert result.values["databaseCleanup"] == {"enabled": True, "retentionDays": 60}
+    skipped = dict(result.skipped)
+    assert "workers.persistence.fixPermissions" in skipped and "pgbouncer.auth.type" in skipped
+    objects = render(result.values)
+    claims = {o["metadata"]["name"].rsplit("-", 1)[0]: o["spec"]["volumeClaimTemplates"][0]["spec"]
+              for o in by_kind(objects, "StatefulSet")}
+    assert claims["airdeck-worker"]["resources"]["requests"]["storage"] == "100Gi"
+    assert claims["airdeck-triggerer"]["storageClassName"] == "gp3"
+    assert named(objects, "Deployment", "airdeck-pgbouncer") and by_kind(objects, "CronJob")

@@ -309,6 +309,9 @@ RULES: tuple[Rule, ...] = (
            if key == "enabled" else "") for key in (
         "enabled", "schedule", "retentionDays", "skipArchive", "resources", "nodeSelector", "affinity",
         "tolerations", "podAnnotations")),
+    *(Rule(f"{component}.persistence.{key}", f"{component}.persistence.{key}",
+           "a claim per pod for its task logs" if key == "enabled" else "")
+      for component in ("workers", "triggerer") for key in ("enabled", "size", "storageClassName")),
     Rule("logs.emptyDirConfig.sizeLimit", "workers.logs.sizeLimit",
          "each worker pod its own; the triggerer's: triggerer.logs.sizeLimit"),
     Rule("dags.gitSync", None, "airdeck.dags.bundles (git DAG bundles, versioned runs)", _fixed(
