@@ -66,13 +66,16 @@ TOKEN_SECRET = f"{RELEASE}-eks-token"  # stands in for the kubelet's projected s
 def _with_ambient_identity(objects: list[dict[str, Any]], sts: str, region: str) -> None:
     """What EKS's pod identity webhook does to the pods of a service account annotated with a role: mount
     a web-identity token and add the role's variables to every container."""
-    account = next(o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == RELEASE)
-    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    annotation = "eks.amazonaws.com/role-arn"
+    roles = {o["metadata"]["name"]: o["metadata"]["annotations"][annotation] for o in objects
+             if o["kind"] == "ServiceAccount" and annotation in (o["metadata"].get("annotations") or {})}
+    assert roles, "no ServiceAccount of the values carries the task log bucket's role"
     for obj in objects:
         spec = obj.get("spec", {})
         pod = spec.get("template", {}).get("spec") if obj["kind"] != "Pod" else spec
-        if not pod or pod.get("serviceAccountName") != RELEASE:
-            continue
+        if not pod or pod.get("serviceAccountName") not in roles:
+            continue  # each component runs as its own account; only those with the role get the token
+        role = roles[pod["serviceAccountName"]]
         pod.setdefault("volumes", []).append({"name": "aws-iam-token", "projected": {"defaultMode": 0o600, "sources": [
             {"secret": {"name": TOKEN_SECRET, "items": [{"key": "token", "path": "token"}]}}]}})
         for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
