@@ -161,3 +161,14 @@ def test_reversed_signalfx_brackets_do_not_crash() -> None:
     parser = LineParser()
     assert parser.parse("a]b[c:1|c") == [ev(COUNTER, "a]b[c", 1)]
     assert parser.counters.tag_errors == 1
+
+
+def test_a_hex_float_beyond_float64_is_a_bad_value_not_a_crash() -> None:
+    """`0x1p80702` overflows float64: Go's ParseFloat returns ±Inf with an error, so the line is invalid
+    (found by the statsd fuzzer, kept in its corpus as hex-float-overflow)."""
+    from airdeck.metrics.gocompat import parse_go_float
+    from airdeck.metrics.line import LineParser, ParseCounters
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_go_float("0x1p0080702")
+    assert list(LineParser(ParseCounters()).parse("z:0x1p0080702|ms")) == []

@@ -31,7 +31,10 @@ def parse_go_float(text: str) -> float:
         raise ValueError(f"invalid float {text!r}")
     lowered = text.lower()
     if "x" in lowered:
-        value = float.fromhex(text)
+        try:
+            value = float.fromhex(text)
+        except OverflowError:  # a hex literal beyond float64: Go's ±Inf with an error, as below
+            raise ValueError(f"float out of range {text!r}") from None
     else:
         value = float(text)
     if math.isinf(value) and "inf" not in lowered:
